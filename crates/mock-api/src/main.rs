@@ -1,0 +1,152 @@
+//! `stampede-mock` binary: parses flags, starts the library's servers, prints where they
+//! listen (tests read these lines), and stops on Ctrl-C or SIGTERM.
+
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
+use stampede_mock::{start, start_app, MockConfig};
+
+/// Mock model-API server for Stampede: seed `/generate` and OpenAI `/v1/chat/completions`
+/// with configurable latency, token rate and injected failures.
+#[derive(Parser, Debug)]
+#[command(name = "stampede-mock", version, allow_negative_numbers = true)]
+struct Cli {
+    /// Address of the model API; repeatable. Port 0 picks a free port.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8000")]
+    listen: Vec<SocketAddr>,
+    /// Base latency of every model request, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 50.0, value_parser = millis)]
+    latency_ms: f64,
+    /// Extra latency per generated token, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0.0, value_parser = millis)]
+    per_token_ms: f64,
+    /// Tokens per response (a request's max_length / max_tokens can lower it).
+    #[arg(long, value_name = "N", default_value_t = 50)]
+    tokens: u32,
+    /// Uniform random extra latency in [0, MS).
+    #[arg(long, value_name = "MS", default_value_t = 0.0, value_parser = millis)]
+    jitter_ms: f64,
+    /// Probability (0..=1) that a model request fails with HTTP 500.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    error_rate: f64,
+    /// Seed for jitter and failure injection.
+    #[arg(long, value_name = "N", default_value_t = 42)]
+    seed: u64,
+    /// Also serve the built web app from this directory.
+    #[arg(long, value_name = "PATH")]
+    app_dir: Option<PathBuf>,
+    /// Address for the web app (with --app-dir).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        default_value = "127.0.0.1:8080",
+        requires = "app_dir"
+    )]
+    app_listen: SocketAddr,
+}
+
+fn millis(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
+        _ => Err("must be a non-negative number of milliseconds".to_string()),
+    }
+}
+
+fn probability(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err("must be a probability between 0 and 1".to_string()),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Some(dir) = &cli.app_dir {
+        if !dir.join("index.html").is_file() {
+            let msg = format!("--app-dir {}: no index.html there", dir.display());
+            Cli::command().error(ErrorKind::ValueValidation, msg).exit();
+        }
+    }
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stampede-mock: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> io::Result<()> {
+    let cfg = MockConfig {
+        latency_ms: cli.latency_ms,
+        per_token_ms: cli.per_token_ms,
+        tokens: cli.tokens,
+        jitter_ms: cli.jitter_ms,
+        error_rate: cli.error_rate,
+        seed: cli.seed,
+    };
+    let mock = start(cfg, &cli.listen).await?;
+    let app = match &cli.app_dir {
+        Some(dir) => Some(start_app(dir, cli.app_listen).await?),
+        None => None,
+    };
+    {
+        let mut out = io::stdout().lock();
+        for addr in mock.addrs() {
+            writeln!(out, "stampede-mock listening on http://{addr}")?;
+        }
+        if let Some(app) = &app {
+            writeln!(out, "stampede-mock serving app on {}/", app.url())?;
+        }
+        out.flush()?;
+    }
+
+    shutdown_signal().await;
+    eprintln!("stampede-mock: shutting down");
+    // In-flight requests get a moment to finish; a stuck client must not keep us alive.
+    mock.shutdown_handle().shutdown();
+    if let Some(app) = &app {
+        app.shutdown_handle().shutdown();
+    }
+    let stop = async {
+        mock.wait().await?;
+        if let Some(app) = app {
+            app.wait().await?;
+        }
+        io::Result::Ok(())
+    };
+    match tokio::time::timeout(Duration::from_secs(5), stop).await {
+        Ok(result) => result,
+        Err(_) => Ok(()),
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let term = async {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
