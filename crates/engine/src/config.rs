@@ -1,0 +1,626 @@
+//! What the user typed ([`RunConfig`]) and its validated form ([`Plan`]).
+//!
+//! Validation returns every problem at once, each tied to the input it belongs to, so the UI can
+//! show the message next to that input.
+
+use serde::{Deserialize, Serialize};
+
+use crate::runner::HttpRequest;
+use crate::suite::{seed_prompt, StageSpec, Suite};
+use crate::template::{self, Vars};
+
+pub const MAX_CONCURRENCY: u32 = 1000;
+pub const MAX_REQUESTS: u32 = 1_000_000;
+pub const MAX_TIMEOUT_S: u32 = 600;
+pub const MAX_STAGES: usize = 100;
+
+/// A preset fixes the path appended to the endpoint, the body template and where the response
+/// keeps its text and token count. Custom takes all of them from the user.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    #[default]
+    Seed,
+    OpenaiChat,
+    Custom,
+}
+
+/// How to build a request and read its response. Built-in presets have fixed values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RequestShape {
+    pub method: String,
+    pub body_template: String,
+    /// JSON pointer to the generated text (must be a string for the request to succeed).
+    pub text_pointer: String,
+    /// JSON pointer to the server's output token count; empty = estimate from the text.
+    pub tokens_pointer: String,
+    /// JSON pointer to the server's own tokens/s figure; empty = none.
+    pub server_tps_pointer: String,
+}
+
+impl Preset {
+    pub const ALL: [Preset; 3] = [Preset::Seed, Preset::OpenaiChat, Preset::Custom];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Preset::Seed => "Seed model API (POST /generate)",
+            Preset::OpenaiChat => "OpenAI chat completions",
+            Preset::Custom => "Custom",
+        }
+    }
+
+    pub fn id(self) -> &'static str {
+        match self {
+            Preset::Seed => "seed",
+            Preset::OpenaiChat => "openai-chat",
+            Preset::Custom => "custom",
+        }
+    }
+
+    pub fn from_id(id: &str) -> Option<Preset> {
+        Preset::ALL.into_iter().find(|p| p.id() == id)
+    }
+
+    /// Path appended to the base URL; Custom takes the endpoint as the full URL.
+    pub fn path(self) -> &'static str {
+        match self {
+            Preset::Seed => "/generate",
+            Preset::OpenaiChat => "/v1/chat/completions",
+            Preset::Custom => "",
+        }
+    }
+
+    pub fn needs_model(self) -> bool {
+        self == Preset::OpenaiChat
+    }
+
+    /// The preset's request shape; for Custom, the OpenAI chat shape is the starting point.
+    pub fn shape(self) -> RequestShape {
+        let s = |x: &str| x.to_string();
+        match self {
+            Preset::Seed => RequestShape {
+                method: s("POST"),
+                body_template: s(
+                    r#"{"prompt": "{{prompt}}", "max_length": {{max_tokens}}, "temperature": 0.7, "do_sample": true}"#,
+                ),
+                text_pointer: s("/generated_text"),
+                tokens_pointer: s(""),
+                server_tps_pointer: s("/tokens_per_second"),
+            },
+            Preset::OpenaiChat | Preset::Custom => RequestShape {
+                method: s("POST"),
+                body_template: s(
+                    r#"{"model": "{{model}}", "messages": [{"role": "user", "content": "{{prompt}}"}], "max_tokens": {{max_tokens}}, "temperature": 0.7}"#,
+                ),
+                text_pointer: s("/choices/0/message/content"),
+                tokens_pointer: s("/usage/completion_tokens"),
+                server_tps_pointer: s(""),
+            },
+        }
+    }
+}
+
+/// Everything the user sets before a run. The API key is never serialized.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub preset: Preset,
+    /// Base URL for built-in presets, full URL for Custom.
+    pub endpoint: String,
+    /// Used by Custom only; built-in presets use [`Preset::shape`].
+    pub custom: RequestShape,
+    pub model: String,
+    pub max_tokens: u32,
+    /// Extra headers, one `Name: value` per line, as typed.
+    pub headers: String,
+    #[serde(skip)]
+    pub api_key: String,
+    pub timeout_s: u32,
+    pub suite: Suite,
+    /// Stages of the Custom suite (built-in suites ignore this).
+    pub custom_stages: Vec<StageSpec>,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            preset: Preset::Seed,
+            endpoint: "http://127.0.0.1:8000".to_string(),
+            custom: Preset::Custom.shape(),
+            model: String::new(),
+            max_tokens: 50,
+            headers: String::new(),
+            api_key: String::new(),
+            timeout_s: 30,
+            suite: Suite::Standard,
+            custom_stages: Suite::Quick.stages().unwrap_or_default(),
+        }
+    }
+}
+
+/// Which input a validation message belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Endpoint,
+    Model,
+    MaxTokens,
+    Headers,
+    Timeout,
+    Method,
+    BodyTemplate,
+    TextPointer,
+    TokensPointer,
+    Stages,
+    StageName(usize),
+    StageConcurrency(usize),
+    StageRequests(usize),
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct FieldError {
+    pub field: Field,
+    pub message: String,
+}
+
+/// A validated run: every request of every stage can be built without further checks.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Plan {
+    pub url: String,
+    pub shape: RequestShape,
+    pub headers: Vec<(String, String)>,
+    pub model: String,
+    pub max_tokens: u32,
+    pub timeout_ms: f64,
+    pub stages: Vec<StageSpec>,
+}
+
+/// Headers a browser sets itself and refuses from scripts: naming them is a user mistake.
+const FORBIDDEN_HEADERS: [&str; 8] = [
+    "host",
+    "content-length",
+    "connection",
+    "origin",
+    "referer",
+    "cookie",
+    "keep-alive",
+    "transfer-encoding",
+];
+
+/// Header names whose values are secrets: redacted from exports and share links.
+pub const SECRET_HEADERS: [&str; 6] = [
+    "authorization",
+    "proxy-authorization",
+    "x-api-key",
+    "api-key",
+    "cookie",
+    "openai-api-key",
+];
+
+impl RunConfig {
+    /// The stages this config runs.
+    pub fn stages(&self) -> Vec<StageSpec> {
+        self.suite
+            .stages()
+            .unwrap_or_else(|| self.custom_stages.clone())
+    }
+
+    pub fn shape(&self) -> RequestShape {
+        match self.preset {
+            Preset::Custom => self.custom.clone(),
+            p => p.shape(),
+        }
+    }
+
+    /// The URL requests go to: base + preset path, unless the user already typed the path.
+    pub fn request_url(&self) -> String {
+        let base = self.endpoint.trim();
+        let path = self.preset.path();
+        if path.is_empty() || base.trim_end_matches('/').ends_with(path) {
+            return base.to_string();
+        }
+        format!("{}{}", base.trim_end_matches('/'), path)
+    }
+
+    /// A copy safe to export: header values that look secret are replaced, the key is dropped.
+    pub fn redacted(&self) -> RunConfig {
+        let headers = self
+            .headers
+            .lines()
+            .map(|line| match line.split_once(':') {
+                Some((name, _)) if is_secret_header(name.trim()) => {
+                    format!("{}: [redacted]", name.trim())
+                }
+                _ => line.to_string(),
+            })
+            .collect::<Vec<_>>()
+            .join("\n");
+        RunConfig {
+            headers,
+            api_key: String::new(),
+            ..self.clone()
+        }
+    }
+
+    /// Check everything; on success the plan can build any request without failing.
+    pub fn validate(&self) -> Result<Plan, Vec<FieldError>> {
+        let mut errors = Vec::new();
+        let mut err = |field, message: String| errors.push(FieldError { field, message });
+
+        let url = self.request_url();
+        if let Err(m) = check_url(&self.endpoint) {
+            err(Field::Endpoint, m);
+        }
+        if self.preset.needs_model() && self.model.trim().is_empty() {
+            err(
+                Field::Model,
+                "this preset needs a model name (the server's model id)".into(),
+            );
+        }
+        if !(1..=1_000_000).contains(&self.max_tokens) {
+            err(
+                Field::MaxTokens,
+                "max output tokens must be between 1 and 1,000,000".into(),
+            );
+        }
+        if !(1..=MAX_TIMEOUT_S).contains(&self.timeout_s) {
+            err(
+                Field::Timeout,
+                format!("timeout must be between 1 and {MAX_TIMEOUT_S} seconds"),
+            );
+        }
+        let mut headers = match parse_headers(&self.headers) {
+            Ok(h) => h,
+            Err(m) => {
+                err(Field::Headers, m);
+                Vec::new()
+            }
+        };
+        let shape = self.shape();
+        let method = shape.method.trim().to_ascii_uppercase();
+        if !["POST", "PUT", "PATCH", "GET"].contains(&method.as_str()) {
+            err(
+                Field::Method,
+                "method must be POST, PUT, PATCH or GET".into(),
+            );
+        }
+        let sample = Vars {
+            prompt: "a \"quoted\" prompt\nwith a newline",
+            model: &self.model,
+            max_tokens: self.max_tokens,
+            i: 0,
+        };
+        if method != "GET" {
+            match template::render(&shape.body_template, &sample) {
+                Err(m) => err(Field::BodyTemplate, m),
+                Ok(body) => {
+                    if let Err(e) = serde_json::from_str::<serde_json::Value>(&body) {
+                        err(
+                            Field::BodyTemplate,
+                            format!("the body is not valid JSON after substitution: {e}"),
+                        );
+                    }
+                }
+            }
+        }
+        if !is_pointer(&shape.text_pointer) || shape.text_pointer.is_empty() {
+            err(
+                Field::TextPointer,
+                "a JSON pointer such as /choices/0/message/content is needed".into(),
+            );
+        }
+        if !is_pointer(&shape.tokens_pointer) {
+            err(
+                Field::TokensPointer,
+                "a JSON pointer starts with '/' (or leave it empty to estimate)".into(),
+            );
+        }
+
+        let stages = self.stages();
+        if stages.is_empty() {
+            err(Field::Stages, "add at least one stage".into());
+        }
+        if stages.len() > MAX_STAGES {
+            err(Field::Stages, format!("at most {MAX_STAGES} stages"));
+        }
+        for (i, s) in stages.iter().enumerate() {
+            if s.name.trim().is_empty() {
+                err(Field::StageName(i), "name the stage".into());
+            }
+            if !(1..=MAX_CONCURRENCY).contains(&s.concurrency) {
+                err(
+                    Field::StageConcurrency(i),
+                    format!("concurrency must be between 1 and {MAX_CONCURRENCY}"),
+                );
+            }
+            if !(1..=MAX_REQUESTS).contains(&s.requests) {
+                err(
+                    Field::StageRequests(i),
+                    "requests must be between 1 and 1,000,000".into(),
+                );
+            }
+        }
+
+        if !errors.is_empty() {
+            return Err(errors);
+        }
+        if method != "GET"
+            && !headers
+                .iter()
+                .any(|(n, _)| n.eq_ignore_ascii_case("content-type"))
+        {
+            headers.push(("Content-Type".into(), "application/json".into()));
+        }
+        let key = self.api_key.trim();
+        if !key.is_empty() {
+            headers.push(("Authorization".into(), format!("Bearer {key}")));
+        }
+        Ok(Plan {
+            url,
+            shape: RequestShape { method, ..shape },
+            headers,
+            model: self.model.trim().to_string(),
+            max_tokens: self.max_tokens,
+            timeout_ms: f64::from(self.timeout_s) * 1000.0,
+            stages,
+        })
+    }
+}
+
+impl Plan {
+    /// Request `i` (counted across the whole run) of stage `stage`.
+    pub fn request(&self, stage: usize, i: u64) -> HttpRequest {
+        let prompt = seed_prompt(stage);
+        let vars = Vars {
+            prompt: &prompt,
+            model: &self.model,
+            max_tokens: self.max_tokens,
+            i,
+        };
+        let body = (self.shape.method != "GET").then(|| {
+            // Validated at plan time with the same placeholders; cannot fail here.
+            template::render(&self.shape.body_template, &vars).unwrap_or_default()
+        });
+        HttpRequest {
+            method: self.shape.method.clone(),
+            url: self.url.clone(),
+            headers: self.headers.clone(),
+            body,
+            timeout_ms: self.timeout_ms,
+        }
+    }
+
+    pub fn total_requests(&self) -> u64 {
+        self.stages.iter().map(|s| u64::from(s.requests)).sum()
+    }
+}
+
+pub fn is_secret_header(name: &str) -> bool {
+    SECRET_HEADERS.iter().any(|s| s.eq_ignore_ascii_case(name))
+}
+
+fn check_url(url: &str) -> Result<(), String> {
+    if url.trim().is_empty() {
+        return Err("enter the endpoint URL, e.g. http://127.0.0.1:8000".into());
+    }
+    let parsed = url::Url::parse(url.trim())
+        .map_err(|e| format!("not an absolute URL ({e}); e.g. http://127.0.0.1:8000"))?;
+    if !matches!(parsed.scheme(), "http" | "https") {
+        return Err(format!(
+            "the URL must start with http:// or https://, not {}:",
+            parsed.scheme()
+        ));
+    }
+    if parsed.host_str().is_none_or(str::is_empty) {
+        return Err("the URL has no host".into());
+    }
+    Ok(())
+}
+
+fn is_pointer(p: &str) -> bool {
+    p.is_empty() || p.starts_with('/')
+}
+
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
+}
+
+/// Parse `Name: value` lines; blank lines are skipped. Errors name the line.
+pub fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let line_no = n + 1;
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(format!("line {line_no}: expected 'Name: value'"));
+        };
+        let name = name.trim();
+        if name.is_empty() || !name.chars().all(is_token_char) {
+            return Err(format!(
+                "line {line_no}: '{name}' is not a valid header name"
+            ));
+        }
+        if FORBIDDEN_HEADERS
+            .iter()
+            .any(|f| f.eq_ignore_ascii_case(name))
+        {
+            return Err(format!(
+                "line {line_no}: the browser sets {name} itself and will not send yours"
+            ));
+        }
+        let value = value.trim();
+        if value.chars().any(|c| c.is_control()) {
+            return Err(format!("line {line_no}: the value has a control character"));
+        }
+        out.push((name.to_string(), value.to_string()));
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields(cfg: &RunConfig) -> Vec<Field> {
+        cfg.validate()
+            .err()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| e.field)
+            .collect()
+    }
+
+    #[test]
+    fn default_config_is_valid_seed_request() {
+        let plan = RunConfig::default().validate().unwrap();
+        assert_eq!(plan.url, "http://127.0.0.1:8000/generate");
+        assert_eq!(plan.timeout_ms, 30_000.0);
+        assert_eq!(plan.total_requests(), 170);
+        let req = plan.request(1, 4);
+        assert_eq!(req.method, "POST");
+        let body: serde_json::Value = serde_json::from_str(req.body.as_deref().unwrap()).unwrap();
+        assert_eq!(
+            body,
+            serde_json::json!({"prompt": "Explain the concept of artificial intelligence in detail.",
+                "max_length": 50, "temperature": 0.7, "do_sample": true})
+        );
+        assert!(req
+            .headers
+            .contains(&("Content-Type".into(), "application/json".into())));
+    }
+
+    #[test]
+    fn url_rules() {
+        let mut c = RunConfig::default();
+        for bad in ["", "127.0.0.1:8000", "ftp://x", "http://", "not a url"] {
+            c.endpoint = bad.into();
+            assert_eq!(fields(&c), vec![Field::Endpoint], "{bad:?}");
+        }
+        c.endpoint = "https://api.example.com/v1/".into();
+        assert_eq!(c.request_url(), "https://api.example.com/v1/generate");
+        c.endpoint = "http://h:1/generate".into();
+        assert_eq!(c.request_url(), "http://h:1/generate", "path not doubled");
+        c.preset = Preset::Custom;
+        c.endpoint = "http://h/any/path".into();
+        assert_eq!(c.request_url(), "http://h/any/path");
+    }
+
+    #[test]
+    fn ranges_are_enforced_per_field() {
+        let mut c = RunConfig {
+            suite: Suite::Custom,
+            custom_stages: vec![
+                StageSpec {
+                    name: "a".into(),
+                    concurrency: 0,
+                    requests: 1,
+                },
+                StageSpec {
+                    name: "b".into(),
+                    concurrency: 1001,
+                    requests: 1_000_001,
+                },
+                StageSpec {
+                    name: " ".into(),
+                    concurrency: 1000,
+                    requests: 1_000_000,
+                },
+            ],
+            timeout_s: 601,
+            ..RunConfig::default()
+        };
+        assert_eq!(
+            fields(&c),
+            vec![
+                Field::Timeout,
+                Field::StageConcurrency(0),
+                Field::StageConcurrency(1),
+                Field::StageRequests(1),
+                Field::StageName(2)
+            ]
+        );
+        c.custom_stages.clear();
+        c.timeout_s = 0;
+        assert_eq!(fields(&c), vec![Field::Timeout, Field::Stages]);
+    }
+
+    #[test]
+    fn headers_parse_and_reject() {
+        assert_eq!(
+            parse_headers("X-A: 1\n\n  X-B :two words ").unwrap(),
+            vec![
+                ("X-A".into(), "1".into()),
+                ("X-B".into(), "two words".into())
+            ]
+        );
+        assert!(parse_headers("no colon").unwrap_err().contains("line 1"));
+        assert!(parse_headers("ok: 1\nbad name: 2")
+            .unwrap_err()
+            .contains("line 2"));
+        assert!(parse_headers("Host: x")
+            .unwrap_err()
+            .contains("browser sets"));
+        let c = RunConfig {
+            headers: "broken".into(),
+            ..RunConfig::default()
+        };
+        assert_eq!(fields(&c), vec![Field::Headers]);
+    }
+
+    #[test]
+    fn body_template_must_be_json_after_substitution() {
+        let mut c = RunConfig {
+            preset: Preset::Custom,
+            ..RunConfig::default()
+        };
+        c.custom.body_template = r#"{"p": {{prompt}}}"#.into(); // unquoted string placeholder
+        assert_eq!(fields(&c), vec![Field::BodyTemplate]);
+        c.custom.body_template = r#"{"p": "{{prompt}}", "x": {{nope}}}"#.into();
+        let e = c.validate().unwrap_err();
+        assert!(e[0].message.contains("{{nope}}"), "{:?}", e);
+        c.custom.body_template = r#"{"p": "{{prompt}}", "i": {{i}}}"#.into();
+        c.custom.text_pointer = "choices".into();
+        c.custom.tokens_pointer = "usage".into();
+        assert_eq!(fields(&c), vec![Field::TextPointer, Field::TokensPointer]);
+        c.custom.method = "DELETE".into();
+        c.custom.text_pointer = "/t".into();
+        c.custom.tokens_pointer = "".into();
+        assert_eq!(fields(&c), vec![Field::Method]);
+    }
+
+    #[test]
+    fn openai_needs_model_and_uses_key() {
+        let mut c = RunConfig {
+            preset: Preset::OpenaiChat,
+            ..RunConfig::default()
+        };
+        assert_eq!(fields(&c), vec![Field::Model]);
+        c.model = "llama".into();
+        c.api_key = "sk-secret".into();
+        let plan = c.validate().unwrap();
+        assert_eq!(plan.url, "http://127.0.0.1:8000/v1/chat/completions");
+        assert!(plan
+            .headers
+            .contains(&("Authorization".into(), "Bearer sk-secret".into())));
+        let body: serde_json::Value =
+            serde_json::from_str(plan.request(0, 0).body.as_deref().unwrap()).unwrap();
+        assert_eq!(body["model"], "llama");
+        assert_eq!(body["max_tokens"], 50);
+    }
+
+    #[test]
+    fn redaction_drops_secrets() {
+        let c = RunConfig {
+            headers: "Authorization: Bearer abc\nX-Team: ml\nx-api-key: k".into(),
+            api_key: "sk-1".into(),
+            ..RunConfig::default()
+        };
+        let r = c.redacted();
+        assert_eq!(
+            r.headers,
+            "Authorization: [redacted]\nX-Team: ml\nx-api-key: [redacted]"
+        );
+        let json = serde_json::to_string(&c).unwrap();
+        assert!(!json.contains("sk-1"), "api key never serialized");
+    }
+}

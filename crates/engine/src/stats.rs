@@ -1,0 +1,385 @@
+//! Per-stage statistics exactly as DESIGN §3 defines them.
+//!
+//! Percentiles are nearest-rank on the exact sorted samples; stddev is the sample standard
+//! deviation (n − 1 in the denominator, 0 for a single value).
+
+use serde::{Deserialize, Serialize};
+
+use crate::protocol::TokenSource;
+use crate::runner::{ErrorClass, Sample};
+use crate::suite::StageSpec;
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Distribution {
+    pub count: u64,
+    pub mean: f64,
+    pub stddev: f64,
+    pub min: f64,
+    pub p50: f64,
+    pub p90: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+/// Nearest rank: the smallest value with at least p % of the samples at or below it.
+fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
+    let n = sorted.len();
+    let rank = ((p / 100.0) * n as f64).ceil() as usize;
+    sorted[rank.clamp(1, n) - 1]
+}
+
+impl Distribution {
+    /// `None` for no values. Sorts `values` in place.
+    pub fn of(values: &mut [f64]) -> Option<Distribution> {
+        if values.is_empty() {
+            return None;
+        }
+        values.sort_unstable_by(f64::total_cmp);
+        let n = values.len() as f64;
+        let mean = values.iter().sum::<f64>() / n;
+        let var = if values.len() > 1 {
+            values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0)
+        } else {
+            0.0
+        };
+        Some(Distribution {
+            count: values.len() as u64,
+            mean,
+            stddev: var.sqrt(),
+            min: values[0],
+            p50: nearest_rank(values, 50.0),
+            p90: nearest_rank(values, 90.0),
+            p95: nearest_rank(values, 95.0),
+            p99: nearest_rank(values, 99.0),
+            max: values[values.len() - 1],
+        })
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorSummary {
+    pub class: ErrorClass,
+    pub count: u64,
+    /// One message as an example of this class.
+    pub example: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenSourceCount {
+    pub source: TokenSource,
+    pub count: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StageStats {
+    pub stage: u32,
+    pub name: String,
+    pub requested_concurrency: u32,
+    pub planned_requests: u32,
+    /// Requests that ended in success or a failure other than `aborted`.
+    pub completed: u64,
+    pub successful: u64,
+    pub failed: u64,
+    /// Requests cut short by Stop or Skip; not counted as completed.
+    pub aborted: u64,
+    /// successful / completed; `None` before anything completed.
+    pub success_rate: Option<f64>,
+    pub errors: Vec<ErrorSummary>,
+    /// First request start → last request end, ms.
+    pub wall_ms: f64,
+    /// completed / wall time.
+    pub requests_per_s: Option<f64>,
+    /// successful / wall time.
+    pub successful_per_s: Option<f64>,
+    /// Σ output tokens of successful requests / wall time.
+    pub output_tokens_per_s: Option<f64>,
+    pub output_tokens: u64,
+    pub token_sources: Vec<TokenSourceCount>,
+    /// Σ latency of every request / wall time (Little's law).
+    pub achieved_concurrency: Option<f64>,
+    /// Distributions over successful requests.
+    pub latency_ms: Option<Distribution>,
+    pub ttfb_ms: Option<Distribution>,
+    pub server_tokens_per_s: Option<Distribution>,
+}
+
+/// Statistics of one stage from its samples (all of which must belong to it).
+pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageStats {
+    let mut successful = 0u64;
+    let mut aborted = 0u64;
+    let mut errors: Vec<ErrorSummary> = Vec::new();
+    let mut latency = Vec::new();
+    let mut ttfb = Vec::new();
+    let mut server_tps = Vec::new();
+    let mut output_tokens = 0u64;
+    let mut sources: Vec<TokenSourceCount> = Vec::new();
+    let mut first_start = f64::INFINITY;
+    let mut last_end = f64::NEG_INFINITY;
+    let mut busy_ms = 0.0;
+    for s in samples {
+        first_start = first_start.min(s.start_ms);
+        last_end = last_end.max(s.end_ms);
+        busy_ms += s.latency_ms();
+        match s.error_class {
+            None => {
+                successful += 1;
+                latency.push(s.latency_ms());
+                ttfb.extend(s.ttfb_ms());
+                server_tps.extend(s.server_tokens_per_s);
+                output_tokens += s.output_tokens.unwrap_or(0);
+                if let Some(src) = s.token_source {
+                    match sources.iter_mut().find(|c| c.source == src) {
+                        Some(c) => c.count += 1,
+                        None => sources.push(TokenSourceCount {
+                            source: src,
+                            count: 1,
+                        }),
+                    }
+                }
+            }
+            Some(class) => {
+                if class == ErrorClass::Aborted {
+                    aborted += 1;
+                }
+                match errors.iter_mut().find(|e| e.class == class) {
+                    Some(e) => e.count += 1,
+                    None => errors.push(ErrorSummary {
+                        class,
+                        count: 1,
+                        example: s.error_message.clone().unwrap_or_default(),
+                    }),
+                }
+            }
+        }
+    }
+    errors.sort_by_key(|e| e.class);
+    sources.sort_by_key(|c| c.source);
+    let total = samples.len() as u64;
+    let completed = total - aborted;
+    let wall_ms = if samples.is_empty() {
+        0.0
+    } else {
+        last_end - first_start
+    };
+    let per_s = |x: f64| (wall_ms > 0.0).then(|| x / (wall_ms / 1000.0));
+    StageStats {
+        stage: index,
+        name: spec.name.clone(),
+        requested_concurrency: spec.concurrency,
+        planned_requests: spec.requests,
+        completed,
+        successful,
+        failed: completed - successful,
+        aborted,
+        success_rate: (completed > 0).then(|| successful as f64 / completed as f64),
+        errors,
+        wall_ms,
+        requests_per_s: per_s(completed as f64),
+        successful_per_s: per_s(successful as f64),
+        output_tokens_per_s: per_s(output_tokens as f64),
+        output_tokens,
+        token_sources: sources,
+        achieved_concurrency: (wall_ms > 0.0).then(|| busy_ms / wall_ms),
+        latency_ms: Distribution::of(&mut latency),
+        ttfb_ms: Distribution::of(&mut ttfb),
+        server_tokens_per_s: Distribution::of(&mut server_tps),
+    }
+}
+
+/// Collects samples outside any reactive graph and computes statistics on demand.
+#[derive(Clone, Debug, Default)]
+pub struct Aggregator {
+    stages: Vec<StageSpec>,
+    samples: Vec<Sample>,
+}
+
+impl Aggregator {
+    pub fn new(stages: Vec<StageSpec>) -> Aggregator {
+        Aggregator {
+            stages,
+            samples: Vec::new(),
+        }
+    }
+
+    pub fn push(&mut self, s: Sample) {
+        self.samples.push(s);
+    }
+
+    pub fn samples(&self) -> &[Sample] {
+        &self.samples
+    }
+
+    pub fn stages(&self) -> &[StageSpec] {
+        &self.stages
+    }
+
+    pub fn into_samples(self) -> Vec<Sample> {
+        self.samples
+    }
+
+    /// Statistics for every stage that has at least one sample, in stage order.
+    pub fn stats(&self) -> Vec<StageStats> {
+        let mut by_stage: Vec<Vec<&Sample>> = vec![Vec::new(); self.stages.len()];
+        for s in &self.samples {
+            if let Some(v) = by_stage.get_mut(s.stage as usize) {
+                v.push(s);
+            }
+        }
+        by_stage
+            .iter()
+            .enumerate()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(i, v)| stage_stats(i as u32, &self.stages[i], v))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec() -> StageSpec {
+        StageSpec {
+            name: "s".into(),
+            concurrency: 2,
+            requests: 4,
+        }
+    }
+
+    fn sample(start: f64, end: f64, class: Option<ErrorClass>) -> Sample {
+        Sample {
+            stage: 0,
+            index: 0,
+            start_ms: start,
+            headers_ms: Some(start + 1.0),
+            end_ms: end,
+            status: Some(if class.is_none() { 200 } else { 500 }),
+            error_class: class,
+            error_message: class.map(|c| format!("{} failure", c.label())),
+            output_tokens: class.is_none().then_some(10),
+            token_source: class.is_none().then_some(TokenSource::Usage),
+            server_tokens_per_s: None,
+        }
+    }
+
+    #[test]
+    fn distribution_nearest_rank_by_hand() {
+        let mut v: Vec<f64> = (1..=10).rev().map(f64::from).collect();
+        let d = Distribution::of(&mut v).unwrap();
+        // n = 10: p50 → rank 5, p90 → rank 9, p95 → ceil(9.5) = 10, p99 → 10.
+        assert_eq!(
+            (d.min, d.p50, d.p90, d.p95, d.p99, d.max),
+            (1.0, 5.0, 9.0, 10.0, 10.0, 10.0)
+        );
+        assert_eq!(d.mean, 5.5);
+        // Sample variance of 1..10 = 82.5 / 9.
+        assert!((d.stddev - (82.5f64 / 9.0).sqrt()).abs() < 1e-12);
+        assert_eq!(d.count, 10);
+    }
+
+    #[test]
+    fn distribution_edge_cases() {
+        assert_eq!(Distribution::of(&mut []), None);
+        let d = Distribution::of(&mut [7.0]).unwrap();
+        assert_eq!((d.p50, d.p99, d.stddev, d.mean), (7.0, 7.0, 0.0, 7.0));
+        // 100 values 1..=100: p99 → rank 99, p50 → rank 50.
+        let mut v: Vec<f64> = (1..=100).map(f64::from).collect();
+        let d = Distribution::of(&mut v).unwrap();
+        assert_eq!((d.p50, d.p90, d.p95, d.p99), (50.0, 90.0, 95.0, 99.0));
+        // Two values: p50 → rank 1 (nearest rank never averages).
+        let d = Distribution::of(&mut [4.0, 2.0]).unwrap();
+        assert_eq!(d.p50, 2.0);
+    }
+
+    #[test]
+    fn stage_figures_by_hand() {
+        // Two slots over 0..1000 ms: latencies 400, 600, 500, 500 → busy 2000 ms, wall 1000 ms.
+        let s = [
+            sample(0.0, 400.0, None),
+            sample(0.0, 600.0, None),
+            sample(400.0, 900.0, Some(ErrorClass::Http)),
+            sample(600.0, 1000.0, None),
+        ];
+        let refs: Vec<&Sample> = s.iter().collect();
+        let st = stage_stats(0, &spec(), &refs);
+        assert_eq!(st.wall_ms, 1000.0);
+        assert_eq!(
+            (st.completed, st.successful, st.failed, st.aborted),
+            (4, 3, 1, 0)
+        );
+        assert_eq!(st.success_rate, Some(0.75));
+        assert_eq!(st.requests_per_s, Some(4.0));
+        assert_eq!(st.successful_per_s, Some(3.0));
+        assert_eq!(st.output_tokens_per_s, Some(30.0));
+        assert_eq!(st.achieved_concurrency, Some(1.9));
+        let lat = st.latency_ms.unwrap();
+        assert_eq!(
+            (lat.count, lat.min, lat.p50, lat.max),
+            (3, 400.0, 400.0, 600.0)
+        );
+        assert_eq!(st.ttfb_ms.unwrap().p50, 1.0);
+        assert_eq!(
+            st.errors,
+            vec![ErrorSummary {
+                class: ErrorClass::Http,
+                count: 1,
+                example: "http failure".into()
+            }]
+        );
+        assert_eq!(
+            st.token_sources,
+            vec![TokenSourceCount {
+                source: TokenSource::Usage,
+                count: 3
+            }]
+        );
+        assert_eq!(st.server_tokens_per_s, None);
+    }
+
+    #[test]
+    fn all_failed_and_aborted() {
+        let s = [
+            sample(0.0, 10.0, Some(ErrorClass::Network)),
+            sample(0.0, 20.0, Some(ErrorClass::Network)),
+            sample(5.0, 30.0, Some(ErrorClass::Aborted)),
+        ];
+        let refs: Vec<&Sample> = s.iter().collect();
+        let st = stage_stats(0, &spec(), &refs);
+        assert_eq!(
+            (st.completed, st.successful, st.failed, st.aborted),
+            (2, 0, 2, 1)
+        );
+        assert_eq!(st.success_rate, Some(0.0));
+        assert_eq!(st.latency_ms, None);
+        assert_eq!(st.output_tokens_per_s, Some(0.0));
+        assert_eq!(st.errors.len(), 2);
+        assert_eq!(st.errors[0].class, ErrorClass::Network);
+        assert_eq!(st.errors[0].count, 2);
+    }
+
+    #[test]
+    fn empty_and_single() {
+        let st = stage_stats(0, &spec(), &[]);
+        assert_eq!(
+            (st.completed, st.wall_ms, st.requests_per_s, st.success_rate),
+            (0, 0.0, None, None)
+        );
+        let one = sample(100.0, 350.0, None);
+        let st = stage_stats(0, &spec(), &[&one]);
+        assert_eq!(st.requests_per_s, Some(4.0));
+        assert_eq!(st.achieved_concurrency, Some(1.0));
+        assert_eq!(st.latency_ms.unwrap().stddev, 0.0);
+    }
+
+    #[test]
+    fn aggregator_groups_by_stage() {
+        let mut a = Aggregator::new(vec![spec(), spec(), spec()]);
+        a.push(sample(0.0, 10.0, None));
+        let mut s = sample(10.0, 30.0, None);
+        s.stage = 2;
+        a.push(s);
+        let st = a.stats();
+        assert_eq!(st.iter().map(|x| x.stage).collect::<Vec<_>>(), vec![0, 2]);
+    }
+}

@@ -1,0 +1,80 @@
+//! Exported reports validate against the committed JSON Schema, and damaged ones do not.
+
+use serde_json::Value;
+use stampede_engine::protocol::TokenSource;
+use stampede_engine::report::{Environment, Report};
+use stampede_engine::stats::Aggregator;
+use stampede_engine::suite::Suite;
+use stampede_engine::{ErrorClass, RunConfig, Sample};
+
+fn schema() -> Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../schema/report.schema.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).expect("schema file")).expect("schema JSON")
+}
+
+fn report() -> Report {
+    let config = RunConfig {
+        suite: Suite::Quick,
+        headers: "Authorization: Bearer secret".into(),
+        api_key: "sk-1".into(),
+        ..RunConfig::default()
+    };
+    let mut agg = Aggregator::new(config.stages());
+    let classes = [
+        None,
+        Some(ErrorClass::Network),
+        Some(ErrorClass::Aborted),
+        None,
+    ];
+    for (i, class) in classes.into_iter().enumerate() {
+        agg.push(Sample {
+            stage: (i % 2) as u32,
+            index: i as u64,
+            start_ms: i as f64,
+            headers_ms: class.is_none().then_some(i as f64 + 1.0),
+            end_ms: i as f64 + 5.0,
+            status: class.is_none().then_some(200),
+            error_class: class,
+            error_message: class.map(|c| c.label().to_string()),
+            output_tokens: class.is_none().then_some(3),
+            token_source: class.is_none().then_some(TokenSource::Estimate),
+            server_tokens_per_s: None,
+        });
+    }
+    Report::new(
+        "2026-11-28T10:00:00.000Z".into(),
+        &config,
+        Environment::default(),
+        true,
+        &agg,
+    )
+}
+
+#[test]
+fn exported_report_matches_schema() {
+    let validator = jsonschema::validator_for(&schema()).expect("valid schema");
+    let doc: Value = serde_json::from_str(&report().to_json()).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+}
+
+#[test]
+fn schema_rejects_damaged_reports() {
+    let validator = jsonschema::validator_for(&schema()).expect("valid schema");
+    let good: Value = serde_json::from_str(&report().to_json()).unwrap();
+    let mut bad = good.clone();
+    bad["samples"][0]["error_class"] = "exploded".into();
+    assert!(!validator.is_valid(&bad));
+    let mut bad = good.clone();
+    bad["schema_version"] = 2.into();
+    assert!(!validator.is_valid(&bad));
+    let mut bad = good;
+    bad["config"]["api_key"] = "leaked".into();
+    assert!(
+        !validator.is_valid(&bad),
+        "an api_key in config must not validate"
+    );
+}
