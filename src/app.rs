@@ -1,0 +1,333 @@
+//! Top-level layout and the app's state: the form, the run in progress, and what is shown.
+//!
+//! Samples live outside the reactive graph (in [`Session`]); a timer publishes a snapshot about
+//! four times a second and at stage ends, so no signal changes per response.
+
+use futures::channel::mpsc;
+use gloo_timers::callback::Interval;
+use leptos::prelude::*;
+use leptos::task::spawn_local;
+use stampede_engine::config::{Field, FieldError};
+use stampede_engine::report::{Environment, Period, Report};
+use stampede_engine::stats::{Aggregator, StageStats};
+use stampede_engine::{runner, Command, Event, Plan, RunConfig};
+
+use crate::browser::{env, now_ms, transport::FetchTransport};
+use crate::components::{
+    charts::Charts, diagnostics::Diagnostics, endpoint_form::EndpointForm, export_menu::ExportMenu,
+    results_table::ResultsTable, run_bar::RunBar, suite_editor::SuiteEditor,
+};
+
+/// Snapshot interval for live figures.
+const PUBLISH_MS: u32 = 250;
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Phase {
+    #[default]
+    Idle,
+    Running,
+    Finished {
+        stopped: bool,
+    },
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Progress {
+    pub done: u64,
+    pub total: u64,
+    pub stage: Option<usize>,
+    pub stage_name: String,
+    pub stage_done: u64,
+    pub stage_total: u64,
+    pub elapsed_ms: f64,
+}
+
+/// What the results area shows.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Shown {
+    #[default]
+    Nothing,
+    Live,
+    Imported(String),
+}
+
+/// Run data kept out of the reactive graph.
+#[derive(Default)]
+pub struct Session {
+    pub agg: Aggregator,
+    pub config: RunConfig,
+    pub env: Environment,
+    pub stopped: bool,
+    pub run_origin: f64,
+    pub hidden_since: Option<f64>,
+    pub commands: Option<mpsc::UnboundedSender<Command>>,
+    pub ticker: Option<Interval>,
+    pub imported: Option<Report>,
+    pub current_stage: Option<usize>,
+}
+
+#[derive(Clone, Copy)]
+pub struct AppState {
+    pub config: RwSignal<RunConfig>,
+    pub validation: Memo<Result<Plan, Vec<FieldError>>>,
+    pub phase: RwSignal<Phase>,
+    pub progress: RwSignal<Progress>,
+    pub stats: RwSignal<Vec<StageStats>>,
+    pub protocols: RwSignal<Vec<String>>,
+    pub shown: RwSignal<Shown>,
+    /// Bumped with every published snapshot; charts redraw on it.
+    pub chart_tick: RwSignal<u64>,
+    pub session: StoredValue<Session, LocalStorage>,
+}
+
+impl AppState {
+    /// The message for `field`, if it is invalid.
+    pub fn error(&self, field: Field) -> Option<String> {
+        self.validation.with(|v| match v {
+            Ok(_) => None,
+            Err(errors) => errors
+                .iter()
+                .find(|e| e.field == field)
+                .map(|e| e.message.clone()),
+        })
+    }
+
+    pub fn running(&self) -> bool {
+        self.phase.get() == Phase::Running
+    }
+
+    /// Copy the session's figures into the signals the UI reads.
+    pub fn publish(&self) {
+        let (stats, progress) = self.session.with_value(|s| {
+            let stats = s.agg.stats();
+            let stages = s.agg.stages();
+            let done = s.agg.samples().len() as u64;
+            let total = stages.iter().map(|st| u64::from(st.requests)).sum();
+            let stage = s.current_stage;
+            let (stage_name, stage_total) = stage
+                .and_then(|i| stages.get(i))
+                .map(|st| (st.name.clone(), u64::from(st.requests)))
+                .unwrap_or_default();
+            let stage_done = stage
+                .map(|i| {
+                    s.agg
+                        .samples()
+                        .iter()
+                        .filter(|x| x.stage as usize == i)
+                        .count() as u64
+                })
+                .unwrap_or(0);
+            let elapsed_ms = if s.run_origin > 0.0 {
+                now_ms() - s.run_origin
+            } else {
+                0.0
+            };
+            let progress = Progress {
+                done,
+                total,
+                stage,
+                stage_name,
+                stage_done,
+                stage_total,
+                elapsed_ms,
+            };
+            (stats, progress)
+        });
+        self.stats.set(stats);
+        if self.phase.get_untracked() == Phase::Running {
+            self.progress.set(progress);
+        }
+        self.chart_tick.update(|t| *t += 1);
+    }
+
+    /// Start a run of the current (valid) config.
+    pub fn start(&self) {
+        let Ok(plan) = self.validation.get_untracked() else {
+            return;
+        };
+        let config = self.config.get_untracked();
+        let (tx, rx) = mpsc::unbounded();
+        let state = *self;
+        let ticker = Interval::new(PUBLISH_MS, move || state.publish());
+        let environment = Environment {
+            user_agent: env::user_agent(),
+            page_origin: env::page_origin(),
+            timer_resolution_ms: env::timer_resolution_ms(),
+            http_protocols: Vec::new(),
+            hidden_periods: Vec::new(),
+        };
+        self.session.set_value(Session {
+            agg: Aggregator::new(plan.stages.clone()),
+            config,
+            env: environment,
+            run_origin: now_ms(),
+            hidden_since: env::tab_hidden().then(now_ms),
+            commands: Some(tx),
+            ticker: Some(ticker),
+            ..Session::default()
+        });
+        self.protocols.set(Vec::new());
+        self.shown.set(Shown::Live);
+        self.phase.set(Phase::Running);
+        self.publish();
+        spawn_local(async move {
+            let transport = FetchTransport::new();
+            runner::run(&plan, &transport, rx, move |e| state.on_event(e)).await;
+        });
+    }
+
+    pub fn send(&self, cmd: Command) {
+        self.session.with_value(|s| {
+            if let Some(tx) = &s.commands {
+                let _ = tx.unbounded_send(cmd);
+            }
+        });
+    }
+
+    fn on_event(&self, event: Event) {
+        match event {
+            Event::Sample(sample) => self.session.update_value(|s| s.agg.push(sample)),
+            Event::StageStarted { stage, .. } => {
+                self.session
+                    .update_value(|s| s.current_stage = Some(stage as usize));
+                self.publish();
+            }
+            Event::Protocol { protocol, .. } => {
+                let added = self.session.try_update_value(|s| {
+                    let new = !s.env.http_protocols.contains(&protocol);
+                    if new {
+                        s.env.http_protocols.push(protocol.clone());
+                    }
+                    new
+                });
+                if added == Some(true) {
+                    self.protocols.update(|p| p.push(protocol));
+                }
+            }
+            Event::StageFinished { .. } => self.publish(),
+            Event::RunFinished { stopped, .. } => {
+                self.session.update_value(|s| {
+                    s.stopped = stopped;
+                    s.commands = None;
+                    s.ticker = None;
+                    if let Some(since) = s.hidden_since.take() {
+                        let (o, now) = (s.run_origin, now_ms());
+                        s.env.hidden_periods.push(Period {
+                            start_ms: since - o,
+                            end_ms: now - o,
+                        });
+                        s.hidden_since = Some(now);
+                    }
+                });
+                self.publish();
+                self.phase.set(Phase::Finished { stopped });
+            }
+        }
+    }
+
+    /// Note hidden-tab periods of a run in progress (they throttle timers, DESIGN §6).
+    fn on_visibility(&self, hidden: bool) {
+        if self.phase.get_untracked() != Phase::Running {
+            return;
+        }
+        self.session.update_value(|s| {
+            let t = now_ms();
+            match (hidden, s.hidden_since) {
+                (true, None) => s.hidden_since = Some(t),
+                (false, Some(since)) => {
+                    let o = s.run_origin;
+                    s.env.hidden_periods.push(Period {
+                        start_ms: since - o,
+                        end_ms: t - o,
+                    });
+                    s.hidden_since = None;
+                }
+                _ => {}
+            }
+        });
+    }
+
+    /// The report to export: the imported one as it was, or one built from the last run.
+    pub fn report(&self) -> Option<Report> {
+        self.session.with_value(|s| {
+            if let Some(r) = &s.imported {
+                return Some(r.clone());
+            }
+            (!s.agg.samples().is_empty() || !s.agg.stages().is_empty())
+                .then(|| Report::new(env::iso_now(), &s.config, s.env.clone(), s.stopped, &s.agg))
+        })
+    }
+
+    /// Show an imported report with the same table and charts as a live run.
+    pub fn show_imported(&self, name: String, report: Report) {
+        let protocols = report.environment.http_protocols.clone();
+        let stopped = report.stopped;
+        self.session.set_value(Session {
+            agg: report.aggregator(),
+            config: report.config.clone(),
+            env: report.environment.clone(),
+            stopped,
+            imported: Some(report),
+            ..Session::default()
+        });
+        self.protocols.set(protocols);
+        self.shown.set(Shown::Imported(name));
+        self.phase.set(Phase::Finished { stopped });
+        self.publish();
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    let config = RwSignal::new(RunConfig::default());
+    let validation = Memo::new(move |_| {
+        config.with(|c| {
+            let mut result = c.validate();
+            if env::page_is_https() && c.endpoint.trim().starts_with("http://") {
+                let e = FieldError {
+                    field: Field::Endpoint,
+                    message: "this page is served over HTTPS, so the browser blocks http:// \
+                              endpoints (mixed content): use an https:// endpoint or open \
+                              Stampede over http://"
+                        .into(),
+                };
+                match &mut result {
+                    Ok(_) => result = Err(vec![e]),
+                    Err(errors) => errors.push(e),
+                }
+            }
+            result
+        })
+    });
+    let state = AppState {
+        config,
+        validation,
+        phase: RwSignal::new(Phase::Idle),
+        progress: RwSignal::new(Progress::default()),
+        stats: RwSignal::new(Vec::new()),
+        protocols: RwSignal::new(Vec::new()),
+        shown: RwSignal::new(Shown::Nothing),
+        chart_tick: RwSignal::new(0),
+        session: StoredValue::new_local(Session::default()),
+    };
+    provide_context(state);
+    env::on_visibility_change(move |hidden| state.on_visibility(hidden));
+
+    view! {
+        <header class="top">
+            <h1>"Stampede"</h1>
+            <p class="tagline">"Load testing for model APIs, from your browser."</p>
+        </header>
+        <main>
+            <section class="setup">
+                <EndpointForm />
+                <SuiteEditor />
+            </section>
+            <RunBar />
+            <Diagnostics />
+            <ResultsTable />
+            <Charts />
+            <ExportMenu />
+        </main>
+    }
+}

@@ -1,0 +1,73 @@
+//! Facts about the page that go into the report's `environment`.
+
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+
+use super::now_ms;
+
+pub fn user_agent() -> String {
+    web_sys::window()
+        .and_then(|w| w.navigator().user_agent().ok())
+        .unwrap_or_default()
+}
+
+pub fn page_origin() -> String {
+    web_sys::window()
+        .and_then(|w| w.location().origin().ok())
+        .unwrap_or_default()
+}
+
+/// True when the page itself is served over HTTPS (then http:// endpoints are mixed content).
+pub fn page_is_https() -> bool {
+    web_sys::window()
+        .and_then(|w| w.location().protocol().ok())
+        .is_some_and(|p| p == "https:")
+}
+
+pub fn prefers_dark() -> bool {
+    web_sys::window()
+        .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+        .is_some_and(|m| m.matches())
+}
+
+pub fn device_pixel_ratio() -> f64 {
+    web_sys::window()
+        .map(|w| w.device_pixel_ratio())
+        .filter(|r| r.is_finite() && *r > 0.0)
+        .unwrap_or(1.0)
+}
+
+pub fn iso_now() -> String {
+    js_sys::Date::new_0().to_iso_string().into()
+}
+
+/// Smallest positive step of `performance.now()` seen in a short busy loop (browsers coarsen it).
+pub fn timer_resolution_ms() -> Option<f64> {
+    let mut best = f64::INFINITY;
+    let mut last = now_ms();
+    let deadline = last + 20.0;
+    while last < deadline {
+        let t = now_ms();
+        if t > last {
+            best = best.min(t - last);
+            last = t;
+        }
+    }
+    best.is_finite().then_some(best)
+}
+
+pub fn tab_hidden() -> bool {
+    web_sys::window()
+        .and_then(|w| w.document())
+        .is_some_and(|d| d.hidden())
+}
+
+/// Call `f(hidden)` on every visibility change, for the page's lifetime.
+pub fn on_visibility_change(f: impl Fn(bool) + 'static) {
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let cb = Closure::<dyn Fn()>::new(move || f(tab_hidden()));
+    let _ = doc.add_event_listener_with_callback("visibilitychange", cb.as_ref().unchecked_ref());
+    cb.forget();
+}

@@ -1,0 +1,43 @@
+//! Saving a report to a file and reading one back.
+
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+/// Offer `text` as a download named `name`. Errors are for the user to see.
+pub fn download(name: &str, text: &str) -> Result<(), String> {
+    let fail = |what: &str| format!("could not start the download ({what})");
+    let parts = js_sys::Array::of1(&text.into());
+    let opts = web_sys::BlobPropertyBag::new();
+    opts.set_type("application/json");
+    let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)
+        .map_err(|_| fail("blob"))?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| fail("object URL"))?;
+    let doc = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or_else(|| fail("no document"))?;
+    let a: web_sys::HtmlAnchorElement = doc
+        .create_element("a")
+        .map_err(|_| fail("anchor"))?
+        .dyn_into()
+        .map_err(|_| fail("anchor"))?;
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(())
+}
+
+/// The text of the first file chosen in `input`, with its name.
+pub async fn read_chosen(input: &web_sys::HtmlInputElement) -> Result<(String, String), String> {
+    let file = input
+        .files()
+        .and_then(|f| f.get(0))
+        .ok_or("no file was chosen")?;
+    let text = JsFuture::from(file.text())
+        .await
+        .map_err(|_| format!("could not read {}", file.name()))?;
+    let text = text
+        .as_string()
+        .ok_or_else(|| format!("{} is not a text file", file.name()))?;
+    Ok((file.name(), text))
+}

@@ -1,0 +1,178 @@
+//! The engine's `Transport` over the browser's fetch (gloo-net).
+//!
+//! Each request gets its own `AbortController`: its timeout aborts it, and Stop aborts all of
+//! them (a dropped Rust future would not cancel the fetch). Timing uses `performance.now()`.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::rc::Rc;
+
+use futures::future::LocalBoxFuture;
+use gloo_net::http::{Method, RequestBuilder};
+use gloo_timers::callback::Timeout;
+use stampede_engine::runner::TransportError;
+use stampede_engine::{ErrorClass, HttpOutcome, HttpRequest, Transport};
+use wasm_bindgen::JsCast;
+use web_sys::{AbortController, PerformanceResourceTiming};
+
+use super::now_ms;
+
+/// Read the protocol from resource timing every this many responses, then clear the buffer so
+/// it never fills (the browser stops recording at 250 entries by default).
+const PROTOCOL_EVERY: u64 = 50;
+
+/// A request in flight: its controller and whether Stop (not its timeout) aborted it.
+struct InFlight {
+    controller: AbortController,
+    stopped: Rc<Cell<bool>>,
+}
+
+#[derive(Default)]
+struct Shared {
+    in_flight: RefCell<HashMap<u64, InFlight>>,
+    next_id: Cell<u64>,
+    responses: Cell<u64>,
+}
+
+/// Cheap to clone: every request future holds a handle to the shared in-flight table.
+#[derive(Clone, Default)]
+pub struct FetchTransport(Rc<Shared>);
+
+impl FetchTransport {
+    pub fn new() -> FetchTransport {
+        FetchTransport::default()
+    }
+}
+
+fn method(m: &str) -> Method {
+    match m {
+        "GET" => Method::GET,
+        "PUT" => Method::PUT,
+        "PATCH" => Method::PATCH,
+        _ => Method::POST,
+    }
+}
+
+/// The last resource-timing entry's protocol for `url`, then clear the buffer.
+fn protocol_of(url: &str) -> Option<String> {
+    let perf = web_sys::window()?.performance()?;
+    let entries = perf.get_entries_by_name_with_entry_type(url, "resource");
+    let last = entries.get(entries.length().checked_sub(1)?);
+    let timing = last.dyn_into::<PerformanceResourceTiming>().ok()?;
+    perf.clear_resource_timings();
+    Some(timing.next_hop_protocol()).filter(|p| !p.is_empty())
+}
+
+fn error_text(e: &gloo_net::Error) -> String {
+    match e {
+        gloo_net::Error::JsError(js) => format!("{}: {}", js.name, js.message),
+        other => other.to_string(),
+    }
+}
+
+impl Transport for FetchTransport {
+    fn send(&self, req: HttpRequest) -> LocalBoxFuture<'static, HttpOutcome> {
+        let this = self.0.clone();
+        Box::pin(async move {
+            let id = this.next_id.get();
+            this.next_id.set(id + 1);
+            let controller = AbortController::new().ok();
+            let signal = controller.as_ref().map(|c| c.signal());
+            let stopped = Rc::new(Cell::new(false));
+            if let Some(c) = &controller {
+                let entry = InFlight {
+                    controller: c.clone(),
+                    stopped: stopped.clone(),
+                };
+                this.in_flight.borrow_mut().insert(id, entry);
+            }
+            let timed_out = Rc::new(Cell::new(false));
+            let timer = controller.clone().map(|c| {
+                let flag = timed_out.clone();
+                Timeout::new(req.timeout_ms.min(f64::from(u32::MAX)) as u32, move || {
+                    flag.set(true);
+                    c.abort();
+                })
+            });
+            let mut builder = RequestBuilder::new(&req.url)
+                .method(method(&req.method))
+                .abort_signal(signal.as_ref());
+            for (name, value) in &req.headers {
+                builder = builder.header(name, value);
+            }
+            let request = match req.body {
+                Some(body) => builder.body(body),
+                None => builder.build(),
+            };
+            let start_ms = now_ms();
+            let mut out = HttpOutcome {
+                start_ms,
+                headers_ms: None,
+                end_ms: start_ms,
+                status: None,
+                body: String::new(),
+                error: None,
+                protocol: None,
+            };
+            let result = match request {
+                Err(e) => Err(error_text(&e)),
+                Ok(request) => match request.send().await {
+                    Err(e) => Err(error_text(&e)),
+                    Ok(resp) => {
+                        out.headers_ms = Some(now_ms());
+                        out.status = Some(resp.status());
+                        resp.text().await.map_err(|e| error_text(&e))
+                    }
+                },
+            };
+            out.end_ms = now_ms();
+            drop(timer);
+            this.in_flight.borrow_mut().remove(&id);
+            match result {
+                Ok(body) => out.body = body,
+                Err(message) => {
+                    let (class, message) = if timed_out.get() {
+                        (
+                            ErrorClass::Timeout,
+                            format!("no complete response within {} s", req.timeout_ms / 1000.0),
+                        )
+                    } else if stopped.get() {
+                        (ErrorClass::Aborted, "stopped by the user".to_string())
+                    } else {
+                        (
+                            ErrorClass::Network,
+                            format!(
+                                "{message} (server unreachable, connection reset, or blocked by CORS)"
+                            ),
+                        )
+                    };
+                    out.error = Some(TransportError { class, message });
+                }
+            }
+            let n = this.responses.get();
+            this.responses.set(n + 1);
+            if n.is_multiple_of(PROTOCOL_EVERY) {
+                out.protocol = protocol_of(&req.url);
+            }
+            out
+        })
+    }
+
+    fn abort_all(&self) {
+        let all: Vec<InFlight> = self
+            .0
+            .in_flight
+            .borrow_mut()
+            .drain()
+            .map(|(_, f)| f)
+            .collect();
+        for f in all {
+            f.stopped.set(true);
+            f.controller.abort();
+        }
+    }
+
+    fn now_ms(&self) -> f64 {
+        now_ms()
+    }
+}

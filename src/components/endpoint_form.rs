@@ -1,0 +1,141 @@
+//! Where the user says what to load: endpoint, preset, credentials, request shape.
+
+use leptos::prelude::*;
+use stampede_engine::config::{Field, Preset};
+
+use super::{parse_u32, FieldMessage};
+use crate::app::AppState;
+
+#[component]
+pub fn EndpointForm() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let cfg = state.config;
+    let disabled = move || state.running();
+    let preset = move || cfg.with(|c| c.preset);
+    let invalid = move |f: Field| state.error(f).is_some();
+
+    view! {
+        <fieldset class="endpoint" prop:disabled=disabled>
+            <legend>"Endpoint"</legend>
+            <div class="row">
+                <label for="endpoint-url">"Endpoint URL"</label>
+                <input id="endpoint-url" type="url" spellcheck="false" autocomplete="url"
+                    placeholder="http://127.0.0.1:8000"
+                    aria-invalid=move || invalid(Field::Endpoint).to_string()
+                    aria-describedby="endpoint-url-error endpoint-url-hint"
+                    prop:value=move || cfg.with(|c| c.endpoint.clone())
+                    on:input=move |ev| cfg.update(|c| c.endpoint = event_target_value(&ev)) />
+                <p class="hint" id="endpoint-url-hint">{move || {
+                    let c = cfg.get();
+                    if c.preset == Preset::Custom {
+                        "The full URL requests go to.".to_string()
+                    } else {
+                        format!("Base URL; requests go to {}", c.request_url())
+                    }
+                }}</p>
+                <FieldMessage field=Field::Endpoint id="endpoint-url-error" />
+            </div>
+            <div class="row">
+                <label for="preset">"Preset"</label>
+                <select id="preset"
+                    on:change=move |ev| {
+                        let id = event_target_value(&ev);
+                        if let Some(p) = Preset::from_id(&id) {
+                            cfg.update(|c| c.preset = p);
+                        }
+                    }>
+                    {Preset::ALL.into_iter().map(|p| view! {
+                        <option value=p.id() selected=move || preset() == p>{p.label()}</option>
+                    }).collect_view()}
+                </select>
+            </div>
+            <Show when=move || preset().needs_model() || preset() == Preset::Custom>
+                <div class="row">
+                    <label for="model">"Model"</label>
+                    <input id="model" type="text" spellcheck="false" placeholder="e.g. meta-llama/Llama-3.1-8B-Instruct"
+                        prop:value=move || cfg.with(|c| c.model.clone())
+                        on:input=move |ev| cfg.update(|c| c.model = event_target_value(&ev)) />
+                    <FieldMessage field=Field::Model id="model-error" />
+                </div>
+            </Show>
+            <div class="row">
+                <label for="api-key">"API key (optional)"</label>
+                <input id="api-key" type="password" autocomplete="off" spellcheck="false"
+                    prop:value=move || cfg.with(|c| c.api_key.clone())
+                    on:input=move |ev| cfg.update(|c| c.api_key = event_target_value(&ev)) />
+                <p class="hint">"Sent as Authorization: Bearer …; never stored, shared or exported."</p>
+            </div>
+            <div class="row pair">
+                <div>
+                    <label for="max-tokens">"Max output tokens"</label>
+                    <input id="max-tokens" type="number" min="1" step="1"
+                        prop:value=move || cfg.with(|c| c.max_tokens.to_string())
+                        on:input=move |ev| cfg.update(|c| c.max_tokens = parse_u32(&event_target_value(&ev))) />
+                    <FieldMessage field=Field::MaxTokens id="max-tokens-error" />
+                </div>
+                <div>
+                    <label for="timeout">"Timeout (s)"</label>
+                    <input id="timeout" type="number" min="1" max="600" step="1"
+                        prop:value=move || cfg.with(|c| c.timeout_s.to_string())
+                        on:input=move |ev| cfg.update(|c| c.timeout_s = parse_u32(&event_target_value(&ev))) />
+                    <FieldMessage field=Field::Timeout id="timeout-error" />
+                </div>
+            </div>
+            <div class="row">
+                <label for="headers">"Extra headers"</label>
+                <textarea id="headers" rows="2" spellcheck="false" placeholder="X-Team: ml-platform"
+                    prop:value=move || cfg.with(|c| c.headers.clone())
+                    on:input=move |ev| cfg.update(|c| c.headers = event_target_value(&ev))></textarea>
+                <p class="hint">"One Name: value per line. Authorization and API-key headers are redacted in exports."</p>
+                <FieldMessage field=Field::Headers id="headers-error" />
+            </div>
+            <Show when=move || preset() == Preset::Custom>
+                <CustomRequest />
+            </Show>
+        </fieldset>
+    }
+}
+
+/// The Custom preset's request shape: method, body template and response pointers.
+#[component]
+fn CustomRequest() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let cfg = state.config;
+    view! {
+        <div class="custom">
+            <div class="row">
+                <label for="method">"Method"</label>
+                <select id="method" on:change=move |ev| cfg.update(|c| c.custom.method = event_target_value(&ev))>
+                    {["POST", "PUT", "PATCH", "GET"].into_iter().map(|m| view! {
+                        <option value=m selected=move || cfg.with(|c| c.custom.method == m)>{m}</option>
+                    }).collect_view()}
+                </select>
+                <FieldMessage field=Field::Method id="method-error" />
+            </div>
+            <div class="row">
+                <label for="body-template">"Body template (JSON)"</label>
+                <textarea id="body-template" rows="4" spellcheck="false"
+                    prop:value=move || cfg.with(|c| c.custom.body_template.clone())
+                    on:input=move |ev| cfg.update(|c| c.custom.body_template = event_target_value(&ev))></textarea>
+                <p class="hint">"Placeholders: {{prompt}} and {{model}} (inside quotes), {{max_tokens}}, {{i}} (request number)."</p>
+                <FieldMessage field=Field::BodyTemplate id="body-template-error" />
+            </div>
+            <div class="row pair">
+                <div>
+                    <label for="text-pointer">"Generated text at (JSON pointer)"</label>
+                    <input id="text-pointer" type="text" spellcheck="false"
+                        prop:value=move || cfg.with(|c| c.custom.text_pointer.clone())
+                        on:input=move |ev| cfg.update(|c| c.custom.text_pointer = event_target_value(&ev)) />
+                    <FieldMessage field=Field::TextPointer id="text-pointer-error" />
+                </div>
+                <div>
+                    <label for="tokens-pointer">"Output token count at (JSON pointer)"</label>
+                    <input id="tokens-pointer" type="text" spellcheck="false" placeholder="empty: estimate chars / 4"
+                        prop:value=move || cfg.with(|c| c.custom.tokens_pointer.clone())
+                        on:input=move |ev| cfg.update(|c| c.custom.tokens_pointer = event_target_value(&ev)) />
+                    <FieldMessage field=Field::TokensPointer id="tokens-pointer-error" />
+                </div>
+            </div>
+        </div>
+    }
+}

@@ -1,0 +1,30 @@
+//! One file per thing the user sees.
+
+pub mod charts;
+pub mod diagnostics;
+pub mod endpoint_form;
+pub mod export_menu;
+pub mod results_table;
+pub mod run_bar;
+pub mod suite_editor;
+
+use leptos::prelude::*;
+use stampede_engine::config::Field;
+
+use crate::app::AppState;
+
+/// The inline message under an input, shown while that input is invalid.
+#[component]
+pub fn FieldMessage(field: Field, id: &'static str) -> impl IntoView {
+    let state = expect_context::<AppState>();
+    move || {
+        state
+            .error(field)
+            .map(|m| view! { <p class="field-error" id=id role="alert">{m}</p> })
+    }
+}
+
+/// Parse a whole-number input; text that is not one becomes 0, which validation rejects.
+pub fn parse_u32(text: &str) -> u32 {
+    text.trim().parse().unwrap_or(0)
+}

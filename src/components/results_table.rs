@@ -1,0 +1,115 @@
+//! Per-stage results: the seed's figures plus percentiles, achieved concurrency and errors.
+
+use leptos::prelude::*;
+use stampede_engine::stats::{Distribution, StageStats};
+
+use crate::app::{AppState, Shown};
+
+/// Below this share of the requested concurrency, the achieved figure is flagged.
+const SHORTFALL: f64 = 0.9;
+
+fn ms(v: f64) -> String {
+    format!("{v:.1}")
+}
+
+fn opt(v: Option<f64>, digits: usize) -> String {
+    v.map_or("–".into(), |v| format!("{v:.digits$}"))
+}
+
+fn dist(d: &Option<Distribution>, f: fn(&Distribution) -> f64) -> String {
+    d.as_ref().map_or("–".into(), |d| ms(f(d)))
+}
+
+#[component]
+pub fn ResultsTable() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let title = move || match state.shown.get() {
+        Shown::Imported(name) => format!("Results (imported from {name})"),
+        _ => "Results".to_string(),
+    };
+    view! {
+        <Show when=move || state.shown.get() != Shown::Nothing>
+            <section class="results" aria-label="Results">
+                <h2>{title}</h2>
+                <div class="table-wrap">
+                <table id="results-table">
+                    <thead>
+                        <tr>
+                            <th>"Stage"</th>
+                            <th title="Requested concurrency / achieved = Σ latency ÷ wall time (Little's law)">"Concurrency (req. / achieved)"</th>
+                            <th title="Requests that ended, excluding ones aborted by Stop">"Total"</th>
+                            <th>"Successful"</th>
+                            <th title="successful ÷ total">"Success rate"</th>
+                            <th title="End-to-end latency over successful requests: from just before fetch() until the whole body was read">"Avg (ms)"</th>
+                            <th title="p50 by nearest rank">"Median (ms)"</th>
+                            <th>"Min (ms)"</th>
+                            <th>"Max (ms)"</th>
+                            <th title="Nearest rank on the exact sorted samples">"p90 (ms)"</th>
+                            <th>"p95 (ms)"</th>
+                            <th>"p99 (ms)"</th>
+                            <th title="Median time until response headers arrived (fetch() resolved)">"TTFB p50 (ms)"</th>
+                            <th title="total ÷ wall time (first request start → last request end)">"Requests/s"</th>
+                            <th title="Σ output tokens of successful requests ÷ wall time. Token source: usage (server count) or estimate (characters ÷ 4, rounded up)">"Tokens/s"</th>
+                            <th title="The server's own tokens_per_second, median">"Server tok/s"</th>
+                            <th>"Errors"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {move || state.stats.get().into_iter().map(|s| view! { <StageRow s=s /> }).collect_view()}
+                    </tbody>
+                </table>
+                </div>
+            </section>
+        </Show>
+    }
+}
+
+#[component]
+fn StageRow(s: StageStats) -> impl IntoView {
+    let short = s
+        .achieved_concurrency
+        .is_some_and(|a| a < SHORTFALL * f64::from(s.requested_concurrency));
+    let achieved = opt(s.achieved_concurrency, 2);
+    let sources = s
+        .token_sources
+        .iter()
+        .map(|t| format!("{:?}", t.source).to_lowercase())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let lat = s.latency_ms.clone();
+    let errors = s
+        .errors
+        .iter()
+        .map(|e| {
+            let label = e.class.label();
+            view! { <li title=e.example.clone()><span class="class">{label}</span>" × "{e.count}<span class="example">{e.example.clone()}</span></li> }
+        })
+        .collect_view();
+    view! {
+        <tr data-stage=s.stage>
+            <td>{s.name.clone()}</td>
+            <td class="num" class:shortfall=short
+                title=if short { "Achieved concurrency fell short of the request: see the warning above" } else { "" }>
+                {s.requested_concurrency}" / "{achieved}
+            </td>
+            <td class="num" data-col="total">{s.completed}</td>
+            <td class="num" data-col="successful">{s.successful}</td>
+            <td class="num" data-col="success-rate">{opt(s.success_rate.map(|r| r * 100.0), 1)}"%"</td>
+            <td class="num">{dist(&lat, |d| d.mean)}</td>
+            <td class="num" data-col="median">{dist(&lat, |d| d.p50)}</td>
+            <td class="num">{dist(&lat, |d| d.min)}</td>
+            <td class="num">{dist(&lat, |d| d.max)}</td>
+            <td class="num">{dist(&lat, |d| d.p90)}</td>
+            <td class="num">{dist(&lat, |d| d.p95)}</td>
+            <td class="num">{dist(&lat, |d| d.p99)}</td>
+            <td class="num">{dist(&s.ttfb_ms, |d| d.p50)}</td>
+            <td class="num">{opt(s.requests_per_s, 2)}</td>
+            <td class="num" title=format!("token source: {sources}")>{opt(s.output_tokens_per_s, 1)}</td>
+            <td class="num">{dist(&s.server_tokens_per_s, |d| d.p50)}</td>
+            <td class="errors">
+                {(s.aborted > 0).then(|| view! { <p class="aborted">{s.aborted}" aborted by Stop"</p> })}
+                <ul>{errors}</ul>
+            </td>
+        </tr>
+    }
+}

@@ -1,0 +1,50 @@
+//! Run and Stop, with progress for the current stage and the whole run.
+
+use leptos::prelude::*;
+use stampede_engine::Command;
+
+use crate::app::{AppState, Phase};
+
+fn pct(done: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        100.0 * done as f64 / total as f64
+    }
+}
+
+#[component]
+pub fn RunBar() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let p = state.progress;
+    let can_run = move || !state.running() && state.validation.with(|v| v.is_ok());
+    let status = move || match state.phase.get() {
+        Phase::Idle => "Ready".to_string(),
+        Phase::Running => "Running…".to_string(),
+        Phase::Finished { stopped: true } => "Stopped".to_string(),
+        Phase::Finished { stopped: false } => "Finished".to_string(),
+    };
+    view! {
+        <section class="run-bar" aria-label="Run">
+            <button type="button" class="primary" prop:disabled=move || !can_run()
+                on:click=move |_| state.start()>"Run"</button>
+            <button type="button" prop:disabled=move || !state.running()
+                on:click=move |_| state.send(Command::Stop)>"Stop"</button>
+            <span class="status" role="status" data-phase=move || format!("{:?}", state.phase.get())>{status}</span>
+            <Show when=move || state.phase.get() != Phase::Idle && p.with(|p| p.total > 0)>
+                <div class="progress">
+                    <label>
+                        {move || p.with(|p| format!("Stage {}: {} — {} / {}",
+                            p.stage.map_or(0, |s| s + 1), p.stage_name, p.stage_done, p.stage_total))}
+                        <progress max="100" value=move || p.with(|p| pct(p.stage_done, p.stage_total))></progress>
+                    </label>
+                    <label>
+                        {move || p.with(|p| format!("Run: {} / {} requests, {:.1} s",
+                            p.done, p.total, p.elapsed_ms / 1000.0))}
+                        <progress id="run-progress" max="100" value=move || p.with(|p| pct(p.done, p.total))></progress>
+                    </label>
+                </div>
+            </Show>
+        </section>
+    }
+}
