@@ -30,7 +30,12 @@ pub fn RunBar() -> impl IntoView {
                 on:click=move |_| state.start()>"Run"</button>
             <button type="button" prop:disabled=move || !state.running()
                 on:click=move |_| state.send(Command::Stop)>"Stop"</button>
-            <span class="status" role="status" data-phase=move || format!("{:?}", state.phase.get())>{status}</span>
+            <span class="status" role="status" data-phase=move || match state.phase.get() {
+                Phase::Idle => "idle",
+                Phase::Running => "running",
+                Phase::Finished { stopped: true } => "stopped",
+                Phase::Finished { stopped: false } => "finished",
+            }>{status}</span>
             <Show when=move || state.phase.get() != Phase::Idle && p.with(|p| p.total > 0)>
                 <div class="progress">
                     <label>
