@@ -1,0 +1,854 @@
+//! `cargo xtask <command>`: install the pinned tools, build, serve and test Stampede.
+//!
+//! Plain std plus `serde_json` (to read `cargo metadata`). Every command runs from the workspace
+//! root, wherever it is invoked from. Tool pins (DESIGN.md section 7): trunk 0.21.14,
+//! wasm-bindgen-cli equal to the `wasm-bindgen` version in Cargo.lock, wasm-opt from the npm
+//! package `binaryen` (e2e/node_modules/.bin), Chromium and chromedriver from Debian.
+
+use std::env;
+use std::ffi::{OsStr, OsString};
+use std::fs;
+use std::io::ErrorKind;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+type Result<T, E = String> = std::result::Result<T, E>;
+
+const TRUNK_VERSION: &str = "0.21.14";
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+const MOCK_PACKAGE: &str = "stampede-mock";
+const MOCK_BIN: &str = "stampede-mock";
+
+const USAGE: &str = "\
+usage: cargo xtask <command>
+
+commands:
+  setup [--no-browser]   install what is missing: the wasm32 target, trunk 0.21.14,
+                         wasm-bindgen-cli (= Cargo.lock), e2e npm packages (incl. wasm-opt),
+                         Chromium + chromedriver (skipped with --no-browser)
+  test                   setup, native tests, build the mock and the app, browser e2e tests
+  demo [--port-api N] [--port-app N]
+                         build the app and serve it with the mock API (defaults 8000 and 8080)
+  site                   build the static site into dist/
+  bench                  run the engine benchmarks
+";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: &[String]) -> Result<()> {
+    let Some((command, rest)) = args.split_first() else {
+        print!("{USAGE}");
+        return Ok(());
+    };
+    let ctx = Ctx::new()?;
+    match command.as_str() {
+        "setup" => {
+            let browser = match rest {
+                [] => true,
+                [flag] if flag == "--no-browser" => false,
+                _ => return Err(format!("unexpected arguments for setup: {rest:?}\n{USAGE}")),
+            };
+            setup(&ctx, browser)
+        }
+        "test" => no_args("test", rest).and_then(|()| test(&ctx)),
+        "demo" => {
+            let (port_api, port_app) = parse_demo_args(rest)?;
+            demo(&ctx, port_api, port_app)
+        }
+        "site" => no_args("site", rest).and_then(|()| site(&ctx)),
+        "bench" => no_args("bench", rest).and_then(|()| bench(&ctx)),
+        "help" | "-h" | "--help" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`\n{USAGE}")),
+    }
+}
+
+fn no_args(command: &str, rest: &[String]) -> Result<()> {
+    if rest.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{command}` takes no arguments, got {rest:?}\n{USAGE}"
+        ))
+    }
+}
+
+fn parse_demo_args(rest: &[String]) -> Result<(u16, u16)> {
+    let (mut port_api, mut port_app) = (8000u16, 8080u16);
+    let mut it = rest.iter();
+    while let Some(arg) = it.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((name, value)) => (name, Some(value.to_string())),
+            None => (arg.as_str(), None),
+        };
+        let slot = match name {
+            "--port-api" => &mut port_api,
+            "--port-app" => &mut port_app,
+            _ => return Err(format!("unknown demo argument `{arg}`\n{USAGE}")),
+        };
+        let value = match inline {
+            Some(value) => value,
+            None => it
+                .next()
+                .cloned()
+                .ok_or_else(|| format!("{name} needs a port number"))?,
+        };
+        *slot = value
+            .parse()
+            .map_err(|_| format!("{name}: `{value}` is not a port number (1-65535)"))?;
+        if *slot == 0 {
+            return Err(format!("{name}: port 0 is not allowed"));
+        }
+    }
+    if port_api == port_app {
+        return Err(format!("--port-api and --port-app are both {port_api}"));
+    }
+    Ok((port_api, port_app))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Context: workspace root, PATH for child processes, cargo.
+
+struct Ctx {
+    root: PathBuf,
+    /// PATH for every child: e2e/node_modules/.bin (wasm-opt), cargo's bin dir, then the caller's.
+    path: OsString,
+    cargo: OsString,
+}
+
+impl Ctx {
+    fn new() -> Result<Ctx> {
+        // `cargo run` sets CARGO_MANIFEST_DIR at run time too; prefer it over the compile-time
+        // value, which goes stale when a shared CARGO_TARGET_DIR serves a clone in another
+        // folder (cargo then reuses the old binary as fresh).
+        let manifest_dir = env::var_os("CARGO_MANIFEST_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")));
+        let root = manifest_dir
+            .parent()
+            .ok_or("xtask's manifest directory has no parent")?
+            .to_path_buf();
+        if !root.join("Cargo.toml").is_file() {
+            return Err(format!(
+                "workspace root {} has no Cargo.toml (was xtask moved?)",
+                root.display()
+            ));
+        }
+        let mut dirs = vec![root.join("e2e").join("node_modules").join(".bin")];
+        dirs.push(cargo_bin_dir()?);
+        dirs.extend(env::split_paths(&env::var_os("PATH").unwrap_or_default()));
+        let path = env::join_paths(dirs).map_err(|e| format!("cannot build PATH: {e}"))?;
+        // `cargo run` tells us which cargo started us; use the same one.
+        let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        Ok(Ctx { root, path, cargo })
+    }
+
+    /// A command run from the workspace root with our PATH.
+    fn cmd(&self, program: impl AsRef<OsStr>) -> Command {
+        let program = program.as_ref();
+        let resolved = self
+            .which(program)
+            .unwrap_or_else(|| PathBuf::from(program));
+        let mut cmd = Command::new(resolved);
+        cmd.current_dir(&self.root).env("PATH", &self.path);
+        cmd
+    }
+
+    fn cargo(&self) -> Command {
+        self.cmd(&self.cargo)
+    }
+
+    /// Find an executable on our PATH (absolute or relative paths are returned as they are).
+    fn which(&self, program: &OsStr) -> Option<PathBuf> {
+        let as_path = Path::new(program);
+        if as_path.components().count() > 1 {
+            return Some(as_path.to_path_buf());
+        }
+        env::split_paths(&self.path)
+            .map(|dir| dir.join(program))
+            .find(|candidate| is_executable(candidate))
+    }
+
+    /// First line of `<program> --version`, or None when the program is absent or fails.
+    fn version_of(&self, program: &str) -> Option<String> {
+        let path = self.which(OsStr::new(program))?;
+        let out = Command::new(path)
+            .arg("--version")
+            .env("PATH", &self.path)
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .ok()?;
+        if !out.status.success() {
+            return None;
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines().next().map(|l| l.trim().to_string())
+    }
+
+    fn target_dir(&self) -> Result<PathBuf> {
+        let out = capture(
+            self.cargo()
+                .args(["metadata", "--format-version", "1", "--no-deps"]),
+        )?;
+        let meta: serde_json::Value = serde_json::from_str(&out)
+            .map_err(|e| format!("cannot parse `cargo metadata` output: {e}"))?;
+        meta.get("target_directory")
+            .and_then(|v| v.as_str())
+            .map(PathBuf::from)
+            .ok_or_else(|| "`cargo metadata` output has no target_directory".to_string())
+    }
+}
+
+fn cargo_bin_dir() -> Result<PathBuf> {
+    if let Some(root) = env::var_os("CARGO_INSTALL_ROOT") {
+        return Ok(PathBuf::from(root).join("bin"));
+    }
+    if let Some(home) = env::var_os("CARGO_HOME") {
+        return Ok(PathBuf::from(home).join("bin"));
+    }
+    env::var_os("HOME")
+        .map(|home| PathBuf::from(home).join(".cargo").join("bin"))
+        .ok_or_else(|| "neither CARGO_HOME nor HOME is set: cannot find cargo's bin dir".into())
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(not(unix))]
+fn is_executable(path: &Path) -> bool {
+    path.is_file()
+}
+
+fn describe(cmd: &Command) -> String {
+    let program = Path::new(cmd.get_program());
+    let name = program.file_name().unwrap_or(program.as_os_str());
+    let mut s = name.to_string_lossy().into_owned();
+    for arg in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&arg.to_string_lossy());
+    }
+    s
+}
+
+fn spawn_error(cmd: &Command, err: std::io::Error) -> String {
+    let what = describe(cmd);
+    if err.kind() == ErrorKind::NotFound {
+        format!("cannot start `{what}`: program not found (run `cargo xtask setup`?)")
+    } else {
+        format!("cannot start `{what}`: {err}")
+    }
+}
+
+/// Run a command with inherited stdio; fail with a clear message unless it exits 0.
+fn run_cmd(cmd: &mut Command) -> Result<()> {
+    let what = describe(cmd);
+    println!("$ {what}");
+    let status = cmd.status().map_err(|e| spawn_error(cmd, e))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`{what}` failed ({status})"))
+    }
+}
+
+/// Run a command and return its stdout; stderr goes to the terminal.
+fn capture(cmd: &mut Command) -> Result<String> {
+    let what = describe(cmd);
+    let out = cmd
+        .stdin(Stdio::null())
+        .stderr(Stdio::inherit())
+        .output()
+        .map_err(|e| spawn_error(cmd, e))?;
+    if !out.status.success() {
+        return Err(format!("`{what}` failed ({})", out.status));
+    }
+    String::from_utf8(out.stdout).map_err(|_| format!("`{what}` printed invalid UTF-8"))
+}
+
+/// Run one named step, printing its name and how long it took.
+fn step<T>(
+    timings: &mut Vec<(String, Duration)>,
+    name: &str,
+    f: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    println!("\n==> {name}");
+    let start = Instant::now();
+    let result = f();
+    let took = start.elapsed();
+    match &result {
+        Ok(_) => println!("<== {name}: ok in {}", secs(took)),
+        Err(_) => println!("<== {name}: FAILED after {}", secs(took)),
+    }
+    timings.push((name.to_string(), took));
+    result
+}
+
+fn secs(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+fn print_timings(timings: &[(String, Duration)]) {
+    println!("\nstep timings:");
+    for (name, took) in timings {
+        println!("  {:>8}  {name}", secs(*took));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// setup
+
+fn setup(ctx: &Ctx, browser: bool) -> Result<()> {
+    let mut timings = Vec::new();
+    let result = setup_steps(ctx, browser, &mut timings);
+    if timings.iter().any(|(_, t)| t.as_secs() >= 1) {
+        print_timings(&timings);
+    }
+    result
+}
+
+fn setup_steps(ctx: &Ctx, browser: bool, timings: &mut Vec<(String, Duration)>) -> Result<()> {
+    ensure_wasm_target(ctx, timings)?;
+    ensure_trunk(ctx, timings)?;
+    ensure_wasm_bindgen(ctx, timings)?;
+    ensure_npm_packages(ctx, timings)?;
+    ensure_wasm_opt(ctx)?;
+    if browser {
+        ensure_chromium(ctx, timings)?;
+    }
+    println!("setup: everything is in place");
+    Ok(())
+}
+
+fn ensure_wasm_target(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<()> {
+    if ctx.which(OsStr::new("rustup")).is_none() {
+        // No rustup (e.g. a distro toolchain): look in the sysroot instead.
+        let sysroot = capture(ctx.cmd("rustc").args(["--print", "sysroot"]))?;
+        let dir = Path::new(sysroot.trim())
+            .join("lib/rustlib")
+            .join(WASM_TARGET);
+        if dir.is_dir() {
+            println!("setup: rust target {WASM_TARGET}: present");
+            return Ok(());
+        }
+        return Err(format!(
+            "the rust target {WASM_TARGET} is missing and rustup is not available to add it \
+             (looked in {})",
+            dir.display()
+        ));
+    }
+    let installed = capture(ctx.cmd("rustup").args(["target", "list", "--installed"]))?;
+    if installed.lines().any(|l| l.trim() == WASM_TARGET) {
+        println!("setup: rust target {WASM_TARGET}: present");
+        return Ok(());
+    }
+    step(
+        timings,
+        &format!("install rust target {WASM_TARGET}"),
+        || run_cmd(ctx.cmd("rustup").args(["target", "add", WASM_TARGET])),
+    )
+}
+
+fn ensure_trunk(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<()> {
+    let want = format!("trunk {TRUNK_VERSION}");
+    let found = ctx.version_of("trunk");
+    if found.as_deref() == Some(want.as_str()) {
+        println!("setup: {want}: present");
+        return Ok(());
+    }
+    println!(
+        "setup: trunk: found {}, need {TRUNK_VERSION}",
+        found.as_deref().unwrap_or("none")
+    );
+    step(
+        timings,
+        &format!("install trunk {TRUNK_VERSION} (cargo install, ~12 min)"),
+        || {
+            run_cmd(
+                ctx.cargo()
+                    .args(["install", "trunk", "--version", TRUNK_VERSION, "--locked"]),
+            )
+        },
+    )?;
+    check_installed(ctx, "trunk", &want)
+}
+
+fn ensure_wasm_bindgen(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<()> {
+    let version = wasm_bindgen_lock_version(ctx)?;
+    check_trunk_toml_pin(
+        ctx,
+        "wasm_bindgen",
+        &version,
+        "the wasm-bindgen version in Cargo.lock",
+    )?;
+    let want = format!("wasm-bindgen {version}");
+    let found = ctx.version_of("wasm-bindgen");
+    if found.as_deref() == Some(want.as_str()) {
+        println!("setup: {want}: present");
+        return Ok(());
+    }
+    println!(
+        "setup: wasm-bindgen: found {}, need {version}",
+        found.as_deref().unwrap_or("none")
+    );
+    step(
+        timings,
+        &format!("install wasm-bindgen-cli {version} (cargo install)"),
+        || {
+            // Not --locked: the CLI's own lock file does not build with current toolchains.
+            run_cmd(
+                ctx.cargo()
+                    .args(["install", "wasm-bindgen-cli", "--version", &version]),
+            )
+        },
+    )?;
+    check_installed(ctx, "wasm-bindgen", &want)
+}
+
+fn check_installed(ctx: &Ctx, program: &str, want: &str) -> Result<()> {
+    match ctx.version_of(program) {
+        Some(v) if v == want => Ok(()),
+        other => Err(format!(
+            "after installing, `{program} --version` reports {} instead of `{want}`; \
+             another {program} earlier on PATH? (cargo's bin dir is {})",
+            other.as_deref().unwrap_or("nothing"),
+            cargo_bin_dir()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        )),
+    }
+}
+
+/// The version of the `wasm-bindgen` package in Cargo.lock (exactly one is expected).
+fn wasm_bindgen_lock_version(ctx: &Ctx) -> Result<String> {
+    let lock_path = ctx.root.join("Cargo.lock");
+    if !lock_path.is_file() {
+        run_cmd(ctx.cargo().arg("generate-lockfile"))?;
+    }
+    let lock = fs::read_to_string(&lock_path)
+        .map_err(|e| format!("cannot read {}: {e}", lock_path.display()))?;
+    let mut versions: Vec<String> = Vec::new();
+    let mut in_wasm_bindgen = false;
+    for line in lock.lines().map(str::trim) {
+        if line == "[[package]]" {
+            in_wasm_bindgen = false;
+        } else if line == "name = \"wasm-bindgen\"" {
+            in_wasm_bindgen = true;
+        } else if in_wasm_bindgen {
+            if let Some(v) = line
+                .strip_prefix("version = \"")
+                .and_then(|v| v.strip_suffix('"'))
+            {
+                if !versions.iter().any(|x| x == v) {
+                    versions.push(v.to_string());
+                }
+                in_wasm_bindgen = false;
+            }
+        }
+    }
+    match versions.as_slice() {
+        [one] => Ok(one.clone()),
+        [] => Err(format!(
+            "{} has no `wasm-bindgen` package: the app must depend on wasm-bindgen",
+            lock_path.display()
+        )),
+        many => Err(format!(
+            "{} has several wasm-bindgen versions ({}); pin one with `wasm-bindgen = \"=X\"`",
+            lock_path.display(),
+            many.join(", ")
+        )),
+    }
+}
+
+/// If Trunk.toml's [tools] pins `key`, it must equal `want`; trunk would otherwise try to download.
+fn check_trunk_toml_pin(ctx: &Ctx, key: &str, want: &str, what: &str) -> Result<()> {
+    let path = ctx.root.join("Trunk.toml");
+    let Ok(text) = fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    for line in text.lines() {
+        let Some((k, v)) = line.split_once('=') else {
+            continue;
+        };
+        if k.trim() != key {
+            continue;
+        }
+        let pinned = v.trim().trim_matches('"');
+        if pinned != want {
+            return Err(format!(
+                "Trunk.toml pins {key} = \"{pinned}\" but {what} is {want}: make them equal \
+                 (trunk must not download tools)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn ensure_npm_packages(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<()> {
+    let e2e = ctx.root.join("e2e");
+    let lock = e2e.join("package-lock.json");
+    let installed_marker = e2e.join("node_modules").join(".package-lock.json");
+    let mtime = |p: &Path| fs::metadata(p).and_then(|m| m.modified()).ok();
+    let up_to_date = match (mtime(&lock), mtime(&installed_marker)) {
+        (Some(lock_time), Some(installed_time)) => installed_time >= lock_time,
+        (None, _) => return Err(format!("{} is missing", lock.display())),
+        (Some(_), None) => false,
+    };
+    if up_to_date {
+        println!("setup: e2e npm packages: present");
+        return Ok(());
+    }
+    if ctx.which(OsStr::new("npm")).is_none() {
+        return Err("npm is not installed: install Node.js 20+ with npm (e.g. `apt-get install nodejs npm`)".into());
+    }
+    step(timings, "install e2e npm packages (npm ci)", || {
+        run_cmd(
+            ctx.cmd("npm")
+                .args(["ci", "--no-audit", "--no-fund"])
+                .current_dir(&e2e),
+        )
+    })
+}
+
+/// trunk runs the wasm-opt found on PATH only if its version equals the Trunk.toml pin.
+fn ensure_wasm_opt(ctx: &Ctx) -> Result<()> {
+    let local = ctx.root.join("e2e/node_modules/.bin/wasm-opt");
+    if !is_executable(&local) {
+        return Err(format!(
+            "{} is missing after npm ci (the e2e package.json must list binaryen)",
+            local.display()
+        ));
+    }
+    // `wasm-opt version 132 (version_132)`; trunk compares `version_` + the third word.
+    let found = ctx
+        .version_of("wasm-opt")
+        .ok_or("`wasm-opt --version` failed (is node on PATH?)")?;
+    let version = found
+        .split(' ')
+        .nth(2)
+        .map(|v| format!("version_{v}"))
+        .ok_or_else(|| format!("unexpected `wasm-opt --version` output: {found}"))?;
+    check_trunk_toml_pin(
+        ctx,
+        "wasm_opt",
+        &version,
+        "the wasm-opt from e2e/node_modules",
+    )?;
+    println!("setup: wasm-opt {version} (npm binaryen): present");
+    Ok(())
+}
+
+fn ensure_chromium(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<()> {
+    if is_executable(Path::new(CHROMIUM)) && is_executable(Path::new(CHROMEDRIVER)) {
+        println!("setup: chromium + chromedriver: present");
+        return Ok(());
+    }
+    let root = capture(ctx.cmd("id").arg("-u")).is_ok_and(|uid| uid.trim() == "0");
+    let sudo = !root && ctx.which(OsStr::new("sudo")).is_some();
+    if !root && !sudo {
+        return Err(format!(
+            "{CHROMIUM} or {CHROMEDRIVER} is missing and we are neither root nor have sudo: \
+             install the Debian packages `chromium chromium-driver`"
+        ));
+    }
+    let apt = |args: &[&str]| {
+        let mut cmd = if sudo {
+            let mut c = ctx.cmd("sudo");
+            c.args(["env", "DEBIAN_FRONTEND=noninteractive", "apt-get"]);
+            c
+        } else {
+            let mut c = ctx.cmd("apt-get");
+            c.env("DEBIAN_FRONTEND", "noninteractive");
+            c
+        };
+        run_cmd(cmd.args(args))
+    };
+    step(timings, "install chromium + chromedriver (apt-get)", || {
+        apt(&["update"])?;
+        apt(&[
+            "install",
+            "-y",
+            "--no-install-recommends",
+            "chromium",
+            "chromium-driver",
+        ])
+    })?;
+    for path in [CHROMIUM, CHROMEDRIVER] {
+        if !is_executable(Path::new(path)) {
+            return Err(format!("{path} is still missing after apt-get install"));
+        }
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------------
+// build steps
+
+/// `trunk build --release` into <root>/dist, offline so a tool mismatch fails instead of
+/// downloading. `cargo fetch` first, since offline also makes trunk's cargo build offline.
+fn build_app(ctx: &Ctx) -> Result<PathBuf> {
+    run_cmd(ctx.cargo().arg("fetch"))?;
+    run_cmd(ctx.cmd("trunk").args(["build", "--release", "--offline"]))?;
+    let dist = ctx.root.join("dist");
+    if !dist.join("index.html").is_file() {
+        return Err(format!(
+            "trunk finished but {} has no index.html",
+            dist.display()
+        ));
+    }
+    Ok(dist)
+}
+
+fn build_mock(ctx: &Ctx, release: bool) -> Result<PathBuf> {
+    let mut cmd = ctx.cargo();
+    cmd.args(["build", "-p", MOCK_PACKAGE]);
+    if release {
+        cmd.arg("--release");
+    }
+    run_cmd(&mut cmd)?;
+    let profile = if release { "release" } else { "debug" };
+    let bin = ctx
+        .target_dir()?
+        .join(profile)
+        .join(format!("{MOCK_BIN}{}", env::consts::EXE_SUFFIX));
+    if !is_executable(&bin) {
+        return Err(format!(
+            "built {MOCK_PACKAGE} but {} is not there",
+            bin.display()
+        ));
+    }
+    Ok(bin)
+}
+
+// ---------------------------------------------------------------------------------------------
+// commands
+
+fn test(ctx: &Ctx) -> Result<()> {
+    let mut timings = Vec::new();
+    let prepared = test_prepare(ctx, &mut timings);
+    print_timings(&timings);
+    let e2e = prepared?;
+    // Last, with nothing printed after it on success: node's summary closes the output.
+    println!("\n==> browser e2e tests (node --test)");
+    run_cmd(&mut e2e.command(ctx))
+}
+
+struct E2e {
+    tests: Vec<PathBuf>,
+    dist: PathBuf,
+    mock: PathBuf,
+    schema: PathBuf,
+    chromium: OsString,
+}
+
+impl E2e {
+    fn command(&self, ctx: &Ctx) -> Command {
+        let mut cmd = ctx.cmd("node");
+        cmd.args(["--test", "--test-concurrency=1"])
+            .args(&self.tests)
+            .env("STAMPEDE_DIST", &self.dist)
+            .env("STAMPEDE_MOCK_BIN", &self.mock)
+            .env("CHROMIUM_PATH", &self.chromium)
+            .env("STAMPEDE_SCHEMA", &self.schema);
+        cmd
+    }
+}
+
+fn test_prepare(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<E2e> {
+    step(timings, "setup", || setup(ctx, true))?;
+    step(
+        timings,
+        "native tests (cargo test -p stampede-engine -p stampede-mock)",
+        || {
+            run_cmd(
+                ctx.cargo()
+                    .args(["test", "-p", "stampede-engine", "-p", MOCK_PACKAGE]),
+            )
+        },
+    )?;
+    let mock = step(
+        timings,
+        "build the mock (cargo build -p stampede-mock)",
+        || build_mock(ctx, false),
+    )?;
+    let dist = step(timings, "build the app (trunk build --release)", || {
+        build_app(ctx)
+    })?;
+    let schema = ctx.root.join("schema").join("report.schema.json");
+    if !schema.is_file() {
+        return Err(format!("{} is missing", schema.display()));
+    }
+    let chromium = env::var_os("CHROMIUM_PATH").unwrap_or_else(|| CHROMIUM.into());
+    let tests = e2e_test_files(&ctx.root)?;
+    Ok(E2e {
+        tests,
+        dist,
+        mock,
+        schema,
+        chromium,
+    })
+}
+
+/// Test files under e2e/tests, chosen by node's default test-file names (so helpers in the same
+/// folder are not run as tests). Listed explicitly: node 20 and 22 read a bare directory argument
+/// differently.
+fn e2e_test_files(root: &Path) -> Result<Vec<PathBuf>> {
+    fn is_test_name(name: &str) -> bool {
+        let Some((stem, ext)) = name.rsplit_once('.') else {
+            return false;
+        };
+        if !matches!(ext, "js" | "mjs" | "cjs") {
+            return false;
+        }
+        stem == "test"
+            || stem.starts_with("test-")
+            || stem.ends_with(".test")
+            || stem.ends_with("-test")
+            || stem.ends_with("_test")
+    }
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+        let entries =
+            fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+        for entry in entries {
+            let entry = entry.map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if path.is_dir() {
+                if name != "node_modules" {
+                    walk(&path, out)?;
+                }
+            } else if is_test_name(&name) {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let dir = root.join("e2e").join("tests");
+    if !dir.is_dir() {
+        return Err(format!("no e2e tests: {} does not exist", dir.display()));
+    }
+    let mut files = Vec::new();
+    walk(&dir, &mut files)?;
+    files.sort();
+    if files.is_empty() {
+        return Err(format!(
+            "no e2e test files (*.test.js / *.test.mjs) in {}",
+            dir.display()
+        ));
+    }
+    Ok(files
+        .into_iter()
+        .map(|p| p.strip_prefix(root).map(Path::to_path_buf).unwrap_or(p))
+        .collect())
+}
+
+fn demo(ctx: &Ctx, port_api: u16, port_app: u16) -> Result<()> {
+    let mut timings = Vec::new();
+    step(&mut timings, "setup", || setup(ctx, false))?;
+    let dist = step(
+        &mut timings,
+        "build the app (trunk build --release)",
+        || build_app(ctx),
+    )?;
+    let mock = step(
+        &mut timings,
+        "build the mock (cargo build --release)",
+        || build_mock(ctx, true),
+    )?;
+    let api: SocketAddr = ([127, 0, 0, 1], port_api).into();
+    let app: SocketAddr = ([127, 0, 0, 1], port_app).into();
+    let mut cmd = ctx.cmd(&mock);
+    cmd.arg("--listen")
+        .arg(api.to_string())
+        .arg("--app-dir")
+        .arg(&dist)
+        .arg("--app-listen")
+        .arg(app.to_string());
+    println!("$ {}", describe(&cmd));
+    let mut child = cmd.spawn().map_err(|e| spawn_error(&cmd, e))?;
+    wait_listening(&mut child, &[api, app])?;
+    println!();
+    println!("Open http://{app}/ — the app's default endpoint is the mock at http://{api}");
+    println!("(Ctrl-C to stop)");
+    let status = child
+        .wait()
+        .map_err(|e| format!("waiting for {MOCK_BIN}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{MOCK_BIN} exited ({status})"))
+    }
+}
+
+/// Wait until every address accepts connections, or fail if the server exits or takes too long.
+fn wait_listening(child: &mut Child, addrs: &[SocketAddr]) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child
+            .try_wait()
+            .map_err(|e| format!("checking on {MOCK_BIN}: {e}"))?
+        {
+            return Err(format!(
+                "{MOCK_BIN} exited during startup ({status}); ports in use?"
+            ));
+        }
+        let ready = addrs
+            .iter()
+            .all(|a| TcpStream::connect_timeout(a, Duration::from_millis(200)).is_ok());
+        if ready {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            // Not fatal: the server may still come up; say so and keep waiting on it.
+            println!("warning: {MOCK_BIN} is not accepting connections on {addrs:?} after 30s");
+            return Ok(());
+        }
+        thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn site(ctx: &Ctx) -> Result<()> {
+    let mut timings = Vec::new();
+    step(&mut timings, "setup", || setup(ctx, false))?;
+    let dist = step(
+        &mut timings,
+        "build the app (trunk build --release)",
+        || build_app(ctx),
+    )?;
+    println!();
+    println!("Static site built in {}", dist.display());
+    println!(
+        "Copy that folder to any static host; it works under any sub-path \
+         (Trunk.toml sets public_url = \"./\", so every asset URL is relative)."
+    );
+    Ok(())
+}
+
+fn bench(ctx: &Ctx) -> Result<()> {
+    let mut timings = Vec::new();
+    step(
+        &mut timings,
+        "engine benchmarks (cargo bench -p stampede-engine)",
+        || run_cmd(ctx.cargo().args(["bench", "-p", "stampede-engine"])),
+    )?;
+    Ok(())
+}
