@@ -64,6 +64,11 @@ pub struct Session {
     pub ticker: Option<Interval>,
     pub imported: Option<Report>,
     pub current_stage: Option<usize>,
+    /// Final statistics of the stages already finished in this run.
+    pub finished: Vec<StageStats>,
+    /// When the last snapshot was published and what it cost, to throttle huge stages.
+    pub last_publish_at: f64,
+    pub last_publish_cost_ms: f64,
 }
 
 #[derive(Clone, Copy)]
@@ -96,10 +101,29 @@ impl AppState {
         self.phase.get() == Phase::Running
     }
 
-    /// Copy the session's figures into the signals the UI reads.
+    /// A timer tick: publish, unless the last snapshot was so costly (a stage with very many
+    /// samples) that publishing now would take more than a fifth of the main thread.
+    fn tick(&self) {
+        let due = self.session.with_value(|s| {
+            now_ms() - s.last_publish_at >= 4.0 * s.last_publish_cost_ms
+        });
+        if due {
+            self.publish();
+        }
+    }
+
+    /// Copy the session's figures into the signals the UI reads. While running, only the
+    /// current stage is recomputed; finished stages keep their final figures.
     pub fn publish(&self) {
+        let started = now_ms();
         let (stats, progress) = self.session.with_value(|s| {
-            let stats = s.agg.stats();
+            let stats = if self.phase.get_untracked() == Phase::Running {
+                let mut st = s.finished.clone();
+                st.extend(s.current_stage.and_then(|i| s.agg.stage(i)));
+                st
+            } else {
+                s.agg.stats()
+            };
             let stages = s.agg.stages();
             let done = s.agg.samples().len() as u64;
             let total = stages.iter().map(|st| u64::from(st.requests)).sum();
@@ -138,6 +162,11 @@ impl AppState {
             self.progress.set(progress);
         }
         self.chart_tick.update(|t| *t += 1);
+        let done = now_ms();
+        self.session.update_value(|s| {
+            s.last_publish_at = done;
+            s.last_publish_cost_ms = done - started;
+        });
     }
 
     /// Start a run of the current (valid) config.
@@ -148,7 +177,7 @@ impl AppState {
         let config = self.config.get_untracked();
         let (tx, rx) = mpsc::unbounded();
         let state = *self;
-        let ticker = Interval::new(PUBLISH_MS, move || state.publish());
+        let ticker = Interval::new(PUBLISH_MS, move || state.tick());
         let environment = Environment {
             user_agent: env::user_agent(),
             page_origin: env::page_origin(),
@@ -204,7 +233,14 @@ impl AppState {
                     self.protocols.update(|p| p.push(protocol));
                 }
             }
-            Event::StageFinished { .. } => self.publish(),
+            Event::StageFinished { stage, .. } => {
+                self.session.update_value(|s| {
+                    if let Some(st) = s.agg.stage(stage as usize) {
+                        s.finished.push(st);
+                    }
+                });
+                self.publish();
+            }
             Event::RunFinished { stopped, .. } => {
                 self.session.update_value(|s| {
                     s.stopped = stopped;

@@ -218,6 +218,13 @@ impl Aggregator {
         self.samples
     }
 
+    /// Statistics of stage `i`, if it has samples. Live views recompute only the running stage.
+    pub fn stage(&self, i: usize) -> Option<StageStats> {
+        let spec = self.stages.get(i)?;
+        let mine: Vec<&Sample> = self.samples.iter().filter(|s| s.stage as usize == i).collect();
+        (!mine.is_empty()).then(|| stage_stats(i as u32, spec, &mine))
+    }
+
     /// Statistics for every stage that has at least one sample, in stage order.
     pub fn stats(&self) -> Vec<StageStats> {
         let mut by_stage: Vec<Vec<&Sample>> = vec![Vec::new(); self.stages.len()];
@@ -381,5 +388,8 @@ mod tests {
         a.push(s);
         let st = a.stats();
         assert_eq!(st.iter().map(|x| x.stage).collect::<Vec<_>>(), vec![0, 2]);
+        assert_eq!(a.stage(2).as_ref(), Some(&st[1]));
+        assert_eq!(a.stage(1), None);
+        assert_eq!(a.stage(9), None);
     }
 }
