@@ -104,9 +104,9 @@ impl AppState {
     /// A timer tick: publish, unless the last snapshot was so costly (a stage with very many
     /// samples) that publishing now would take more than a fifth of the main thread.
     fn tick(&self) {
-        let due = self.session.with_value(|s| {
-            now_ms() - s.last_publish_at >= 4.0 * s.last_publish_cost_ms
-        });
+        let due = self
+            .session
+            .with_value(|s| now_ms() - s.last_publish_at >= 4.0 * s.last_publish_cost_ms);
         if due {
             self.publish();
         }
@@ -119,7 +119,10 @@ impl AppState {
         let (stats, progress) = self.session.with_value(|s| {
             let stats = if self.phase.get_untracked() == Phase::Running {
                 let mut st = s.finished.clone();
-                st.extend(s.current_stage.and_then(|i| s.agg.stage(i)));
+                let running = s
+                    .current_stage
+                    .filter(|&i| !st.iter().any(|f| f.stage as usize == i));
+                st.extend(running.and_then(|i| s.agg.stage(i)));
                 st
             } else {
                 s.agg.stats()

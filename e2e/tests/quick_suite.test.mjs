@@ -27,13 +27,17 @@ after(async () => {
 test('Quick suite: 30 requests in 2 stages, bounded concurrency, honest latency, valid export', async () => {
   const { page, errors } = await openApp(browser, app.appUrl);
 
-  // The browser's floor: the same request with a plain fetch loop at each stage's concurrency.
+  // The browser's floor: the same request with a plain fetch loop at each stage's concurrency,
+  // measured before and after the run so that load on the machine moves both alike.
   const body = JSON.stringify({ prompt: 'Explain the concept of machine learning in detail.', max_length: 50, temperature: 0.7, do_sample: true });
-  const raw = {};
-  for (const [c, n] of [[2, 10], [5, 20]]) {
-    raw[c] = median(await rawFetchLoop(page, `${mock.url}/generate`, { concurrency: c, count: n, body }));
-  }
-  console.log(`raw JS fetch loop medians at ${LATENCY_MS} ms server latency: c=2 ${raw[2].toFixed(1)} ms, c=5 ${raw[5].toFixed(1)} ms`);
+  const rawMedians = async () => {
+    const m = {};
+    for (const [c, n] of [[2, 10], [5, 20]]) {
+      m[c] = median(await rawFetchLoop(page, `${mock.url}/generate`, { concurrency: c, count: n, body }));
+    }
+    return m;
+  };
+  const rawBefore = await rawMedians();
   await mock.reset();
 
   await configure(page, {
@@ -56,6 +60,7 @@ test('Quick suite: 30 requests in 2 stages, bounded concurrency, honest latency,
   assert.equal(stats.max_in_flight, 5, 'the server saw exactly the top stage concurrency, never more');
 
   const { report, text, name } = await exportReport(page);
+  const rawAfter = await rawMedians();
   assert.match(name, /^stampede-report-.*\.json$/);
   assert.equal(schemaErrors(report), null, JSON.stringify(schemaErrors(report), null, 1));
   assert.equal(report.samples.length, 30);
@@ -68,12 +73,14 @@ test('Quick suite: 30 requests in 2 stages, bounded concurrency, honest latency,
 
   for (const [i, c] of [[0, 2], [1, 5]]) {
     const p50 = report.stages[i].latency_ms.p50;
-    console.log(`Stampede median at c=${c}: ${p50.toFixed(1)} ms (raw loop ${raw[c].toFixed(1)} ms, server ${LATENCY_MS} ms)`);
+    const lo = Math.min(rawBefore[c], rawAfter[c]);
+    const hi = Math.max(rawBefore[c], rawAfter[c]);
+    console.log(`c=${c}: Stampede median ${p50.toFixed(1)} ms; plain fetch loop ${rawBefore[c].toFixed(1)} ms before, ${rawAfter[c].toFixed(1)} ms after; server sleeps ${LATENCY_MS} ms`);
     assert.ok(p50 >= LATENCY_MS, `median ${p50} below the server's own latency`);
-    // Medians of 10–20 loopback requests on a loaded 2-core machine move by ±5 ms between runs
-    // of the very same loop; this bound catches wrong timing points, not sub-ms overhead (the
-    // client-overhead benchmark measures that).
-    assert.ok(Math.abs(p50 - raw[c]) <= 10, `median ${p50} vs raw loop ${raw[c]}: more than 10 ms apart`);
+    // Medians of 10–20 loopback requests on a loaded 2-core machine move by several ms between
+    // runs of the very same loop; this bound catches a wrong timing point, not sub-ms overhead
+    // (the client-overhead benchmark of issue 4 is where that belongs).
+    assert.ok(p50 >= lo - 10 && p50 <= hi + 10, `median ${p50} outside the plain loop's ${lo}–${hi} ms ± 10`);
     const achieved = report.stages[i].achieved_concurrency;
     assert.ok(achieved > c * 0.8 && achieved <= c + 1e-9, `achieved concurrency ${achieved} for ${c}`);
   }

@@ -221,7 +221,11 @@ impl Aggregator {
     /// Statistics of stage `i`, if it has samples. Live views recompute only the running stage.
     pub fn stage(&self, i: usize) -> Option<StageStats> {
         let spec = self.stages.get(i)?;
-        let mine: Vec<&Sample> = self.samples.iter().filter(|s| s.stage as usize == i).collect();
+        let mine: Vec<&Sample> = self
+            .samples
+            .iter()
+            .filter(|s| s.stage as usize == i)
+            .collect();
         (!mine.is_empty()).then(|| stage_stats(i as u32, spec, &mine))
     }
 
