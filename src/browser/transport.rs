@@ -10,10 +10,14 @@ use std::rc::Rc;
 use futures::future::LocalBoxFuture;
 use gloo_net::http::{Method, RequestBuilder};
 use gloo_timers::callback::Timeout;
-use stampede_engine::runner::TransportError;
+use stampede_engine::runner::{Chunk, TransportError};
 use stampede_engine::{ErrorClass, HttpOutcome, HttpRequest, Transport};
 use wasm_bindgen::JsCast;
-use web_sys::{AbortController, PerformanceResourceTiming};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{
+    AbortController, PerformanceResourceTiming, ReadableStreamDefaultReader,
+    ReadableStreamReadResult,
+};
 
 use super::now_ms;
 
@@ -63,6 +67,45 @@ fn protocol_of(url: &str) -> Option<String> {
     Some(timing.next_hop_protocol()).filter(|p| !p.is_empty())
 }
 
+/// Read a streamed body chunk by chunk, stamping each with its arrival time.
+async fn read_chunks(
+    resp: &gloo_net::http::Response,
+    chunks: &mut Vec<Chunk>,
+) -> Result<(), String> {
+    let Some(body) = resp.body() else {
+        return Ok(());
+    };
+    let reader: ReadableStreamDefaultReader = body
+        .get_reader()
+        .dyn_into()
+        .map_err(|_| "the body has no default reader".to_string())?;
+    loop {
+        let result: ReadableStreamReadResult = JsFuture::from(reader.read())
+            .await
+            .map_err(|e| js_error_text(&e))?
+            .unchecked_into();
+        if result.get_done().unwrap_or(true) {
+            return Ok(());
+        }
+        let bytes = js_sys::Uint8Array::new(&result.get_value()).to_vec();
+        chunks.push(Chunk {
+            at_ms: now_ms(),
+            bytes,
+        });
+    }
+}
+
+/// `name: message` of a rejected promise's value (usually a DOMException or TypeError).
+fn js_error_text(e: &wasm_bindgen::JsValue) -> String {
+    let get = |k: &str| {
+        js_sys::Reflect::get(e, &k.into())
+            .ok()
+            .and_then(|v| v.as_string())
+            .unwrap_or_default()
+    };
+    format!("{}: {}", get("name"), get("message"))
+}
+
 fn error_text(e: &gloo_net::Error) -> String {
     match e {
         gloo_net::Error::JsError(js) => format!("{}: {}", js.name, js.message),
@@ -110,7 +153,7 @@ impl Transport for FetchTransport {
                 headers_ms: None,
                 end_ms: start_ms,
                 status: None,
-                body: String::new(),
+                chunks: Vec::new(),
                 error: None,
                 protocol: None,
             };
@@ -121,7 +164,19 @@ impl Transport for FetchTransport {
                     Ok(resp) => {
                         out.headers_ms = Some(now_ms());
                         out.status = Some(resp.status());
-                        resp.text().await.map_err(|e| error_text(&e))
+                        if req.streaming {
+                            read_chunks(&resp, &mut out.chunks).await
+                        } else {
+                            resp.binary()
+                                .await
+                                .map_err(|e| error_text(&e))
+                                .map(|bytes| {
+                                    out.chunks.push(Chunk {
+                                        at_ms: now_ms(),
+                                        bytes,
+                                    });
+                                })
+                        }
                     }
                 },
             };
@@ -129,7 +184,7 @@ impl Transport for FetchTransport {
             drop(timer);
             this.in_flight.borrow_mut().remove(&id);
             match result {
-                Ok(body) => out.body = body,
+                Ok(()) => {}
                 Err(message) => {
                     let (class, message) = if timed_out.get() {
                         (

@@ -36,6 +36,7 @@ fn main() {
             output_tokens: Some(50),
             token_source: Some(TokenSource::Usage),
             server_tokens_per_s: Some(100.0),
+            ..Sample::default()
         });
     }
     let mut times = Vec::new();

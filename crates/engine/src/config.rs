@@ -14,15 +14,36 @@ pub const MAX_REQUESTS: u32 = 1_000_000;
 pub const MAX_TIMEOUT_S: u32 = 600;
 pub const MAX_STAGES: usize = 100;
 
-/// A preset fixes the path appended to the endpoint, the body template and where the response
-/// keeps its text and token count. Custom takes all of them from the user.
+/// A preset fixes the path appended to the endpoint, the body template and how the response
+/// is read. Custom takes all of them from the user. vLLM, SGLang, llama.cpp and other
+/// OpenAI-compatible servers use the OpenAI presets.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Preset {
     #[default]
     Seed,
+    OpenaiChatStream,
     OpenaiChat,
+    OpenaiCompletionsStream,
+    OpenaiCompletions,
+    OllamaChat,
+    OllamaGenerate,
+    TgiGenerateStream,
+    TgiGenerate,
     Custom,
+}
+
+/// How a response body is framed.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Framing {
+    /// One JSON document.
+    #[default]
+    Json,
+    /// Server-sent events, one JSON object per `data:` event.
+    Sse,
+    /// One JSON object per line.
+    Ndjson,
 }
 
 /// How to build a request and read its response. Built-in presets have fixed values.
@@ -30,21 +51,63 @@ pub enum Preset {
 pub struct RequestShape {
     pub method: String,
     pub body_template: String,
-    /// JSON pointer to the generated text (must be a string for the request to succeed).
+    #[serde(default)]
+    pub framing: Framing,
+    /// JSON pointer to the generated text: the whole text for JSON bodies, the content delta of
+    /// each event for streams (a string, for the request to succeed).
     pub text_pointer: String,
-    /// JSON pointer to the server's output token count; empty = estimate from the text.
+    /// Streams: pointer to a reasoning delta (counts as generated content); empty = none.
+    #[serde(default)]
+    pub reasoning_pointer: String,
+    /// Streams: pointer to a tool-call delta (counts as generated content); empty = none.
+    #[serde(default)]
+    pub tool_calls_pointer: String,
+    /// JSON pointer to the server's output token count; empty = count events or estimate.
     pub tokens_pointer: String,
+    /// JSON pointer to the server's prompt token count; empty = none.
+    #[serde(default)]
+    pub prompt_tokens_pointer: String,
     /// JSON pointer to the server's own tokens/s figure; empty = none.
     pub server_tps_pointer: String,
+    /// Streams: pointer that is true or non-null on the terminal event; empty = SSE `[DONE]`.
+    #[serde(default)]
+    pub done_pointer: String,
+    /// Streams: a body that ends without a terminal event is a `parse` error (truncated).
+    #[serde(default)]
+    pub require_terminal: bool,
+}
+
+impl Default for RequestShape {
+    fn default() -> Self {
+        Preset::OpenaiChatStream.shape()
+    }
 }
 
 impl Preset {
-    pub const ALL: [Preset; 3] = [Preset::Seed, Preset::OpenaiChat, Preset::Custom];
+    pub const ALL: [Preset; 10] = [
+        Preset::Seed,
+        Preset::OpenaiChatStream,
+        Preset::OpenaiChat,
+        Preset::OpenaiCompletionsStream,
+        Preset::OpenaiCompletions,
+        Preset::OllamaChat,
+        Preset::OllamaGenerate,
+        Preset::TgiGenerateStream,
+        Preset::TgiGenerate,
+        Preset::Custom,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             Preset::Seed => "Seed model API (POST /generate)",
+            Preset::OpenaiChatStream => "OpenAI chat (streaming)",
             Preset::OpenaiChat => "OpenAI chat completions",
+            Preset::OpenaiCompletionsStream => "OpenAI completions (streaming)",
+            Preset::OpenaiCompletions => "OpenAI completions",
+            Preset::OllamaChat => "Ollama /api/chat (streaming)",
+            Preset::OllamaGenerate => "Ollama /api/generate (streaming)",
+            Preset::TgiGenerateStream => "TGI /generate_stream (streaming)",
+            Preset::TgiGenerate => "TGI /generate",
             Preset::Custom => "Custom",
         }
     }
@@ -52,7 +115,14 @@ impl Preset {
     pub fn id(self) -> &'static str {
         match self {
             Preset::Seed => "seed",
+            Preset::OpenaiChatStream => "openai-chat-stream",
             Preset::OpenaiChat => "openai-chat",
+            Preset::OpenaiCompletionsStream => "openai-completions-stream",
+            Preset::OpenaiCompletions => "openai-completions",
+            Preset::OllamaChat => "ollama-chat",
+            Preset::OllamaGenerate => "ollama-generate",
+            Preset::TgiGenerateStream => "tgi-generate-stream",
+            Preset::TgiGenerate => "tgi-generate",
             Preset::Custom => "custom",
         }
     }
@@ -64,37 +134,141 @@ impl Preset {
     /// Path appended to the base URL; Custom takes the endpoint as the full URL.
     pub fn path(self) -> &'static str {
         match self {
-            Preset::Seed => "/generate",
-            Preset::OpenaiChat => "/v1/chat/completions",
+            Preset::Seed | Preset::TgiGenerate => "/generate",
+            Preset::OpenaiChatStream | Preset::OpenaiChat => "/v1/chat/completions",
+            Preset::OpenaiCompletionsStream | Preset::OpenaiCompletions => "/v1/completions",
+            Preset::OllamaChat => "/api/chat",
+            Preset::OllamaGenerate => "/api/generate",
+            Preset::TgiGenerateStream => "/generate_stream",
             Preset::Custom => "",
         }
     }
 
     pub fn needs_model(self) -> bool {
-        self == Preset::OpenaiChat
+        !matches!(
+            self,
+            Preset::Seed | Preset::TgiGenerate | Preset::TgiGenerateStream | Preset::Custom
+        )
     }
 
-    /// The preset's request shape; for Custom, the OpenAI chat shape is the starting point.
+    /// The preset's request shape; Custom starts from the OpenAI chat stream.
     pub fn shape(self) -> RequestShape {
         let s = |x: &str| x.to_string();
+        let chat = r#""model": "{{model}}", "messages": [{"role": "user", "content": "{{prompt}}"}], "max_tokens": {{max_tokens}}, "temperature": 0.7"#;
+        let completion = r#""model": "{{model}}", "prompt": "{{prompt}}", "max_tokens": {{max_tokens}}, "temperature": 0.7"#;
+        let stream = r#", "stream": true, "stream_options": {"include_usage": true}"#;
+        let ollama =
+            r#""stream": true, "options": {"num_predict": {{max_tokens}}, "temperature": 0.7}"#;
+        let tgi = r#"{"inputs": "{{prompt}}", "parameters": {"max_new_tokens": {{max_tokens}}, "temperature": 0.7, "details": true}}"#;
+        let base = RequestShape {
+            method: s("POST"),
+            body_template: String::new(),
+            framing: Framing::Json,
+            text_pointer: String::new(),
+            reasoning_pointer: String::new(),
+            tool_calls_pointer: String::new(),
+            tokens_pointer: String::new(),
+            prompt_tokens_pointer: String::new(),
+            server_tps_pointer: String::new(),
+            done_pointer: String::new(),
+            require_terminal: false,
+        };
+        let openai = |body: String, framing, text: &str| RequestShape {
+            body_template: body,
+            framing,
+            text_pointer: s(text),
+            reasoning_pointer: if framing == Framing::Sse && text.contains("delta") {
+                s("/choices/0/delta/reasoning_content")
+            } else {
+                String::new()
+            },
+            tool_calls_pointer: if framing == Framing::Sse && text.contains("delta") {
+                s("/choices/0/delta/tool_calls")
+            } else {
+                String::new()
+            },
+            tokens_pointer: s("/usage/completion_tokens"),
+            prompt_tokens_pointer: s("/usage/prompt_tokens"),
+            require_terminal: framing == Framing::Sse,
+            ..base.clone()
+        };
         match self {
             Preset::Seed => RequestShape {
-                method: s("POST"),
                 body_template: s(
                     r#"{"prompt": "{{prompt}}", "max_length": {{max_tokens}}, "temperature": 0.7, "do_sample": true}"#,
                 ),
                 text_pointer: s("/generated_text"),
-                tokens_pointer: s(""),
                 server_tps_pointer: s("/tokens_per_second"),
+                ..base
             },
-            Preset::OpenaiChat | Preset::Custom => RequestShape {
-                method: s("POST"),
-                body_template: s(
-                    r#"{"model": "{{model}}", "messages": [{"role": "user", "content": "{{prompt}}"}], "max_tokens": {{max_tokens}}, "temperature": 0.7}"#,
-                ),
-                text_pointer: s("/choices/0/message/content"),
-                tokens_pointer: s("/usage/completion_tokens"),
-                server_tps_pointer: s(""),
+            Preset::OpenaiChatStream | Preset::Custom => openai(
+                format!("{{{chat}{stream}}}"),
+                Framing::Sse,
+                "/choices/0/delta/content",
+            ),
+            Preset::OpenaiChat => openai(
+                format!("{{{chat}}}"),
+                Framing::Json,
+                "/choices/0/message/content",
+            ),
+            Preset::OpenaiCompletionsStream => openai(
+                format!("{{{completion}{stream}}}"),
+                Framing::Sse,
+                "/choices/0/text",
+            ),
+            Preset::OpenaiCompletions => openai(
+                format!("{{{completion}}}"),
+                Framing::Json,
+                "/choices/0/text",
+            ),
+            Preset::OllamaChat | Preset::OllamaGenerate => {
+                let chat = self == Preset::OllamaChat;
+                let body = if chat {
+                    format!(
+                        r#"{{"model": "{{{{model}}}}", "messages": [{{"role": "user", "content": "{{{{prompt}}}}"}}], {ollama}}}"#
+                    )
+                } else {
+                    format!(r#"{{"model": "{{{{model}}}}", "prompt": "{{{{prompt}}}}", {ollama}}}"#)
+                };
+                RequestShape {
+                    body_template: body,
+                    framing: Framing::Ndjson,
+                    text_pointer: s(if chat {
+                        "/message/content"
+                    } else {
+                        "/response"
+                    }),
+                    reasoning_pointer: s(if chat {
+                        "/message/thinking"
+                    } else {
+                        "/thinking"
+                    }),
+                    tool_calls_pointer: if chat {
+                        s("/message/tool_calls")
+                    } else {
+                        String::new()
+                    },
+                    tokens_pointer: s("/eval_count"),
+                    prompt_tokens_pointer: s("/prompt_eval_count"),
+                    done_pointer: s("/done"),
+                    require_terminal: true,
+                    ..base
+                }
+            }
+            Preset::TgiGenerateStream => RequestShape {
+                body_template: s(tgi),
+                framing: Framing::Sse,
+                text_pointer: s("/token/text"),
+                tokens_pointer: s("/details/generated_tokens"),
+                done_pointer: s("/generated_text"),
+                require_terminal: true,
+                ..base
+            },
+            Preset::TgiGenerate => RequestShape {
+                body_template: s(tgi),
+                text_pointer: s("/generated_text"),
+                tokens_pointer: s("/details/generated_tokens"),
+                ..base
             },
         }
     }
@@ -110,6 +284,9 @@ pub struct RunConfig {
     pub custom: RequestShape,
     pub model: String,
     pub max_tokens: u32,
+    /// Custom prompts, one per line, used in turn; empty = the seed's topic prompt per stage.
+    #[serde(default)]
+    pub prompts: String,
     /// Extra headers, one `Name: value` per line, as typed.
     pub headers: String,
     #[serde(skip)]
@@ -128,6 +305,7 @@ impl Default for RunConfig {
             custom: Preset::Custom.shape(),
             model: String::new(),
             max_tokens: 50,
+            prompts: String::new(),
             headers: String::new(),
             api_key: String::new(),
             timeout_s: 30,
@@ -149,6 +327,8 @@ pub enum Field {
     BodyTemplate,
     TextPointer,
     TokensPointer,
+    ReasoningPointer,
+    DonePointer,
     Stages,
     StageName(usize),
     StageConcurrency(usize),
@@ -171,6 +351,8 @@ pub struct Plan {
     pub max_tokens: u32,
     pub timeout_ms: f64,
     pub stages: Vec<StageSpec>,
+    /// The user's prompts; empty = the seed's topic prompts.
+    pub prompts: Vec<String>,
 }
 
 /// Headers a browser sets itself and refuses from scripts: naming them is a user mistake.
@@ -201,6 +383,16 @@ impl RunConfig {
         self.suite
             .stages()
             .unwrap_or_else(|| self.custom_stages.clone())
+    }
+
+    /// Non-blank lines of the prompt list, trimmed.
+    pub fn prompt_list(&self) -> Vec<String> {
+        self.prompts
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
     }
 
     pub fn shape(&self) -> RequestShape {
@@ -307,6 +499,17 @@ impl RunConfig {
                 "a JSON pointer such as /choices/0/message/content is needed".into(),
             );
         }
+        for (field, p) in [
+            (Field::ReasoningPointer, &shape.reasoning_pointer),
+            (Field::DonePointer, &shape.done_pointer),
+        ] {
+            if !is_pointer(p) {
+                err(
+                    field,
+                    "a JSON pointer starts with '/' (or leave it empty)".into(),
+                );
+            }
+        }
         if !is_pointer(&shape.tokens_pointer) {
             err(
                 Field::TokensPointer,
@@ -361,6 +564,7 @@ impl RunConfig {
             max_tokens: self.max_tokens,
             timeout_ms: f64::from(self.timeout_s) * 1000.0,
             stages,
+            prompts: self.prompt_list(),
         })
     }
 }
@@ -368,7 +572,10 @@ impl RunConfig {
 impl Plan {
     /// Request `i` (counted across the whole run) of stage `stage`.
     pub fn request(&self, stage: usize, i: u64) -> HttpRequest {
-        let prompt = seed_prompt(stage);
+        let prompt = match self.prompts.len() {
+            0 => seed_prompt(stage),
+            n => self.prompts[(i % n as u64) as usize].clone(),
+        };
         let vars = Vars {
             prompt: &prompt,
             model: &self.model,
@@ -385,6 +592,7 @@ impl Plan {
             headers: self.headers.clone(),
             body,
             timeout_ms: self.timeout_ms,
+            streaming: self.shape.framing != Framing::Json,
         }
     }
 
@@ -606,6 +814,49 @@ mod tests {
             serde_json::from_str(plan.request(0, 0).body.as_deref().unwrap()).unwrap();
         assert_eq!(body["model"], "llama");
         assert_eq!(body["max_tokens"], 50);
+    }
+
+    #[test]
+    fn prompt_list_is_used_in_turn() {
+        let c = RunConfig {
+            prompts: "first\n\n  second  \n".into(),
+            ..RunConfig::default()
+        };
+        let plan = c.validate().unwrap();
+        let prompt = |i| {
+            let b: serde_json::Value =
+                serde_json::from_str(plan.request(2, i).body.as_deref().unwrap()).unwrap();
+            b["prompt"].as_str().unwrap().to_string()
+        };
+        assert_eq!(
+            (prompt(0), prompt(1), prompt(2)),
+            ("first".into(), "second".into(), "first".into())
+        );
+    }
+
+    #[test]
+    fn every_preset_builds_valid_json_and_streams_where_named() {
+        for p in Preset::ALL {
+            let c = RunConfig {
+                preset: p,
+                model: "m".into(),
+                ..RunConfig::default()
+            };
+            let plan = c.validate().unwrap_or_else(|e| panic!("{p:?}: {e:?}"));
+            let req = plan.request(0, 0);
+            let body: serde_json::Value =
+                serde_json::from_str(req.body.as_deref().unwrap()).unwrap();
+            assert_eq!(
+                req.streaming,
+                p.label().contains("streaming") || p == Preset::Custom,
+                "{p:?}"
+            );
+            assert!(
+                body.to_string().contains("machine learning"),
+                "{p:?}: {body}"
+            );
+            assert_eq!(Preset::from_id(p.id()), Some(p));
+        }
     }
 
     #[test]

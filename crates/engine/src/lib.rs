@@ -9,6 +9,7 @@ pub mod protocol;
 pub mod report;
 pub mod runner;
 pub mod stats;
+pub mod stream;
 pub mod suite;
 pub mod template;
 

@@ -1,10 +1,14 @@
-//! Turning a finished HTTP exchange into an outcome, per the request shape's JSON pointers.
+//! Turning a finished HTTP exchange into an outcome: status, body or stream, tokens, timings.
+//!
+//! Everything is read through the request shape's JSON pointers, so presets and Custom share
+//! one code path. Streams are decoded from the chunks as they arrived, with their arrival times.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::RequestShape;
+use crate::config::{Framing, RequestShape};
 use crate::runner::{ErrorClass, HttpOutcome};
+use crate::stream::{NdjsonParser, SseParser};
 
 /// Where a sample's output token count came from (DESIGN §3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -15,17 +19,53 @@ pub enum TokenSource {
     Estimate,
 }
 
-/// What a response amounted to.
-#[derive(Clone, Debug, PartialEq)]
+impl TokenSource {
+    pub fn label(self) -> &'static str {
+        match self {
+            TokenSource::Usage => "usage",
+            TokenSource::StreamEvents => "stream-events",
+            TokenSource::Estimate => "estimate",
+        }
+    }
+}
+
+/// Ollama's own timings (reported in ns), in ms, to show beside the client's.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServerDurations {
+    pub total_ms: Option<f64>,
+    pub load_ms: Option<f64>,
+    pub prompt_eval_ms: Option<f64>,
+    pub eval_ms: Option<f64>,
+}
+
+impl ServerDurations {
+    fn from(v: &Value) -> Option<ServerDurations> {
+        let ms = |k: &str| v.get(k).and_then(Value::as_f64).map(|ns| ns / 1e6);
+        let d = ServerDurations {
+            total_ms: ms("total_duration"),
+            load_ms: ms("load_duration"),
+            prompt_eval_ms: ms("prompt_eval_duration"),
+            eval_ms: ms("eval_duration"),
+        };
+        (d != ServerDurations::default()).then_some(d)
+    }
+}
+
+/// What a response amounted to. Times are on the transport's clock.
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct Parsed {
     pub error: Option<(ErrorClass, String)>,
     pub output_tokens: Option<u64>,
     pub token_source: Option<TokenSource>,
+    pub prompt_tokens: Option<u64>,
     pub server_tokens_per_s: Option<f64>,
+    pub server_durations: Option<ServerDurations>,
+    /// Streams: arrival time of every event that carried generated content.
+    pub content_at: Vec<f64>,
 }
 
 /// Longest piece of a response body quoted in an error message.
-const EXCERPT: usize = 200;
+const EXCERPT: usize = 300;
 
 fn excerpt(body: &str) -> String {
     let t = body.trim();
@@ -38,10 +78,39 @@ fn excerpt(body: &str) -> String {
 fn failure(class: ErrorClass, message: String) -> Parsed {
     Parsed {
         error: Some((class, message)),
-        output_tokens: None,
-        token_source: None,
-        server_tokens_per_s: None,
+        ..Parsed::default()
     }
+}
+
+fn at<'a>(v: &'a Value, pointer: &str) -> Option<&'a Value> {
+    if pointer.is_empty() {
+        None
+    } else {
+        v.pointer(pointer)
+    }
+}
+
+/// True for a value that marks something present: not null, false, "" or an empty array.
+fn truthy(v: Option<&Value>) -> bool {
+    match v {
+        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
+        Some(Value::String(s)) => !s.is_empty(),
+        Some(Value::Array(a)) => !a.is_empty(),
+        Some(_) => true,
+    }
+}
+
+/// The message of an in-band `{"error": …}` (OpenAI object, Ollama or TGI string).
+fn in_band_error(v: &Value) -> Option<String> {
+    let e = v.get("error").filter(|e| !e.is_null())?;
+    Some(match e {
+        Value::String(s) => s.clone(),
+        other => other
+            .get("message")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+            .unwrap_or_else(|| other.to_string()),
+    })
 }
 
 /// Classify an outcome: transport error, then status (2xx expected), then the body.
@@ -51,7 +120,7 @@ pub fn parse(shape: &RequestShape, out: &HttpOutcome) -> Parsed {
     }
     let status = out.status.unwrap_or(0);
     if !(200..300).contains(&status) {
-        let body = excerpt(&out.body);
+        let body = excerpt(&out.body_text());
         let msg = if body.is_empty() {
             format!("HTTP {status}")
         } else {
@@ -59,45 +128,183 @@ pub fn parse(shape: &RequestShape, out: &HttpOutcome) -> Parsed {
         };
         return failure(ErrorClass::Http, msg);
     }
-    let json: Value = match serde_json::from_str(&out.body) {
+    match shape.framing {
+        Framing::Json => parse_json(shape, &out.body_text()),
+        Framing::Sse | Framing::Ndjson => parse_stream(shape, out),
+    }
+}
+
+fn parse_json(shape: &RequestShape, body: &str) -> Parsed {
+    let json: Value = match serde_json::from_str(body) {
         Ok(v) => v,
         Err(e) => {
             return failure(
                 ErrorClass::Parse,
-                format!("response is not JSON ({e}): {}", excerpt(&out.body)),
+                format!("response is not JSON ({e}): {}", excerpt(body)),
             )
         }
     };
-    let Some(text) = json.pointer(&shape.text_pointer).and_then(Value::as_str) else {
+    let Some(text) = at(&json, &shape.text_pointer).and_then(Value::as_str) else {
         return failure(
             ErrorClass::Parse,
             format!(
                 "no generated text at {} in: {}",
                 shape.text_pointer,
-                excerpt(&out.body)
+                excerpt(body)
             ),
         );
     };
-    let usage = (!shape.tokens_pointer.is_empty())
-        .then(|| json.pointer(&shape.tokens_pointer).and_then(Value::as_u64))
-        .flatten();
-    let (tokens, source) = match usage {
+    let (tokens, source) = match at(&json, &shape.tokens_pointer).and_then(Value::as_u64) {
         Some(n) => (n, TokenSource::Usage),
         None => (estimate_tokens(text), TokenSource::Estimate),
     };
-    let server_tps = (!shape.server_tps_pointer.is_empty())
-        .then(|| {
-            json.pointer(&shape.server_tps_pointer)
-                .and_then(Value::as_f64)
-        })
-        .flatten()
-        .filter(|v| v.is_finite());
     Parsed {
         error: None,
         output_tokens: Some(tokens),
         token_source: Some(source),
-        server_tokens_per_s: server_tps,
+        prompt_tokens: at(&json, &shape.prompt_tokens_pointer).and_then(Value::as_u64),
+        server_tokens_per_s: at(&json, &shape.server_tps_pointer)
+            .and_then(Value::as_f64)
+            .filter(|v| v.is_finite()),
+        server_durations: ServerDurations::from(&json),
+        content_at: Vec::new(),
     }
+}
+
+/// Streaming state of one request while its events are read in order.
+#[derive(Default)]
+struct StreamState {
+    parsed: Parsed,
+    text: String,
+    terminal: bool,
+    events: usize,
+}
+
+impl StreamState {
+    fn event(&mut self, shape: &RequestShape, at_ms: f64, data: &str) {
+        if self.parsed.error.is_some() || self.terminal {
+            return;
+        }
+        self.events += 1;
+        if shape.framing == Framing::Sse && data.trim() == "[DONE]" {
+            self.terminal = true;
+            return;
+        }
+        let v: Value = match serde_json::from_str(data) {
+            Ok(v) => v,
+            Err(e) => {
+                self.parsed.error = Some((
+                    ErrorClass::Parse,
+                    format!("malformed event #{} ({e}): {}", self.events, excerpt(data)),
+                ));
+                return;
+            }
+        };
+        if let Some(msg) = in_band_error(&v) {
+            self.parsed.error = Some((ErrorClass::StreamError, format!("in-band error: {msg}")));
+            return;
+        }
+        let text = at(&v, &shape.text_pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let reasoning = at(&v, &shape.reasoning_pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        let tools = truthy(at(&v, &shape.tool_calls_pointer));
+        if !text.is_empty() || !reasoning.is_empty() || tools {
+            self.parsed.content_at.push(at_ms);
+            self.text.push_str(text);
+            self.text.push_str(reasoning);
+        }
+        if let Some(n) = at(&v, &shape.tokens_pointer).and_then(Value::as_u64) {
+            self.parsed.output_tokens = Some(n);
+            self.parsed.token_source = Some(TokenSource::Usage);
+        }
+        if let Some(n) = at(&v, &shape.prompt_tokens_pointer).and_then(Value::as_u64) {
+            self.parsed.prompt_tokens = Some(n);
+        }
+        if let Some(d) = ServerDurations::from(&v) {
+            self.parsed.server_durations = Some(d);
+        }
+        if truthy(at(&v, &shape.done_pointer)) {
+            self.terminal = true;
+        }
+    }
+}
+
+fn parse_stream(shape: &RequestShape, out: &HttpOutcome) -> Parsed {
+    let mut st = StreamState::default();
+    let mut incomplete = false;
+    match shape.framing {
+        Framing::Sse => {
+            let mut parser = SseParser::default();
+            let mut events = Vec::new();
+            for c in &out.chunks {
+                parser.push(&c.bytes, &mut events);
+                for e in events.drain(..) {
+                    if e.event == "error" {
+                        st.event(
+                            shape,
+                            c.at_ms,
+                            &format!("{{\"error\": {}}}", Value::String(e.data)),
+                        );
+                    } else {
+                        st.event(shape, c.at_ms, &e.data);
+                    }
+                }
+            }
+            incomplete = parser.finish(&mut events);
+        }
+        Framing::Ndjson => {
+            let mut parser = NdjsonParser::default();
+            let mut lines = Vec::new();
+            for c in &out.chunks {
+                parser.push(&c.bytes, &mut lines);
+                for l in lines.drain(..) {
+                    st.event(shape, c.at_ms, &l);
+                }
+            }
+            parser.finish(&mut lines);
+            for l in lines.drain(..) {
+                st.event(shape, out.end_ms, &l);
+            }
+        }
+        Framing::Json => {}
+    }
+    let mut parsed = st.parsed;
+    if parsed.error.is_none() && !st.terminal && (shape.require_terminal || incomplete) {
+        let what = if shape.done_pointer.is_empty() {
+            "data: [DONE]".to_string()
+        } else {
+            format!("an event with {} set", shape.done_pointer)
+        };
+        parsed.error = Some((
+            ErrorClass::Parse,
+            format!(
+                "the stream ended without its terminal event ({what}) after {} events: truncated",
+                st.events
+            ),
+        ));
+    }
+    if let Some(error) = parsed.error.take() {
+        // Keep the arrival timeline: the request detail shows how far the stream got.
+        return Parsed {
+            error: Some(error),
+            content_at: parsed.content_at,
+            ..Parsed::default()
+        };
+    }
+    if parsed.output_tokens.is_none() {
+        let n = parsed.content_at.len() as u64;
+        let (tokens, source) = if n > 0 {
+            (n, TokenSource::StreamEvents)
+        } else {
+            (estimate_tokens(&st.text), TokenSource::Estimate)
+        };
+        parsed.output_tokens = Some(tokens);
+        parsed.token_source = Some(source);
+    }
+    parsed
 }
 
 /// Characters / 4, rounded up (DESIGN §3).
@@ -109,7 +316,7 @@ pub fn estimate_tokens(text: &str) -> u64 {
 mod tests {
     use super::*;
     use crate::config::Preset;
-    use crate::runner::TransportError;
+    use crate::runner::{Chunk, TransportError};
 
     fn ok(status: u16, body: &str) -> HttpOutcome {
         HttpOutcome {
@@ -117,7 +324,10 @@ mod tests {
             headers_ms: Some(1.0),
             end_ms: 2.0,
             status: Some(status),
-            body: body.into(),
+            chunks: vec![Chunk {
+                at_ms: 2.0,
+                bytes: body.as_bytes().to_vec(),
+            }],
             error: None,
             protocol: None,
         }
@@ -136,17 +346,6 @@ mod tests {
         assert_eq!(p.output_tokens, Some(3), "9 chars / 4 rounded up");
         assert_eq!(p.token_source, Some(TokenSource::Estimate));
         assert_eq!(p.server_tokens_per_s, Some(12.5));
-    }
-
-    #[test]
-    fn openai_usage_wins() {
-        let body = r#"{"choices":[{"message":{"role":"assistant","content":"hi"}}],"usage":{"completion_tokens":42}}"#;
-        let p = parse(&Preset::OpenaiChat.shape(), &ok(200, body));
-        assert_eq!(
-            (p.output_tokens, p.token_source),
-            (Some(42), Some(TokenSource::Usage))
-        );
-        assert_eq!(p.server_tokens_per_s, None);
     }
 
     #[test]
@@ -173,13 +372,19 @@ mod tests {
             parse(&shape, &out).error,
             Some((ErrorClass::Network, "Failed to fetch".into()))
         );
+        // An HTTP error on a streaming preset is still `http`, with the body quoted.
+        let p = parse(
+            &Preset::OpenaiChatStream.shape(),
+            &ok(429, r#"{"error":"slow down"}"#),
+        );
+        assert_eq!(p.error.unwrap().0, ErrorClass::Http);
     }
 
     #[test]
     fn long_bodies_are_cut_in_messages() {
         let body = "é".repeat(1000);
         let (_, msg) = parse(&Preset::Seed.shape(), &ok(500, &body)).error.unwrap();
-        assert!(msg.chars().count() < 220, "{}", msg.len());
+        assert!(msg.chars().count() < 320, "{}", msg.len());
     }
 
     #[test]

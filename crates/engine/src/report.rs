@@ -167,6 +167,7 @@ mod tests {
                 output_tokens: (i != 3).then_some(12),
                 token_source: (i != 3).then_some(TokenSource::Estimate),
                 server_tokens_per_s: (i != 3).then_some(99.5),
+                ..Sample::default()
             });
         }
         let env = Environment {

@@ -12,7 +12,7 @@ use futures::stream::{self, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Plan;
-use crate::protocol::{self, TokenSource};
+use crate::protocol::{self, ServerDurations, TokenSource};
 
 /// One request, fully built.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,6 +22,8 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     pub body: Option<String>,
     pub timeout_ms: f64,
+    /// Read the body chunk by chunk, time-stamping each (streamed responses).
+    pub streaming: bool,
 }
 
 /// Why a request failed (DESIGN §3). Every request ends in success or exactly one class.
@@ -75,10 +77,30 @@ pub struct HttpOutcome {
     /// When the body was fully read, or the request failed.
     pub end_ms: f64,
     pub status: Option<u16>,
-    pub body: String,
+    /// The body as it arrived: one entry per chunk the network delivered.
+    pub chunks: Vec<Chunk>,
     pub error: Option<TransportError>,
     /// HTTP protocol the browser reports (`http/1.1`, `h2`, …), when it can tell.
     pub protocol: Option<String>,
+}
+
+/// A piece of a response body and when it arrived (transport clock).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Chunk {
+    pub at_ms: f64,
+    pub bytes: Vec<u8>,
+}
+
+impl HttpOutcome {
+    /// The whole body as text (invalid UTF-8 replaced).
+    pub fn body_text(&self) -> String {
+        let bytes: Vec<u8> = self
+            .chunks
+            .iter()
+            .flat_map(|c| c.bytes.iter().copied())
+            .collect();
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
 }
 
 /// Sends requests. The browser's fetch in the app, a virtual-clock fake in tests.
@@ -91,7 +113,7 @@ pub trait Transport {
 }
 
 /// One request's record. Times are milliseconds relative to the run's start.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Sample {
     pub stage: u32,
     /// Index of the request within the run (the `{{i}}` placeholder).
@@ -105,9 +127,37 @@ pub struct Sample {
     pub output_tokens: Option<u64>,
     pub token_source: Option<TokenSource>,
     pub server_tokens_per_s: Option<f64>,
+    /// Streams: when the first content-bearing event arrived.
+    #[serde(default)]
+    pub first_token_ms: Option<f64>,
+    /// Streams: arrival of every content-bearing event (the request's chunk timeline).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub content_ms: Vec<f64>,
+    #[serde(default)]
+    pub prompt_tokens: Option<u64>,
+    /// The server's own timings where it reports them (Ollama).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_durations: Option<ServerDurations>,
 }
 
 impl Sample {
+    /// Time to first token (streams): first content event − start.
+    pub fn ttft_ms(&self) -> Option<f64> {
+        self.first_token_ms.map(|t| t - self.start_ms)
+    }
+
+    /// Time per output token (streams, ≥ 2 tokens): (latency − ttft) / (tokens − 1).
+    pub fn tpot_ms(&self) -> Option<f64> {
+        let ttft = self.ttft_ms()?;
+        let n = self.output_tokens.filter(|&n| n >= 2)?;
+        Some((self.latency_ms() - ttft) / (n - 1) as f64)
+    }
+
+    /// Gaps between consecutive content-bearing events (inter-chunk latency).
+    pub fn gaps_ms(&self) -> impl Iterator<Item = f64> + '_ {
+        self.content_ms.windows(2).map(|w| w[1] - w[0])
+    }
+
     pub fn ok(&self) -> bool {
         self.error_class.is_none()
     }
@@ -213,7 +263,8 @@ pub async fn run(
     });
 }
 
-fn to_sample(plan: &Plan, stage: u32, index: u64, out: &HttpOutcome, origin: f64) -> Sample {
+/// The sample for one finished request (`origin` = the run start on the transport clock).
+pub fn to_sample(plan: &Plan, stage: u32, index: u64, out: &HttpOutcome, origin: f64) -> Sample {
     let parsed = protocol::parse(&plan.shape, out);
     let (error_class, error_message) = match parsed.error {
         Some((c, m)) => (Some(c), Some(m)),
@@ -231,6 +282,10 @@ fn to_sample(plan: &Plan, stage: u32, index: u64, out: &HttpOutcome, origin: f64
         output_tokens: parsed.output_tokens,
         token_source: parsed.token_source,
         server_tokens_per_s: parsed.server_tokens_per_s,
+        first_token_ms: parsed.content_at.first().map(|t| t - origin),
+        content_ms: parsed.content_at.iter().map(|t| t - origin).collect(),
+        prompt_tokens: parsed.prompt_tokens,
+        server_durations: parsed.server_durations,
     }
 }
 
@@ -283,7 +338,10 @@ mod tests {
                 headers_ms: Some(due - self.delay_ms / 2.0),
                 end_ms: due,
                 status: Some(if fail { 500 } else { 200 }),
-                body: r#"{"generated_text": "abcdefgh", "tokens_per_second": 10}"#.into(),
+                chunks: vec![Chunk {
+                    at_ms: due,
+                    bytes: br#"{"generated_text": "abcdefgh", "tokens_per_second": 10}"#.to_vec(),
+                }],
                 error: None,
                 protocol: Some("http/1.1".into()),
             });
@@ -310,7 +368,7 @@ mod tests {
                     headers_ms: None,
                     end_ms: start,
                     status: None,
-                    body: String::new(),
+                    chunks: Vec::new(),
                     error: Some(TransportError {
                         class: ErrorClass::Aborted,
                         message: "aborted".into(),

@@ -98,10 +98,25 @@ pub struct StageStats {
     pub token_sources: Vec<TokenSourceCount>,
     /// Σ latency of every request / wall time (Little's law).
     pub achieved_concurrency: Option<f64>,
+    /// Σ prompt tokens the server reported for successful requests.
+    #[serde(default)]
+    pub prompt_tokens: u64,
     /// Distributions over successful requests.
     pub latency_ms: Option<Distribution>,
     pub ttfb_ms: Option<Distribution>,
+    /// Streams: first content-bearing event − start.
+    #[serde(default)]
+    pub ttft_ms: Option<Distribution>,
+    /// Streams, ≥ 2 tokens: (latency − ttft) / (output tokens − 1).
+    #[serde(default)]
+    pub tpot_ms: Option<Distribution>,
+    /// Streams: gaps between consecutive content-bearing events, pooled over requests.
+    #[serde(default)]
+    pub inter_chunk_ms: Option<Distribution>,
     pub server_tokens_per_s: Option<Distribution>,
+    /// The server's own total time per request, where it reports one (Ollama).
+    #[serde(default)]
+    pub server_total_ms: Option<Distribution>,
 }
 
 /// Statistics of one stage from its samples (all of which must belong to it).
@@ -112,6 +127,11 @@ pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageSt
     let mut latency = Vec::new();
     let mut ttfb = Vec::new();
     let mut server_tps = Vec::new();
+    let mut ttft = Vec::new();
+    let mut tpot = Vec::new();
+    let mut gaps = Vec::new();
+    let mut server_total = Vec::new();
+    let mut prompt_tokens = 0u64;
     let mut output_tokens = 0u64;
     let mut sources: Vec<TokenSourceCount> = Vec::new();
     let mut first_start = f64::INFINITY;
@@ -127,6 +147,11 @@ pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageSt
                 latency.push(s.latency_ms());
                 ttfb.extend(s.ttfb_ms());
                 server_tps.extend(s.server_tokens_per_s);
+                ttft.extend(s.ttft_ms());
+                tpot.extend(s.tpot_ms());
+                gaps.extend(s.gaps_ms());
+                server_total.extend(s.server_durations.as_ref().and_then(|d| d.total_ms));
+                prompt_tokens += s.prompt_tokens.unwrap_or(0);
                 output_tokens += s.output_tokens.unwrap_or(0);
                 if let Some(src) = s.token_source {
                     match sources.iter_mut().find(|c| c.source == src) {
@@ -181,9 +206,14 @@ pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageSt
         output_tokens,
         token_sources: sources,
         achieved_concurrency: (wall_ms > 0.0).then(|| busy_ms / wall_ms),
+        prompt_tokens,
         latency_ms: Distribution::of(&mut latency),
         ttfb_ms: Distribution::of(&mut ttfb),
+        ttft_ms: Distribution::of(&mut ttft),
+        tpot_ms: Distribution::of(&mut tpot),
+        inter_chunk_ms: Distribution::of(&mut gaps),
         server_tokens_per_s: Distribution::of(&mut server_tps),
+        server_total_ms: Distribution::of(&mut server_total),
     }
 }
 
@@ -271,6 +301,7 @@ mod tests {
             output_tokens: class.is_none().then_some(10),
             token_source: class.is_none().then_some(TokenSource::Usage),
             server_tokens_per_s: None,
+            ..Sample::default()
         }
     }
 
@@ -346,6 +377,39 @@ mod tests {
             }]
         );
         assert_eq!(st.server_tokens_per_s, None);
+    }
+
+    #[test]
+    fn streaming_distributions_by_hand() {
+        // Two streamed requests: ttft 100 and 200; 3 tokens each; events 50 ms / 100 ms apart.
+        let mk = |start: f64, ttft: f64, gap: f64| Sample {
+            first_token_ms: Some(start + ttft),
+            content_ms: vec![start + ttft, start + ttft + gap, start + ttft + 2.0 * gap],
+            end_ms: start + ttft + 2.0 * gap,
+            prompt_tokens: Some(4),
+            ..sample(start, 0.0, None)
+        };
+        let (a, b) = (mk(0.0, 100.0, 50.0), mk(10.0, 200.0, 100.0));
+        let st = stage_stats(0, &spec(), &[&a, &b]);
+        let ttft = st.ttft_ms.unwrap();
+        assert_eq!((ttft.min, ttft.max, ttft.mean), (100.0, 200.0, 150.0));
+        // 10 tokens each (from `sample`): tpot = (latency − ttft) / 9.
+        let tpot = st.tpot_ms.unwrap();
+        assert_eq!((tpot.min, tpot.max), (100.0 / 9.0, 200.0 / 9.0));
+        let gaps = st.inter_chunk_ms.unwrap();
+        assert_eq!(
+            (gaps.count, gaps.min, gaps.p50, gaps.max),
+            (4, 50.0, 50.0, 100.0)
+        );
+        assert_eq!(st.prompt_tokens, 8);
+        assert_eq!(st.server_total_ms, None);
+        // Non-streamed samples have none of these.
+        let plain = sample(0.0, 10.0, None);
+        let st = stage_stats(0, &spec(), &[&plain]);
+        assert_eq!(
+            (st.ttft_ms, st.tpot_ms, st.inter_chunk_ms),
+            (None, None, None)
+        );
     }
 
     #[test]

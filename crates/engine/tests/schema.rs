@@ -1,7 +1,7 @@
 //! Exported reports validate against the committed JSON Schema, and damaged ones do not.
 
 use serde_json::Value;
-use stampede_engine::protocol::TokenSource;
+use stampede_engine::protocol::{ServerDurations, TokenSource};
 use stampede_engine::report::{Environment, Report};
 use stampede_engine::stats::Aggregator;
 use stampede_engine::suite::Suite;
@@ -42,6 +42,19 @@ fn report() -> Report {
             output_tokens: class.is_none().then_some(3),
             token_source: class.is_none().then_some(TokenSource::Estimate),
             server_tokens_per_s: None,
+            // The first request is streamed: timeline, prompt tokens and server durations.
+            first_token_ms: (i == 0).then_some(0.5),
+            content_ms: if i == 0 {
+                vec![0.5, 1.5, 2.5]
+            } else {
+                Vec::new()
+            },
+            prompt_tokens: (i == 0).then_some(9),
+            server_durations: (i == 0).then(|| ServerDurations {
+                total_ms: Some(4.0),
+                ..ServerDurations::default()
+            }),
+            ..Sample::default()
         });
     }
     Report::new(
@@ -59,6 +72,16 @@ fn exported_report_matches_schema() {
     let doc: Value = serde_json::from_str(&report().to_json()).unwrap();
     let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:#?}");
+    assert!(
+        doc["stages"][0]["ttft_ms"].is_object(),
+        "the streamed sample made a TTFT figure"
+    );
+    // Every preset's config validates too.
+    for preset in stampede_engine::Preset::ALL {
+        let mut d = doc.clone();
+        d["config"]["preset"] = serde_json::to_value(preset).unwrap();
+        assert!(validator.is_valid(&d), "{preset:?}");
+    }
 }
 
 #[test]
@@ -70,6 +93,9 @@ fn schema_rejects_damaged_reports() {
     assert!(!validator.is_valid(&bad));
     let mut bad = good.clone();
     bad["schema_version"] = 2.into();
+    assert!(!validator.is_valid(&bad));
+    let mut bad = good.clone();
+    bad["samples"][0]["content_ms"] = serde_json::json!(["soon"]);
     assert!(!validator.is_valid(&bad));
     let mut bad = good;
     bad["config"]["api_key"] = "leaked".into();
