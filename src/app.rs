@@ -13,6 +13,7 @@ use stampede_engine::stats::{Aggregator, StageStats};
 use stampede_engine::{runner, Command, Event, Plan, RunConfig};
 
 use crate::browser::{env, now_ms, transport::FetchTransport};
+use crate::components::request_list::RequestList;
 use crate::components::{
     charts::Charts, diagnostics::Diagnostics, endpoint_form::EndpointForm, export_menu::ExportMenu,
     results_table::ResultsTable, run_bar::RunBar, suite_editor::SuiteEditor,
@@ -365,8 +366,9 @@ pub fn App() -> impl IntoView {
             <RunBar />
             <Diagnostics />
             <ResultsTable />
-            <Charts />
             <ExportMenu />
+            <Charts />
+            <RequestList />
         </main>
     }
 }

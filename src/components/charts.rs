@@ -75,17 +75,17 @@ fn nice_max(v: f64) -> f64 {
     }
 }
 
+type Area = DrawingArea<CanvasBackend, plotters::coord::Shift>;
+
 fn draw_histogram(
-    area: DrawingArea<CanvasBackend, plotters::coord::Shift>,
+    area: Area,
     t: &Theme,
-    samples: &[Sample],
+    caption: &str,
+    x_desc: &str,
+    lat: &[f64],
+    color: RGBColor,
 ) -> DrawResult {
     area.fill(&t.bg)?;
-    let lat: Vec<f64> = samples
-        .iter()
-        .filter(|s| s.ok())
-        .map(Sample::latency_ms)
-        .collect();
     let (lo, hi) = lat
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
@@ -100,13 +100,13 @@ fn draw_histogram(
     };
     let width = (hi - lo) / HISTOGRAM_BINS as f64;
     let mut bins = [0u32; HISTOGRAM_BINS];
-    for v in &lat {
+    for v in lat {
         let i = (((v - lo) / width) as usize).min(HISTOGRAM_BINS - 1);
         bins[i] += 1;
     }
     let top = f64::from(bins.iter().copied().max().unwrap_or(0)).max(1.0) * 1.1;
     let mut chart = ChartBuilder::on(&area)
-        .caption("Latency histogram (successful requests)", t.font(13.0))
+        .caption(caption, t.font(13.0))
         .margin(t.px(8.0))
         .x_label_area_size(t.px(32.0))
         .y_label_area_size(t.px(44.0))
@@ -116,26 +116,21 @@ fn draw_histogram(
         .light_line_style(t.grid)
         .axis_style(t.fg)
         .label_style(t.font(11.0))
-        .x_desc("latency (ms)")
+        .x_desc(x_desc)
         .y_desc("requests")
         .draw()?;
     chart.draw_series(bins.iter().enumerate().map(|(i, &c)| {
         let x0 = lo + i as f64 * width;
         Rectangle::new(
             [(x0, 0.0), (x0 + width, f64::from(c))],
-            STAGE_COLORS[0].mix(0.8).filled(),
+            color.mix(0.8).filled(),
         )
     }))?;
     area.present()?;
     Ok(())
 }
 
-fn draw_over_time(
-    area: DrawingArea<CanvasBackend, plotters::coord::Shift>,
-    t: &Theme,
-    samples: &[Sample],
-    stages: usize,
-) -> DrawResult {
+fn draw_over_time(area: Area, t: &Theme, samples: &[Sample], stages: usize) -> DrawResult {
     area.fill(&t.bg)?;
     let step = samples.len().div_ceil(MAX_POINTS).max(1);
     let points: Vec<&Sample> = samples.iter().step_by(step).collect();
@@ -193,9 +188,60 @@ fn draw_over_time(
     Ok(())
 }
 
+/// Output tokens per second over the run, in one-second buckets. A streamed request's tokens
+/// are spread evenly over its content events; others count at their end.
+fn draw_tokens_over_time(area: Area, t: &Theme, samples: &[Sample]) -> DrawResult {
+    area.fill(&t.bg)?;
+    let mut buckets: Vec<f64> = Vec::new();
+    let mut add = |at_ms: f64, n: f64| {
+        let i = (at_ms.max(0.0) / 1000.0) as usize;
+        if buckets.len() <= i {
+            buckets.resize(i + 1, 0.0);
+        }
+        buckets[i] += n;
+    };
+    for s in samples.iter().filter(|s| s.ok()) {
+        let tokens = s.output_tokens.unwrap_or(0) as f64;
+        if s.content_ms.is_empty() {
+            add(s.end_ms, tokens);
+        } else {
+            let each = tokens / s.content_ms.len() as f64;
+            for &at in &s.content_ms {
+                add(at, each);
+            }
+        }
+    }
+    let x_max = (buckets.len() as f64).max(1.0);
+    let y_max = nice_max(buckets.iter().copied().fold(0.0, f64::max));
+    let mut chart = ChartBuilder::on(&area)
+        .caption("Output tokens/s over time", t.font(13.0))
+        .margin(t.px(8.0))
+        .x_label_area_size(t.px(32.0))
+        .y_label_area_size(t.px(52.0))
+        .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
+    chart
+        .configure_mesh()
+        .light_line_style(t.grid)
+        .axis_style(t.fg)
+        .label_style(t.font(11.0))
+        .x_desc("run time (s)")
+        .y_desc("tokens/s")
+        .draw()?;
+    let color = STAGE_COLORS[4];
+    chart.draw_series(LineSeries::new(
+        buckets
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as f64 + 0.5, v)),
+        color.stroke_width(t.px(2.0)),
+    ))?;
+    area.present()?;
+    Ok(())
+}
+
 /// One line per series against requested concurrency, one point per stage.
 fn draw_vs_concurrency(
-    area: DrawingArea<CanvasBackend, plotters::coord::Shift>,
+    area: Area,
     t: &Theme,
     title: &str,
     y_desc: &str,
@@ -260,6 +306,14 @@ pub fn Charts() -> impl IntoView {
     let time = NodeRef::<Canvas>::new();
     let lat_c = NodeRef::<Canvas>::new();
     let rps_c = NodeRef::<Canvas>::new();
+    let ttft_h = NodeRef::<Canvas>::new();
+    let ttft_c = NodeRef::<Canvas>::new();
+    let tokens_t = NodeRef::<Canvas>::new();
+    let streamed = move || {
+        state
+            .stats
+            .with(|st| st.iter().any(|s| s.ttft_ms.is_some()))
+    };
     let failure = RwSignal::new(None::<String>);
 
     Effect::new(move |_| {
@@ -287,7 +341,60 @@ pub fn Charts() -> impl IntoView {
         let result = state.session.with_value(|s| -> DrawResult {
             let samples = s.agg.samples();
             if let Some(b) = hist.get().and_then(|c| backend(&c, t.scale)) {
-                draw_histogram(b.into_drawing_area(), &t, samples)?;
+                let lat: Vec<f64> = samples
+                    .iter()
+                    .filter(|s| s.ok())
+                    .map(Sample::latency_ms)
+                    .collect();
+                draw_histogram(
+                    b.into_drawing_area(),
+                    &t,
+                    "Latency histogram (successful requests)",
+                    "latency (ms)",
+                    &lat,
+                    STAGE_COLORS[0],
+                )?;
+            }
+            if let Some(b) = ttft_h.get().and_then(|c| backend(&c, t.scale)) {
+                let ttft: Vec<f64> = samples
+                    .iter()
+                    .filter(|s| s.ok())
+                    .filter_map(Sample::ttft_ms)
+                    .collect();
+                draw_histogram(
+                    b.into_drawing_area(),
+                    &t,
+                    "TTFT histogram (streamed, successful)",
+                    "time to first token (ms)",
+                    &ttft,
+                    STAGE_COLORS[1],
+                )?;
+            }
+            if let Some(b) = tokens_t.get().and_then(|c| backend(&c, t.scale)) {
+                draw_tokens_over_time(b.into_drawing_area(), &t, samples)?;
+            }
+            if let Some(b) = ttft_c.get().and_then(|c| backend(&c, t.scale)) {
+                draw_vs_concurrency(
+                    b.into_drawing_area(),
+                    &t,
+                    "TTFT and TPOT p50 / p95 by stage",
+                    "ms",
+                    &stats,
+                    &[
+                        ("TTFT p50", STAGE_COLORS[0], |s| {
+                            s.ttft_ms.as_ref().map(|d| d.p50)
+                        }),
+                        ("TTFT p95", STAGE_COLORS[3], |s| {
+                            s.ttft_ms.as_ref().map(|d| d.p95)
+                        }),
+                        ("TPOT p50", STAGE_COLORS[2], |s| {
+                            s.tpot_ms.as_ref().map(|d| d.p50)
+                        }),
+                        ("TPOT p95", STAGE_COLORS[4], |s| {
+                            s.tpot_ms.as_ref().map(|d| d.p95)
+                        }),
+                    ],
+                )?;
             }
             if let Some(b) = time.get().and_then(|c| backend(&c, t.scale)) {
                 draw_over_time(b.into_drawing_area(), &t, samples, s.agg.stages().len())?;
@@ -334,6 +441,9 @@ pub fn Charts() -> impl IntoView {
             <canvas node_ref=time id="chart-over-time" aria-label="Latency over time"></canvas>
             <canvas node_ref=lat_c id="chart-latency" aria-label="Latency p50 and p95 by concurrency"></canvas>
             <canvas node_ref=rps_c id="chart-throughput" aria-label="Requests per second by concurrency"></canvas>
+            <canvas node_ref=tokens_t id="chart-tokens" aria-label="Output tokens per second over time"></canvas>
+            <canvas node_ref=ttft_h id="chart-ttft" class:hidden=move || !streamed() aria-label="TTFT histogram"></canvas>
+            <canvas node_ref=ttft_c id="chart-ttft-tpot" class:hidden=move || !streamed() aria-label="TTFT and TPOT by concurrency"></canvas>
             {move || failure.get().map(|m| view! { <p class="field-error">{m}</p> })}
         </section>
     }

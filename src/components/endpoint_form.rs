@@ -1,7 +1,7 @@
 //! Where the user says what to load: endpoint, preset, credentials, request shape.
 
 use leptos::prelude::*;
-use stampede_engine::config::{Field, Preset};
+use stampede_engine::config::{Field, Framing, Preset};
 
 use super::{parse_u32, FieldMessage};
 use crate::app::AppState;
@@ -82,6 +82,18 @@ pub fn EndpointForm() -> impl IntoView {
                 </div>
             </div>
             <div class="row">
+                <label for="prompts">"Prompts (one per line, used in turn)"</label>
+                <textarea id="prompts" rows="2" spellcheck="false"
+                    placeholder="Empty: the seed's prompts, \"Explain the concept of {topic} in detail.\" with a topic per stage"
+                    prop:value=move || cfg.with(|c| c.prompts.clone())
+                    on:input=move |ev| cfg.update(|c| c.prompts = event_target_value(&ev))></textarea>
+                <p class="hint">{move || match cfg.with(|c| c.prompt_list().len()) {
+                    0 => "Using the seed's topic prompts.".to_string(),
+                    1 => "1 prompt.".to_string(),
+                    n => format!("{n} prompts, used in turn."),
+                }}</p>
+            </div>
+            <div class="row">
                 <label for="headers">"Extra headers"</label>
                 <textarea id="headers" rows="2" spellcheck="false" placeholder="X-Team: ml-platform"
                     prop:value=move || cfg.with(|c| c.headers.clone())
@@ -101,6 +113,7 @@ pub fn EndpointForm() -> impl IntoView {
 fn CustomRequest() -> impl IntoView {
     let state = expect_context::<AppState>();
     let cfg = state.config;
+    let streaming = move || cfg.with(|c| c.custom.framing != Framing::Json);
     view! {
         <div class="custom">
             <div class="row">
@@ -120,9 +133,25 @@ fn CustomRequest() -> impl IntoView {
                 <p class="hint">"Placeholders: {{prompt}} and {{model}} (inside quotes), {{max_tokens}}, {{i}} (request number)."</p>
                 <FieldMessage field=Field::BodyTemplate id="body-template-error" />
             </div>
+            <div class="row">
+                <label for="streaming">"Streaming"</label>
+                <select id="streaming" on:change=move |ev| {
+                    let framing = match event_target_value(&ev).as_str() {
+                        "sse" => Framing::Sse,
+                        "ndjson" => Framing::Ndjson,
+                        _ => Framing::Json,
+                    };
+                    cfg.update(|c| c.custom.framing = framing);
+                }>
+                    {[(Framing::Json, "json", "Off: one JSON body"), (Framing::Sse, "sse", "Server-sent events (SSE)"), (Framing::Ndjson, "ndjson", "NDJSON lines")]
+                        .into_iter().map(|(f, id, label)| view! {
+                            <option value=id selected=move || cfg.with(|c| c.custom.framing == f)>{label}</option>
+                        }).collect_view()}
+                </select>
+            </div>
             <div class="row pair">
                 <div>
-                    <label for="text-pointer">"Generated text at (JSON pointer)"</label>
+                    <label for="text-pointer">{move || if streaming() { "Content delta at (JSON pointer, per event)" } else { "Generated text at (JSON pointer)" }}</label>
                     <input id="text-pointer" type="text" spellcheck="false"
                         prop:value=move || cfg.with(|c| c.custom.text_pointer.clone())
                         on:input=move |ev| cfg.update(|c| c.custom.text_pointer = event_target_value(&ev)) />
@@ -136,6 +165,29 @@ fn CustomRequest() -> impl IntoView {
                     <FieldMessage field=Field::TokensPointer id="tokens-pointer-error" />
                 </div>
             </div>
+            <Show when=streaming>
+                <div class="row pair">
+                    <div>
+                        <label for="reasoning-pointer">"Reasoning delta at (optional)"</label>
+                        <input id="reasoning-pointer" type="text" spellcheck="false" placeholder="/choices/0/delta/reasoning_content"
+                            prop:value=move || cfg.with(|c| c.custom.reasoning_pointer.clone())
+                            on:input=move |ev| cfg.update(|c| c.custom.reasoning_pointer = event_target_value(&ev)) />
+                        <FieldMessage field=Field::ReasoningPointer id="reasoning-pointer-error" />
+                    </div>
+                    <div>
+                        <label for="done-pointer">"Terminal event marked by (optional)"</label>
+                        <input id="done-pointer" type="text" spellcheck="false" placeholder="empty: data: [DONE]"
+                            prop:value=move || cfg.with(|c| c.custom.done_pointer.clone())
+                            on:input=move |ev| cfg.update(|c| c.custom.done_pointer = event_target_value(&ev)) />
+                        <FieldMessage field=Field::DonePointer id="done-pointer-error" />
+                    </div>
+                </div>
+                <label class="check">
+                    <input type="checkbox" prop:checked=move || cfg.with(|c| c.custom.require_terminal)
+                        on:change=move |ev| cfg.update(|c| c.custom.require_terminal = event_target_checked(&ev)) />
+                    "A stream that ends without its terminal event is an error (truncated)"
+                </label>
+            </Show>
         </div>
     }
 }

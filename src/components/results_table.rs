@@ -20,6 +20,15 @@ fn dist(d: &Option<Distribution>, f: fn(&Distribution) -> f64) -> String {
     d.as_ref().map_or("–".into(), |d| ms(f(d)))
 }
 
+fn pair(
+    d: &Option<Distribution>,
+    a: fn(&Distribution) -> f64,
+    b: fn(&Distribution) -> f64,
+) -> String {
+    d.as_ref()
+        .map_or("–".into(), |d| format!("{} / {}", ms(a(d)), ms(b(d))))
+}
+
 #[component]
 pub fn ResultsTable() -> impl IntoView {
     let state = expect_context::<AppState>();
@@ -48,6 +57,10 @@ pub fn ResultsTable() -> impl IntoView {
                             <th>"p95 (ms)"</th>
                             <th>"p99 (ms)"</th>
                             <th title="Median time until response headers arrived (fetch() resolved)">"TTFB p50 (ms)"</th>
+                            <th title="Time to first token (streams): from just before fetch() to the first event carrying non-empty text, reasoning or tool-call delta. Role-only and empty chunks do not count.">"TTFT p50 / p95 (ms)"</th>
+                            <th title="Time per output token (streams, ≥ 2 tokens): (latency − TTFT) ÷ (output tokens − 1)">"TPOT p50 / p95 (ms)"</th>
+                            <th title="Inter-chunk latency (streams): time between consecutive content-bearing events, pooled over the stage. Not ITL: one event may carry several tokens.">"Inter-chunk p50 / p99 (ms)"</th>
+                            <th title="Σ output tokens of successful requests, and where the counts came from: usage (the server's count), stream-events (content-bearing events) or estimate (characters ÷ 4, rounded up)">"Output tokens (source)"</th>
                             <th title="total ÷ wall time (first request start → last request end)">"Requests/s"</th>
                             <th title="Σ output tokens of successful requests ÷ wall time. Token source: usage (server count) or estimate (characters ÷ 4, rounded up)">"Tokens/s"</th>
                             <th title="The server's own tokens_per_second, median">"Server tok/s"</th>
@@ -73,7 +86,7 @@ fn StageRow(s: StageStats) -> impl IntoView {
     let sources = s
         .token_sources
         .iter()
-        .map(|t| format!("{:?}", t.source).to_lowercase())
+        .map(|t| t.source.label())
         .collect::<Vec<_>>()
         .join(", ");
     let lat = s.latency_ms.clone();
@@ -103,6 +116,10 @@ fn StageRow(s: StageStats) -> impl IntoView {
             <td class="num">{dist(&lat, |d| d.p95)}</td>
             <td class="num">{dist(&lat, |d| d.p99)}</td>
             <td class="num">{dist(&s.ttfb_ms, |d| d.p50)}</td>
+            <td class="num" data-col="ttft">{pair(&s.ttft_ms, |d| d.p50, |d| d.p95)}</td>
+            <td class="num" data-col="tpot">{pair(&s.tpot_ms, |d| d.p50, |d| d.p95)}</td>
+            <td class="num" data-col="gaps">{pair(&s.inter_chunk_ms, |d| d.p50, |d| d.p99)}</td>
+            <td class="num" data-col="tokens">{s.output_tokens}" ("{sources.clone()}")"</td>
             <td class="num">{opt(s.requests_per_s, 2)}</td>
             <td class="num" title=format!("token source: {sources}")>{opt(s.output_tokens_per_s, 1)}</td>
             <td class="num">{dist(&s.server_tokens_per_s, |d| d.p50)}</td>
