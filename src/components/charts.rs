@@ -228,13 +228,10 @@ fn draw_tokens_over_time(area: Area, t: &Theme, samples: &[Sample]) -> DrawResul
         .y_desc("tokens/s")
         .draw()?;
     let color = STAGE_COLORS[4];
-    chart.draw_series(LineSeries::new(
-        buckets
-            .iter()
-            .enumerate()
-            .map(|(i, &v)| (i as f64 + 0.5, v)),
-        color.stroke_width(t.px(2.0)),
-    ))?;
+    chart.draw_series(buckets.iter().enumerate().map(|(i, &v)| {
+        let x = i as f64;
+        Rectangle::new([(x + 0.05, 0.0), (x + 0.95, v)], color.mix(0.8).filled())
+    }))?;
     area.present()?;
     Ok(())
 }

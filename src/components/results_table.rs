@@ -32,6 +32,8 @@ fn pair(
 #[component]
 pub fn ResultsTable() -> impl IntoView {
     let state = expect_context::<AppState>();
+    // Stream-only columns appear once any stage has streamed figures.
+    let streamed = move || state.stats.with(|st| st.iter().any(|s| s.ttft_ms.is_some()));
     let title = move || match state.shown.get() {
         Shown::Imported(name) => format!("Results (imported from {name})"),
         _ => "Results".to_string(),
@@ -57,9 +59,11 @@ pub fn ResultsTable() -> impl IntoView {
                             <th>"p95 (ms)"</th>
                             <th>"p99 (ms)"</th>
                             <th title="Median time until response headers arrived (fetch() resolved)">"TTFB p50 (ms)"</th>
+                            <Show when=streamed>
                             <th title="Time to first token (streams): from just before fetch() to the first event carrying non-empty text, reasoning or tool-call delta. Role-only and empty chunks do not count.">"TTFT p50 / p95 (ms)"</th>
                             <th title="Time per output token (streams, ≥ 2 tokens): (latency − TTFT) ÷ (output tokens − 1)">"TPOT p50 / p95 (ms)"</th>
                             <th title="Inter-chunk latency (streams): time between consecutive content-bearing events, pooled over the stage. Not ITL: one event may carry several tokens.">"Inter-chunk p50 / p99 (ms)"</th>
+                            </Show>
                             <th title="Σ output tokens of successful requests, and where the counts came from: usage (the server's count), stream-events (content-bearing events) or estimate (characters ÷ 4, rounded up)">"Output tokens (source)"</th>
                             <th title="total ÷ wall time (first request start → last request end)">"Requests/s"</th>
                             <th title="Σ output tokens of successful requests ÷ wall time. Token source: usage (server count) or estimate (characters ÷ 4, rounded up)">"Tokens/s"</th>
@@ -68,7 +72,10 @@ pub fn ResultsTable() -> impl IntoView {
                         </tr>
                     </thead>
                     <tbody>
-                        {move || state.stats.get().into_iter().map(|s| view! { <StageRow s=s /> }).collect_view()}
+                        {move || {
+                            let streamed = streamed();
+                            state.stats.get().into_iter().map(|s| view! { <StageRow s=s streamed=streamed /> }).collect_view()
+                        }}
                     </tbody>
                 </table>
                 </div>
@@ -78,7 +85,7 @@ pub fn ResultsTable() -> impl IntoView {
 }
 
 #[component]
-fn StageRow(s: StageStats) -> impl IntoView {
+fn StageRow(s: StageStats, streamed: bool) -> impl IntoView {
     let short = s
         .achieved_concurrency
         .is_some_and(|a| a < SHORTFALL * f64::from(s.requested_concurrency));
@@ -116,9 +123,11 @@ fn StageRow(s: StageStats) -> impl IntoView {
             <td class="num">{dist(&lat, |d| d.p95)}</td>
             <td class="num">{dist(&lat, |d| d.p99)}</td>
             <td class="num">{dist(&s.ttfb_ms, |d| d.p50)}</td>
-            <td class="num" data-col="ttft">{pair(&s.ttft_ms, |d| d.p50, |d| d.p95)}</td>
-            <td class="num" data-col="tpot">{pair(&s.tpot_ms, |d| d.p50, |d| d.p95)}</td>
-            <td class="num" data-col="gaps">{pair(&s.inter_chunk_ms, |d| d.p50, |d| d.p99)}</td>
+            {streamed.then(|| view! {
+                <td class="num" data-col="ttft">{pair(&s.ttft_ms, |d| d.p50, |d| d.p95)}</td>
+                <td class="num" data-col="tpot">{pair(&s.tpot_ms, |d| d.p50, |d| d.p95)}</td>
+                <td class="num" data-col="gaps">{pair(&s.inter_chunk_ms, |d| d.p50, |d| d.p99)}</td>
+            })}
             <td class="num" data-col="tokens">{s.output_tokens}" ("{sources.clone()}")"</td>
             <td class="num">{opt(s.requests_per_s, 2)}</td>
             <td class="num" title=format!("token source: {sources}")>{opt(s.output_tokens_per_s, 1)}</td>
