@@ -1,10 +1,22 @@
 //! `stampede-mock`: a small model-API server to demo and test Stampede against.
 //!
-//! It speaks the seed API (`POST /generate`) and OpenAI chat completions
-//! (`POST /v1/chat/completions`, non-streaming), with knobs for latency, per-token time, jitter
-//! and injected failures, and counts concurrency so tests can check what a load generator
-//! really did (`GET /stats`). CORS is open and `Timing-Allow-Origin: *` is sent everywhere,
-//! because the client is a web page on another origin.
+//! It speaks the seed API (`POST /generate`), OpenAI chat and text completions
+//! (`POST /v1/chat/completions`, `POST /v1/completions`, SSE when `"stream": true`), Ollama
+//! (`POST /api/generate`, `POST /api/chat`, NDJSON) and TGI (`POST /generate` with `inputs`,
+//! `POST /generate_stream`, SSE). Knobs set latency, time to first token, per-token time,
+//! packing of tokens into chunks, jitter, HTTP failures and in-band stream faults. It counts
+//! concurrency and faults so tests can check what a load generator really did (`GET /stats`).
+//! CORS is open and `Timing-Allow-Origin: *` is sent everywhere, because the client is a web
+//! page on another origin.
+//!
+//! Streams follow an exact schedule measured from the moment the response headers are sent:
+//! content chunk `k` (0-based) goes out at `ttft + jitter + k × tokens_per_chunk × per_token`,
+//! each awaited with `sleep_until` against the stream's start, so delays never accumulate.
+
+mod ollama;
+mod openai;
+mod stream;
+mod tgi;
 
 use std::io;
 use std::net::SocketAddr;
@@ -18,6 +30,7 @@ use axum::extract::State;
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -31,7 +44,7 @@ use tower_http::cors::{AllowHeaders, Any, CorsLayer};
 use tower_http::services::{ServeDir, ServeFile};
 use tower_http::set_header::SetResponseHeaderLayer;
 
-/// Name reported in `model_info.name` and used as the default chat `model`.
+/// Name reported in `model_info.name` and used as the default `model`.
 pub const MODEL_NAME: &str = "stampede-mock";
 
 /// Four-character tokens: the client estimates tokens as ceil(chars / 4), so text built from
@@ -43,18 +56,37 @@ const WORDS: [&str; 8] = [
 /// Knobs of the simulated model. `Default` matches the CLI defaults.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MockConfig {
-    /// Base delay of every model request, in milliseconds.
+    /// Base delay of every non-streamed model request, in milliseconds.
     pub latency_ms: f64,
-    /// Extra delay per generated token, in milliseconds.
+    /// Time per generated token, in milliseconds: added per token to non-streamed requests,
+    /// and the inter-token time of streams.
     pub per_token_ms: f64,
     /// Tokens per response (a request's own limit can only lower it).
     pub tokens: u32,
-    /// Uniform extra delay in `[0, jitter_ms)`.
+    /// Uniform extra delay in `[0, jitter_ms)`; in streams it delays the first content chunk
+    /// (and so the whole schedule after it).
     pub jitter_ms: f64,
-    /// Probability in `[0, 1]` that a model request fails with a 500.
+    /// Probability in `[0, 1]` that a model request fails with a 500 (before any streaming).
     pub error_rate: f64,
     /// Seed of the RNG behind jitter and failures, so runs are repeatable.
     pub seed: u64,
+    /// Streams: time from the response headers to the first content-bearing chunk, in ms.
+    pub ttft_ms: f64,
+    /// Streams: tokens packed into one content chunk (the last chunk may carry fewer); ≥ 1.
+    pub tokens_per_chunk: u32,
+    /// OpenAI chat streams: send `delta: {"role": "assistant", "content": ""}` right after the
+    /// headers, before the first token.
+    pub role_chunk: bool,
+    /// OpenAI chat: the first N tokens are sent as `reasoning_content` (vLLM style).
+    pub reasoning_tokens: u32,
+    /// Streams: probability of an in-band error event after half the chunks.
+    pub stream_error_rate: f64,
+    /// Streams: probability that the body ends cleanly after half the chunks, with no
+    /// terminal event.
+    pub cut_rate: f64,
+    /// Streams: probability of one malformed event after half the chunks (the stream then
+    /// goes on normally).
+    pub malformed_rate: f64,
 }
 
 impl Default for MockConfig {
@@ -66,6 +98,13 @@ impl Default for MockConfig {
             jitter_ms: 0.0,
             error_rate: 0.0,
             seed: 42,
+            ttft_ms: 50.0,
+            tokens_per_chunk: 1,
+            role_chunk: true,
+            reasoning_tokens: 0,
+            stream_error_rate: 0.0,
+            cut_rate: 0.0,
+            malformed_rate: 0.0,
         }
     }
 }
@@ -77,6 +116,7 @@ impl MockConfig {
             ("--latency-ms", self.latency_ms),
             ("--per-token-ms", self.per_token_ms),
             ("--jitter-ms", self.jitter_ms),
+            ("--ttft-ms", self.ttft_ms),
         ] {
             if !(v.is_finite() && v >= 0.0) {
                 return Err(format!(
@@ -84,11 +124,18 @@ impl MockConfig {
                 ));
             }
         }
-        if !(0.0..=1.0).contains(&self.error_rate) {
-            return Err(format!(
-                "--error-rate must be between 0 and 1, got {}",
-                self.error_rate
-            ));
+        for (flag, v) in [
+            ("--error-rate", self.error_rate),
+            ("--stream-error-rate", self.stream_error_rate),
+            ("--cut-rate", self.cut_rate),
+            ("--malformed-rate", self.malformed_rate),
+        ] {
+            if !(0.0..=1.0).contains(&v) {
+                return Err(format!("{flag} must be between 0 and 1, got {v}"));
+            }
+        }
+        if self.tokens_per_chunk == 0 {
+            return Err("--tokens-per-chunk must be at least 1, got 0".to_string());
         }
         Ok(())
     }
@@ -114,12 +161,22 @@ impl MockConfig {
 pub struct Stats {
     /// Model requests received (including rejected and failed ones).
     pub requests: u64,
-    /// Model requests currently being handled.
+    /// Model requests currently being handled (a stream until its body ends or the client
+    /// goes away).
     pub in_flight: u64,
     /// Highest `in_flight` seen since start or the last reset.
     pub max_in_flight: u64,
-    /// Injected failures.
+    /// Injected HTTP failures (`--error-rate`).
     pub errors: u64,
+    /// In-band stream error events sent (`--stream-error-rate`).
+    #[serde(default)]
+    pub stream_errors: u64,
+    /// Streams cut short without a terminal event (`--cut-rate`).
+    #[serde(default)]
+    pub cuts: u64,
+    /// Malformed stream events sent (`--malformed-rate`).
+    #[serde(default)]
+    pub malformed: u64,
 }
 
 #[derive(Default)]
@@ -128,62 +185,168 @@ struct Counters {
     in_flight: AtomicU64,
     max_in_flight: AtomicU64,
     errors: AtomicU64,
+    stream_errors: AtomicU64,
+    cuts: AtomicU64,
+    malformed: AtomicU64,
 }
 
 /// Counts one model request in flight; decrements on drop, so a handler cancelled by a client
-/// disconnect is counted out too.
-struct InFlight<'a>(&'a Counters);
+/// disconnect is counted out too. Streams move it into their body.
+pub(crate) struct InFlight(Arc<Shared>);
 
-impl<'a> InFlight<'a> {
-    fn enter(c: &'a Counters) -> Self {
+impl InFlight {
+    fn enter(s: &Arc<Shared>) -> Self {
+        let c = &s.counters;
         c.requests.fetch_add(1, Ordering::SeqCst);
         let now = c.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         c.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        InFlight(c)
+        InFlight(Arc::clone(s))
+    }
+
+    pub(crate) fn shared(&self) -> &Shared {
+        &self.0
     }
 }
 
-impl Drop for InFlight<'_> {
+impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.0.counters.in_flight.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
-struct Shared {
+/// Error body shapes of the APIs the mock imitates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Dialect {
+    /// `{"error": {"message", "type"}}` (also used by the seed API).
+    OpenAi,
+    /// `{"error": message}`.
+    Ollama,
+    /// `{"error": message, "error_type"}`.
+    Tgi,
+}
+
+impl Dialect {
+    fn error(self, status: StatusCode, message: &str) -> Response {
+        let client = status.is_client_error();
+        match self {
+            Dialect::OpenAi => {
+                let kind = if client {
+                    "invalid_request_error"
+                } else {
+                    "server_error"
+                };
+                error(status, kind, message)
+            }
+            Dialect::Ollama => (status, Json(json!({"error": message}))).into_response(),
+            Dialect::Tgi => {
+                let kind = if client { "validation" } else { "generation" };
+                (status, Json(json!({"error": message, "error_type": kind}))).into_response()
+            }
+        }
+    }
+
+    pub(crate) fn bad_request(self, message: &str) -> Response {
+        self.error(StatusCode::BAD_REQUEST, message)
+    }
+}
+
+/// What the seeded RNG decided for one request.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Draw {
+    pub jitter_ms: f64,
+    pub fail: bool,
+    pub stream_error: bool,
+    pub cut: bool,
+    pub malformed: bool,
+}
+
+/// An in-band stream fault, counted when it is actually sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fault {
+    StreamError,
+    Cut,
+    Malformed,
+}
+
+pub(crate) struct Shared {
     cfg: MockConfig,
     rng: Mutex<StdRng>,
     counters: Counters,
     next_id: AtomicU64,
 }
 
+/// True with probability `p`; draws nothing when `p` is zero.
+fn chance(rng: &mut StdRng, p: f64) -> bool {
+    p > 0.0 && rng.random::<f64>() < p
+}
+
 impl Shared {
-    /// Sleeps for the simulated generation time; returns the injected failure, if any.
-    async fn simulate(&self, tokens: u32) -> Option<Response> {
+    /// Draws jitter and failures for one request; a stream also draws its faults. A knob at
+    /// zero draws nothing, so the draws of non-streamed requests are the same as before
+    /// streams existed.
+    pub(crate) fn draw(&self, streaming: bool) -> Draw {
         let cfg = &self.cfg;
-        let (jitter, fail) = {
-            // A poisoned lock only means another handler panicked; the RNG is still usable.
-            let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-            let jitter = if cfg.jitter_ms > 0.0 {
-                rng.random::<f64>() * cfg.jitter_ms
-            } else {
-                0.0
-            };
-            let fail = cfg.error_rate > 0.0 && rng.random::<f64>() < cfg.error_rate;
-            (jitter, fail)
+        // A poisoned lock only means another handler panicked; the RNG is still usable.
+        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
+        let rng = &mut *rng;
+        let jitter_ms = if cfg.jitter_ms > 0.0 {
+            rng.random::<f64>() * cfg.jitter_ms
+        } else {
+            0.0
         };
-        let ms = cfg.latency_ms + f64::from(tokens) * cfg.per_token_ms + jitter;
+        let fail = chance(rng, cfg.error_rate);
+        let mut d = Draw {
+            jitter_ms,
+            fail,
+            ..Draw::default()
+        };
+        if streaming && !fail {
+            d.stream_error = chance(rng, cfg.stream_error_rate);
+            d.cut = chance(rng, cfg.cut_rate);
+            d.malformed = chance(rng, cfg.malformed_rate);
+        }
+        d
+    }
+
+    /// Counts and builds the injected HTTP failure.
+    pub(crate) fn fail(&self, dialect: Dialect) -> Response {
+        self.counters.errors.fetch_add(1, Ordering::SeqCst);
+        dialect.error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure")
+    }
+
+    pub(crate) fn count(&self, fault: Fault) {
+        let c = &self.counters;
+        let counter = match fault {
+            Fault::StreamError => &c.stream_errors,
+            Fault::Cut => &c.cuts,
+            Fault::Malformed => &c.malformed,
+        };
+        counter.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Sleeps for the simulated generation time of a non-streamed request
+    /// (latency + tokens × per-token time + jitter). Returns the jitter it drew in ms, or the
+    /// injected failure.
+    pub(crate) async fn simulate(&self, tokens: u32, dialect: Dialect) -> Result<f64, Response> {
+        let cfg = &self.cfg;
+        let draw = self.draw(false);
+        let ms = cfg.latency_ms + f64::from(tokens) * cfg.per_token_ms + draw.jitter_ms;
         if ms.is_finite() && ms > 0.0 {
-            tokio::time::sleep(Duration::from_secs_f64(ms / 1000.0)).await;
+            tokio::time::sleep(stream::millis(ms)).await;
         }
-        if fail {
-            self.counters.errors.fetch_add(1, Ordering::SeqCst);
-            return Some(error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "injected failure",
-            ));
+        if draw.fail {
+            return Err(self.fail(dialect));
         }
-        None
+        Ok(draw.jitter_ms)
+    }
+
+    pub(crate) fn cfg(&self) -> &MockConfig {
+        &self.cfg
+    }
+
+    /// A number for response ids, unique within this server.
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::SeqCst)
     }
 
     fn stats(&self) -> Stats {
@@ -193,6 +356,9 @@ impl Shared {
             in_flight: c.in_flight.load(Ordering::SeqCst),
             max_in_flight: c.max_in_flight.load(Ordering::SeqCst),
             errors: c.errors.load(Ordering::SeqCst),
+            stream_errors: c.stream_errors.load(Ordering::SeqCst),
+            cuts: c.cuts.load(Ordering::SeqCst),
+            malformed: c.malformed.load(Ordering::SeqCst),
         }
     }
 }
@@ -203,23 +369,65 @@ fn error(status: StatusCode, kind: &str, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn bad_request(message: &str) -> Response {
-    error(StatusCode::BAD_REQUEST, "invalid_request_error", message)
-}
-
 /// Parses the body as JSON whatever the content type, so a browser may send `text/plain`
 /// (no preflight) as well as `application/json`.
-fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
+pub(crate) fn parse<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
     serde_json::from_slice(body).map_err(|e| format!("invalid request body: {e}"))
 }
 
-fn generated_text(tokens: u32) -> String {
+/// `count` generated tokens starting at token number `from` (each 4 characters).
+pub(crate) fn token_text(from: u32, count: u32) -> String {
     WORDS
         .iter()
         .cycle()
-        .take(tokens as usize)
+        .skip(from as usize % WORDS.len())
+        .take(count as usize)
         .copied()
         .collect()
+}
+
+fn generated_text(tokens: u32) -> String {
+    token_text(0, tokens)
+}
+
+/// Seconds since the Unix epoch, for OpenAI's `created`.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Words in a message's content: a string, or an array of parts with `text`. The mock's
+/// prompt-token count.
+pub(crate) fn words(content: &Value) -> usize {
+    match content {
+        Value::String(s) => s.split_whitespace().count(),
+        Value::Array(parts) => parts
+            .iter()
+            .map(|p| match p {
+                Value::String(s) => s.split_whitespace().count(),
+                _ => p
+                    .get("text")
+                    .and_then(Value::as_str)
+                    .map_or(0, |s| s.split_whitespace().count()),
+            })
+            .sum(),
+        _ => 0,
+    }
+}
+
+#[derive(Deserialize)]
+pub(crate) struct ChatMessage {
+    pub content: Option<Value>,
+}
+
+/// Prompt tokens of a chat request: the words of every message.
+pub(crate) fn chat_prompt_tokens(messages: &[ChatMessage]) -> usize {
+    messages
+        .iter()
+        .filter_map(|m| m.content.as_ref())
+        .map(words)
+        .sum()
 }
 
 #[derive(Deserialize)]
@@ -228,15 +436,21 @@ struct GenerateRequest {
     max_length: Option<f64>,
 }
 
+/// `POST /generate`: TGI when the body has `inputs`, else the seed API.
 async fn generate(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     let started = Instant::now();
-    let _guard = InFlight::enter(&s.counters);
+    let guard = InFlight::enter(&s);
+    if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&body) {
+        if map.contains_key("inputs") {
+            return tgi::generate(&s, guard, &body).await;
+        }
+    }
     let req: GenerateRequest = match parse(&body) {
         Ok(r) => r,
-        Err(msg) => return bad_request(&msg),
+        Err(msg) => return Dialect::OpenAi.bad_request(&msg),
     };
     let (tokens, _) = s.cfg.tokens_for(&[req.max_length]);
-    if let Some(resp) = s.simulate(tokens).await {
+    if let Err(resp) = s.simulate(tokens, Dialect::OpenAi).await {
         return resp;
     }
     let secs = started.elapsed().as_secs_f64();
@@ -255,79 +469,6 @@ async fn generate(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     .into_response()
 }
 
-#[derive(Deserialize)]
-struct ChatRequest {
-    model: Option<String>,
-    messages: Vec<ChatMessage>,
-    #[serde(default)]
-    stream: bool,
-    max_tokens: Option<f64>,
-    max_completion_tokens: Option<f64>,
-}
-
-#[derive(Deserialize)]
-struct ChatMessage {
-    content: Option<Value>,
-}
-
-/// Words in a message's content: a string, or an array of parts with `text`.
-fn words(content: &Value) -> usize {
-    match content {
-        Value::String(s) => s.split_whitespace().count(),
-        Value::Array(parts) => parts
-            .iter()
-            .filter_map(|p| p.get("text").and_then(Value::as_str))
-            .map(|s| s.split_whitespace().count())
-            .sum(),
-        _ => 0,
-    }
-}
-
-async fn chat(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    let _guard = InFlight::enter(&s.counters);
-    let req: ChatRequest = match parse(&body) {
-        Ok(r) => r,
-        Err(msg) => return bad_request(&msg),
-    };
-    if req.stream {
-        return bad_request("streaming is not supported by this mock yet");
-    }
-    let (tokens, cut) = s
-        .cfg
-        .tokens_for(&[req.max_tokens, req.max_completion_tokens]);
-    if let Some(resp) = s.simulate(tokens).await {
-        return resp;
-    }
-    let prompt_tokens: usize = req
-        .messages
-        .iter()
-        .filter_map(|m| m.content.as_ref())
-        .map(words)
-        .sum();
-    let created = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
-    let id = s.next_id.fetch_add(1, Ordering::SeqCst);
-    Json(json!({
-        "id": format!("chatcmpl-mock-{id}"),
-        "object": "chat.completion",
-        "created": created,
-        "model": req.model.unwrap_or_else(|| MODEL_NAME.to_string()),
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": generated_text(tokens)},
-            "logprobs": null,
-            "finish_reason": if cut { "length" } else { "stop" },
-        }],
-        "usage": {
-            "prompt_tokens": prompt_tokens,
-            "completion_tokens": tokens,
-            "total_tokens": prompt_tokens as u64 + u64::from(tokens),
-        },
-    }))
-    .into_response()
-}
-
 async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
@@ -338,8 +479,15 @@ async fn stats(State(s): State<Arc<Shared>>) -> Json<Stats> {
 
 async fn reset_stats(State(s): State<Arc<Shared>>) -> Json<Stats> {
     let c = &s.counters;
-    c.requests.store(0, Ordering::SeqCst);
-    c.errors.store(0, Ordering::SeqCst);
+    for counter in [
+        &c.requests,
+        &c.errors,
+        &c.stream_errors,
+        &c.cuts,
+        &c.malformed,
+    ] {
+        counter.store(0, Ordering::SeqCst);
+    }
     c.max_in_flight
         .store(c.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
     Json(s.stats())
@@ -380,7 +528,11 @@ fn api_router(cfg: MockConfig) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/generate", post(generate))
-        .route("/v1/chat/completions", post(chat))
+        .route("/generate_stream", post(tgi::generate_stream))
+        .route("/v1/chat/completions", post(openai::chat))
+        .route("/v1/completions", post(openai::completions))
+        .route("/api/generate", post(ollama::generate))
+        .route("/api/chat", post(ollama::chat))
         .route("/stats", get(stats))
         .route("/stats/reset", post(reset_stats))
         .fallback(not_found)
@@ -465,6 +617,10 @@ async fn serve(router: Router, listen: &[SocketAddr]) -> io::Result<RunningMock>
         addrs.push(listener.local_addr()?);
         let mut rx = tx.subscribe();
         let app = router.clone();
+        // No Nagle: a small stream chunk must leave now, not wait for the previous one's ACK.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         tasks.push(tokio::spawn(async move {
             axum::serve(listener, app)
                 .with_graceful_shutdown(async move {

@@ -11,29 +11,67 @@ use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
 use stampede_mock::{start, start_app, MockConfig};
 
-/// Mock model-API server for Stampede: seed `/generate` and OpenAI `/v1/chat/completions`
-/// with configurable latency, token rate and injected failures.
+/// Mock model-API server for Stampede: the seed API (`/generate`), OpenAI
+/// (`/v1/chat/completions`, `/v1/completions`), Ollama (`/api/generate`, `/api/chat`) and TGI
+/// (`/generate` with `inputs`, `/generate_stream`), streamed or not, with configurable latency,
+/// time to first token, token rate, chunking and injected failures. `GET /stats` counts
+/// requests, concurrency and injected faults.
 #[derive(Parser, Debug)]
 #[command(name = "stampede-mock", version, allow_negative_numbers = true)]
 struct Cli {
     /// Address of the model API; repeatable. Port 0 picks a free port.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8000")]
     listen: Vec<SocketAddr>,
-    /// Base latency of every model request, in milliseconds.
+    /// Base latency of every non-streamed model request, in milliseconds.
     #[arg(long, value_name = "MS", default_value_t = 50.0, value_parser = millis)]
     latency_ms: f64,
-    /// Extra latency per generated token, in milliseconds.
+    /// Time per generated token, in milliseconds: added per token to non-streamed requests;
+    /// in streams, chunk k (0-based) is sent at TTFT + k × tokens-per-chunk × MS after the
+    /// headers.
     #[arg(long, value_name = "MS", default_value_t = 0.0, value_parser = millis)]
     per_token_ms: f64,
-    /// Tokens per response (a request's max_length / max_tokens can lower it).
+    /// Streams: time from the response headers to the first content-bearing chunk, in
+    /// milliseconds (headers are sent at once; --latency-ms does not apply to streams).
+    #[arg(long, value_name = "MS", default_value_t = 50.0, value_parser = millis)]
+    ttft_ms: f64,
+    /// Tokens per response (the request's max_length / max_tokens / max_completion_tokens /
+    /// num_predict / max_new_tokens can lower it). Each token is 4 characters.
     #[arg(long, value_name = "N", default_value_t = 50)]
     tokens: u32,
-    /// Uniform random extra latency in [0, MS).
+    /// Streams: tokens packed into one chunk (the last chunk may carry fewer).
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
+    tokens_per_chunk: u32,
+    /// OpenAI chat streams: send a first chunk with delta {"role": "assistant", "content": ""}
+    /// right after the headers, before the first token (the default).
+    #[arg(long, overrides_with = "no_role_chunk")]
+    role_chunk: bool,
+    /// OpenAI chat streams: no role chunk; the first chunk carries the first token.
+    #[arg(long, overrides_with = "role_chunk")]
+    no_role_chunk: bool,
+    /// OpenAI chat: the first N tokens are sent as reasoning_content instead of content (vLLM
+    /// style); they still count in usage.
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    reasoning_tokens: u32,
+    /// Uniform random extra latency in [0, MS); in streams it delays the first content chunk
+    /// (and the schedule after it).
     #[arg(long, value_name = "MS", default_value_t = 0.0, value_parser = millis)]
     jitter_ms: f64,
-    /// Probability (0..=1) that a model request fails with HTTP 500.
+    /// Probability (0..=1) that a model request fails with HTTP 500 (streams: before any
+    /// streaming).
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     error_rate: f64,
+    /// Streams: probability (0..=1) of an in-band error event after half the chunks, which
+    /// then ends the stream (no [DONE] / done:true / final event).
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    stream_error_rate: f64,
+    /// Streams: probability (0..=1) that the body ends cleanly after half the chunks, with no
+    /// terminal event.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    cut_rate: f64,
+    /// Streams: probability (0..=1) of one malformed event after half the chunks; the stream
+    /// then goes on normally.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    malformed_rate: f64,
     /// Seed for jitter and failure injection.
     #[arg(long, value_name = "N", default_value_t = 42)]
     seed: u64,
@@ -54,6 +92,13 @@ fn millis(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
         _ => Err("must be a non-negative number of milliseconds".to_string()),
+    }
+}
+
+fn at_least_one(s: &str) -> Result<u32, String> {
+    match s.parse::<u32>() {
+        Ok(v) if v >= 1 => Ok(v),
+        _ => Err("must be a whole number of tokens, at least 1".to_string()),
     }
 }
 
@@ -90,6 +135,13 @@ async fn run(cli: Cli) -> io::Result<()> {
         jitter_ms: cli.jitter_ms,
         error_rate: cli.error_rate,
         seed: cli.seed,
+        ttft_ms: cli.ttft_ms,
+        tokens_per_chunk: cli.tokens_per_chunk,
+        role_chunk: !cli.no_role_chunk,
+        reasoning_tokens: cli.reasoning_tokens,
+        stream_error_rate: cli.stream_error_rate,
+        cut_rate: cli.cut_rate,
+        malformed_rate: cli.malformed_rate,
     };
     let mock = start(cfg, &cli.listen).await?;
     let app = match &cli.app_dir {

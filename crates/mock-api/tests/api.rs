@@ -185,16 +185,25 @@ async fn chat_completion_has_openai_shape_and_usage() {
 }
 
 #[tokio::test]
-async fn chat_streaming_is_rejected_for_now() {
-    let m = mock(instant()).await;
+async fn chat_stream_is_served_as_sse_now() {
+    // Until streaming existed this was a 400; the wire format is tested in tests/streaming.rs.
+    let m = mock(MockConfig {
+        ttft_ms: 0.0,
+        ..instant()
+    })
+    .await;
     let mut body = chat_body();
     body["stream"] = json!(true);
-    let (status, body) = post(&client(), format!("{}/v1/chat/completions", m.url()), body).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        body,
-        json!({"error": {"message": "streaming is not supported by this mock yet", "type": "invalid_request_error"}})
-    );
+    let resp = client()
+        .post(format!("{}/v1/chat/completions", m.url()))
+        .json(&body)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let text = resp.text().await.expect("body");
+    assert!(text.ends_with("data: [DONE]\n\n"), "{text}");
 }
 
 #[tokio::test]
@@ -349,7 +358,7 @@ async fn concurrent_requests_are_counted_and_reset() {
             requests: 5,
             in_flight: 0,
             max_in_flight: 5,
-            errors: 0
+            ..Stats::default()
         }
     );
 

@@ -133,12 +133,20 @@ async fn binary_serves_the_app_dir() {
 
 #[test]
 fn invalid_flags_exit_with_code_2() {
-    let cases: [&[&str]; 5] = [
+    let cases: [&[&str]; 13] = [
         &["--error-rate", "1.5"],
         &["--latency-ms", "-5"],
         &["--jitter-ms", "nan"],
         &["--app-listen", "127.0.0.1:0"],
         &["--app-dir", "/nonexistent/stampede-app"],
+        &["--ttft-ms", "-1"],
+        &["--ttft-ms", "inf"],
+        &["--tokens-per-chunk", "0"],
+        &["--reasoning-tokens", "-1"],
+        &["--stream-error-rate", "1.01"],
+        &["--cut-rate", "-0.5"],
+        &["--malformed-rate", "often"],
+        &["--role-chunk", "yes"],
     ];
     for args in cases {
         let mut child = Command::new(BIN)
@@ -150,4 +158,135 @@ fn invalid_flags_exit_with_code_2() {
             .expect("spawn");
         assert_eq!(wait(&mut child).code(), Some(2), "{args:?}");
     }
+}
+
+#[test]
+fn invalid_stream_flags_say_what_is_wrong() {
+    let out = Command::new(BIN)
+        .args(["--tokens-per-chunk", "0"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--tokens-per-chunk") && err.contains("at least 1"),
+        "{err}"
+    );
+    let out = Command::new(BIN)
+        .args(["--cut-rate", "2"])
+        .output()
+        .expect("run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--cut-rate") && err.contains("between 0 and 1"),
+        "{err}"
+    );
+}
+
+#[test]
+fn help_documents_the_stream_flags() {
+    let out = Command::new(BIN).arg("--help").output().expect("run");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for flag in [
+        "--ttft-ms",
+        "--per-token-ms",
+        "--tokens-per-chunk",
+        "--role-chunk",
+        "--no-role-chunk",
+        "--reasoning-tokens",
+        "--stream-error-rate",
+        "--cut-rate",
+        "--malformed-rate",
+        "/api/generate",
+        "/generate_stream",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}:\n{help}");
+    }
+}
+
+/// The data payloads of an SSE body.
+fn sse_payloads(body: &str) -> Vec<&str> {
+    body.split("\n\n")
+        .filter(|e| !e.is_empty())
+        .map(|e| e.strip_prefix("data: ").expect("data line"))
+        .collect()
+}
+
+async fn chat_stream(port: &str) -> String {
+    reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/v1/chat/completions"))
+        .json(&serde_json::json!({
+            "messages": [{"role": "user", "content": "hi"}],
+            "stream": true,
+        }))
+        .send()
+        .await
+        .expect("send")
+        .text()
+        .await
+        .expect("body")
+}
+
+#[tokio::test]
+async fn binary_stream_flags_reach_the_server() {
+    let mock = Running::spawn(&[
+        "--listen",
+        "127.0.0.1:0",
+        "--ttft-ms",
+        "0",
+        "--tokens",
+        "3",
+        "--tokens-per-chunk",
+        "2",
+        "--reasoning-tokens",
+        "1",
+        "--role-chunk",
+        "--no-role-chunk",
+        "--malformed-rate",
+        "1",
+    ]);
+    let line = mock.line();
+    let port = url_after(&line, "stampede-mock listening on http://127.0.0.1:").to_string();
+    let body = chat_stream(&port).await;
+    let events = sse_payloads(&body);
+    // No role chunk (the later flag wins); 3 tokens in chunks of 2, the first one reasoning;
+    // the malformed event after half (1 of 2) the chunks.
+    assert_eq!(events.len(), 4, "{body}");
+    let first: Value = serde_json::from_str(events[0]).expect("json");
+    assert_eq!(
+        first["choices"][0]["delta"],
+        serde_json::json!({"reasoning_content": " the", "content": " cat"})
+    );
+    assert_eq!(events[1], r#"{"choices": ["#);
+    let second: Value = serde_json::from_str(events[2]).expect("json");
+    assert_eq!(
+        second["choices"][0]["delta"],
+        serde_json::json!({"content": " sat"})
+    );
+    assert_eq!(events[3], "[DONE]");
+
+    let stats: Value = reqwest::get(format!("http://127.0.0.1:{port}/stats"))
+        .await
+        .expect("stats")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(stats["malformed"], 1);
+    assert_eq!(stats["cuts"], 0);
+    assert_eq!(stats["stream_errors"], 0);
+
+    drop(mock);
+    // The role chunk is on by default.
+    let mock = Running::spawn(&["--listen", "127.0.0.1:0", "--ttft-ms", "0", "--tokens", "1"]);
+    let line = mock.line();
+    let port = url_after(&line, "stampede-mock listening on http://127.0.0.1:").to_string();
+    let body = chat_stream(&port).await;
+    let events = sse_payloads(&body);
+    assert_eq!(events.len(), 3, "{body}");
+    let role: Value = serde_json::from_str(events[0]).expect("json");
+    assert_eq!(
+        role["choices"][0]["delta"],
+        serde_json::json!({"role": "assistant", "content": ""})
+    );
 }
