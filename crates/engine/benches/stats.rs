@@ -15,6 +15,7 @@ fn main() {
         name: "bench".into(),
         concurrency: 100,
         requests: N as u32,
+        rate: None,
     }]);
     // Deterministic pseudo-random latencies (xorshift), so runs compare.
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;

@@ -13,6 +13,8 @@ pub const MAX_CONCURRENCY: u32 = 1000;
 pub const MAX_REQUESTS: u32 = 1_000_000;
 pub const MAX_TIMEOUT_S: u32 = 600;
 pub const MAX_STAGES: usize = 100;
+pub const MIN_RATE: f64 = 0.1;
+pub const MAX_RATE: f64 = 10_000.0;
 
 /// A preset fixes the path appended to the endpoint, the body template and how the response
 /// is read. Custom takes all of them from the user. vLLM, SGLang, llama.cpp and other
@@ -295,6 +297,14 @@ pub struct RunConfig {
     pub suite: Suite,
     /// Stages of the Custom suite (built-in suites ignore this).
     pub custom_stages: Vec<StageSpec>,
+    /// More base URLs that reach the same server (host aliases), one per line. Requests are
+    /// spread so that no origin has more in flight than HTTP/1.1's per-origin cap allows.
+    #[serde(default)]
+    pub aliases: String,
+    /// Warm-up requests before each stage, excluded from its statistics; `None` = one per
+    /// concurrent slot.
+    #[serde(default)]
+    pub warmup: Option<u32>,
 }
 
 impl Default for RunConfig {
@@ -311,6 +321,8 @@ impl Default for RunConfig {
             timeout_s: 30,
             suite: Suite::Standard,
             custom_stages: Suite::Quick.stages().unwrap_or_default(),
+            aliases: String::new(),
+            warmup: None,
         }
     }
 }
@@ -333,6 +345,9 @@ pub enum Field {
     StageName(usize),
     StageConcurrency(usize),
     StageRequests(usize),
+    StageRate(usize),
+    Aliases,
+    Warmup,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -344,7 +359,8 @@ pub struct FieldError {
 /// A validated run: every request of every stage can be built without further checks.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
-    pub url: String,
+    /// The endpoint's URL and one per host alias; requests are spread over them.
+    pub urls: Vec<String>,
     pub shape: RequestShape,
     pub headers: Vec<(String, String)>,
     pub model: String,
@@ -353,6 +369,8 @@ pub struct Plan {
     pub stages: Vec<StageSpec>,
     /// The user's prompts; empty = the seed's topic prompts.
     pub prompts: Vec<String>,
+    /// Warm-up requests before each stage (`None` = one per concurrent slot).
+    pub warmup: Option<u32>,
 }
 
 /// Headers a browser sets itself and refuses from scripts: naming them is a user mistake.
@@ -404,7 +422,21 @@ impl RunConfig {
 
     /// The URL requests go to: base + preset path, unless the user already typed the path.
     pub fn request_url(&self) -> String {
-        let base = self.endpoint.trim();
+        self.url_for(&self.endpoint)
+    }
+
+    /// Non-blank lines of the alias list, trimmed.
+    pub fn alias_list(&self) -> Vec<String> {
+        self.aliases
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
+    fn url_for(&self, base: &str) -> String {
+        let base = base.trim();
         let path = self.preset.path();
         if path.is_empty() || base.trim_end_matches('/').ends_with(path) {
             return base.to_string();
@@ -440,6 +472,19 @@ impl RunConfig {
         let url = self.request_url();
         if let Err(m) = check_url(&self.endpoint) {
             err(Field::Endpoint, m);
+        }
+        let aliases = self.alias_list();
+        for (n, a) in aliases.iter().enumerate() {
+            if let Err(m) = check_url(a) {
+                err(Field::Aliases, format!("line {}: {m}", n + 1));
+                break;
+            }
+        }
+        if self.warmup.is_some_and(|w| w > MAX_CONCURRENCY) {
+            err(
+                Field::Warmup,
+                format!("at most {MAX_CONCURRENCY} warm-up requests per stage"),
+            );
         }
         if self.preset.needs_model() && self.model.trim().is_empty() {
             err(
@@ -540,6 +585,14 @@ impl RunConfig {
                     "requests must be between 1 and 1,000,000".into(),
                 );
             }
+            if let Some(r) = &s.rate {
+                if !(r.per_s.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r.per_s)) {
+                    err(
+                        Field::StageRate(i),
+                        format!("the rate must be between {MIN_RATE} and {MAX_RATE} requests/s"),
+                    );
+                }
+            }
         }
 
         if !errors.is_empty() {
@@ -556,8 +609,10 @@ impl RunConfig {
         if !key.is_empty() {
             headers.push(("Authorization".into(), format!("Bearer {key}")));
         }
+        let mut urls = vec![url];
+        urls.extend(aliases.iter().map(|a| self.url_for(a)));
         Ok(Plan {
-            url,
+            urls,
             shape: RequestShape { method, ..shape },
             headers,
             model: self.model.trim().to_string(),
@@ -565,13 +620,25 @@ impl RunConfig {
             timeout_ms: f64::from(self.timeout_s) * 1000.0,
             stages,
             prompts: self.prompt_list(),
+            warmup: self.warmup,
         })
     }
 }
 
 impl Plan {
-    /// Request `i` (counted across the whole run) of stage `stage`.
+    /// Request `i` (counted across the whole run) of stage `stage`, to the first URL.
     pub fn request(&self, stage: usize, i: u64) -> HttpRequest {
+        self.request_to(stage, i, 0)
+    }
+
+    /// Warm-up requests before stage `stage`.
+    pub fn warmup_count(&self, stage: usize) -> u32 {
+        let c = self.stages.get(stage).map_or(0, |s| s.concurrency);
+        self.warmup.unwrap_or(c)
+    }
+
+    /// Request `i` of stage `stage`, sent to `urls[origin]`.
+    pub fn request_to(&self, stage: usize, i: u64, origin: usize) -> HttpRequest {
         let prompt = match self.prompts.len() {
             0 => seed_prompt(stage),
             n => self.prompts[(i % n as u64) as usize].clone(),
@@ -588,7 +655,7 @@ impl Plan {
         });
         HttpRequest {
             method: self.shape.method.clone(),
-            url: self.url.clone(),
+            url: self.urls.get(origin).unwrap_or(&self.urls[0]).clone(),
             headers: self.headers.clone(),
             body,
             timeout_ms: self.timeout_ms,
@@ -681,7 +748,7 @@ mod tests {
     #[test]
     fn default_config_is_valid_seed_request() {
         let plan = RunConfig::default().validate().unwrap();
-        assert_eq!(plan.url, "http://127.0.0.1:8000/generate");
+        assert_eq!(plan.urls[0], "http://127.0.0.1:8000/generate");
         assert_eq!(plan.timeout_ms, 30_000.0);
         assert_eq!(plan.total_requests(), 170);
         let req = plan.request(1, 4);
@@ -722,16 +789,19 @@ mod tests {
                     name: "a".into(),
                     concurrency: 0,
                     requests: 1,
+                    rate: None,
                 },
                 StageSpec {
                     name: "b".into(),
                     concurrency: 1001,
                     requests: 1_000_001,
+                    rate: None,
                 },
                 StageSpec {
                     name: " ".into(),
                     concurrency: 1000,
                     requests: 1_000_000,
+                    rate: None,
                 },
             ],
             timeout_s: 601,
@@ -806,7 +876,7 @@ mod tests {
         c.model = "llama".into();
         c.api_key = "sk-secret".into();
         let plan = c.validate().unwrap();
-        assert_eq!(plan.url, "http://127.0.0.1:8000/v1/chat/completions");
+        assert_eq!(plan.urls[0], "http://127.0.0.1:8000/v1/chat/completions");
         assert!(plan
             .headers
             .contains(&("Authorization".into(), "Bearer sk-secret".into())));

@@ -330,6 +330,7 @@ mod tests {
             }],
             error: None,
             protocol: None,
+            queue_ms: None,
         }
     }
 

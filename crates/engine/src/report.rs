@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
 use crate::runner::Sample;
-use crate::stats::{Aggregator, StageStats};
+use crate::stats::{Aggregator, Origin, StageStats};
 
 pub const SCHEMA_VERSION: u32 = 1;
 pub const TOOL_NAME: &str = "stampede";
@@ -33,6 +33,15 @@ pub struct Environment {
     pub http_protocols: Vec<String>,
     /// Periods the tab was hidden during the run, relative to the run start.
     pub hidden_periods: Vec<Period>,
+    /// Each URL requests went to (the endpoint, then host aliases) and its protocol.
+    #[serde(default)]
+    pub origins: Vec<Origin>,
+    /// Whether the page was cross-origin isolated (finer timers).
+    #[serde(default)]
+    pub cross_origin_isolated: Option<bool>,
+    /// Main-thread tasks over 50 ms during the run (they delay response handling).
+    #[serde(default)]
+    pub long_tasks: Vec<Period>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -67,7 +76,10 @@ impl Report {
             created_at,
             percentile_method: PERCENTILE_METHOD.to_string(),
             config: config.redacted(),
-            environment,
+            environment: Environment {
+                origins: agg.origins().to_vec(),
+                ..environment
+            },
             stopped,
             stages: agg.stats(),
             samples: agg.samples().to_vec(),
@@ -131,7 +143,19 @@ impl Report {
 
     /// An aggregator holding the report's samples, for the same table and charts as a live run.
     pub fn aggregator(&self) -> Aggregator {
-        let mut agg = Aggregator::new(self.config.stages());
+        let origins = &self.environment.origins;
+        let mut agg = Aggregator::with_origins(
+            self.config.stages(),
+            origins.iter().map(|o| o.url.clone()).collect(),
+        );
+        for (i, o) in origins.iter().enumerate() {
+            if let Some(p) = &o.protocol {
+                agg.set_protocol(i, p.clone());
+            }
+        }
+        for st in &self.stages {
+            agg.stage_ended(st.stage as usize, st.max_in_flight.clone(), st.dropped);
+        }
         for s in &self.samples {
             agg.push(s.clone());
         }
@@ -179,6 +203,7 @@ mod tests {
                 start_ms: 1.0,
                 end_ms: 2.0,
             }],
+            ..Environment::default()
         };
         Report::new("2026-11-28T12:00:00.000Z".into(), &config, env, false, &agg)
     }

@@ -4,15 +4,16 @@
 //! worker and on a virtual clock in tests. Commands come in on a channel and events go out through
 //! a callback: the runner never touches the UI.
 
-use std::cell::Cell;
-
 use futures::channel::mpsc::UnboundedReceiver;
-use futures::future::LocalBoxFuture;
-use futures::stream::{self, StreamExt};
+use std::cell::RefCell;
+
+use futures::future::{FutureExt, LocalBoxFuture};
+use futures::stream::{FuturesUnordered, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use crate::config::Plan;
 use crate::protocol::{self, ServerDurations, TokenSource};
+use crate::suite::RateSpec;
 
 /// One request, fully built.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,6 +83,9 @@ pub struct HttpOutcome {
     pub error: Option<TransportError>,
     /// HTTP protocol the browser reports (`http/1.1`, `h2`, …), when it can tell.
     pub protocol: Option<String>,
+    /// Time the browser held the request before sending it (connection queue, preflight),
+    /// from resource timing, when the server allows it (`Timing-Allow-Origin`).
+    pub queue_ms: Option<f64>,
 }
 
 /// A piece of a response body and when it arrived (transport clock).
@@ -108,6 +112,8 @@ pub trait Transport {
     fn send(&self, req: HttpRequest) -> LocalBoxFuture<'static, HttpOutcome>;
     /// Abort every request in flight; each then resolves with class `Aborted`.
     fn abort_all(&self);
+    /// Resolve at `at_ms` on this transport's clock (at once if that has passed).
+    fn sleep_until(&self, at_ms: f64) -> LocalBoxFuture<'static, ()>;
     /// Milliseconds on a monotonic clock.
     fn now_ms(&self) -> f64;
 }
@@ -138,6 +144,18 @@ pub struct Sample {
     /// The server's own timings where it reports them (Ollama).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server_durations: Option<ServerDurations>,
+    /// Which of the plan's URLs (0 = the endpoint, then the host aliases) it went to.
+    #[serde(default)]
+    pub origin: u32,
+    /// A warm-up request: listed, but not in the stage's statistics.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warmup: bool,
+    /// Open-loop stages: when the schedule meant it to start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intended_ms: Option<f64>,
+    /// Time queued in the browser before it was sent (resource timing).
+    #[serde(default)]
+    pub queue_ms: Option<f64>,
 }
 
 impl Sample {
@@ -184,14 +202,19 @@ pub enum Event {
         at_ms: f64,
     },
     Sample(Sample),
-    /// The first protocol the browser reported for a stage.
+    /// The first protocol the browser reported for an origin.
     Protocol {
         stage: u32,
+        origin: u32,
         protocol: String,
     },
+    /// `max_in_flight`: the most requests in flight at once per origin during the stage;
+    /// `dropped`: open-loop arrivals not started because the in-flight cap was reached.
     StageFinished {
         stage: u32,
         at_ms: f64,
+        max_in_flight: Vec<u32>,
+        dropped: u64,
     },
     RunFinished {
         stopped: bool,
@@ -199,59 +222,195 @@ pub enum Event {
     },
 }
 
+/// Requests in flight per origin right now; the UI reads it on its own timer.
+#[derive(Debug, Default)]
+pub struct Gauges {
+    in_flight: RefCell<Vec<u32>>,
+}
+
+impl Gauges {
+    pub fn in_flight(&self) -> Vec<u32> {
+        self.in_flight.borrow().clone()
+    }
+}
+
+/// What the runner knows of a request while it is in flight.
+#[derive(Clone, Copy)]
+struct Meta {
+    index: u64,
+    origin: usize,
+    warmup: bool,
+    intended: Option<f64>,
+}
+
+/// Per-stage in-flight bookkeeping: spread over origins, track each origin's maximum.
+struct Slots<'a> {
+    gauges: &'a Gauges,
+    max: RefCell<Vec<u32>>,
+}
+
+impl Slots<'_> {
+    /// The origin with the fewest requests in flight (lowest index on ties).
+    fn take(&self) -> usize {
+        let mut now = self.gauges.in_flight.borrow_mut();
+        let origin = (0..now.len()).min_by_key(|&o| now[o]).unwrap_or(0);
+        now[origin] += 1;
+        let mut max = self.max.borrow_mut();
+        max[origin] = max[origin].max(now[origin]);
+        origin
+    }
+
+    fn give_back(&self, origin: usize) {
+        if let Some(n) = self.gauges.in_flight.borrow_mut().get_mut(origin) {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
+/// Arrival schedule of an open-loop stage: offsets from the stage start, ms.
+struct Arrivals {
+    per_ms: f64,
+    poisson: Option<rand::rngs::SmallRng>,
+    next: f64,
+}
+
+impl Arrivals {
+    fn new(rate: &RateSpec) -> Arrivals {
+        use rand::SeedableRng;
+        Arrivals {
+            per_ms: rate.per_s / 1000.0,
+            poisson: rate
+                .poisson
+                .then(|| rand::rngs::SmallRng::seed_from_u64(rate.seed)),
+            next: 0.0,
+        }
+    }
+
+    /// The offset of the next arrival; the first is at 0.
+    fn advance(&mut self) -> f64 {
+        let at = self.next;
+        let gap = match &mut self.poisson {
+            None => 1.0 / self.per_ms,
+            Some(rng) => {
+                let u: f64 = rand::Rng::random(rng);
+                -(1.0 - u).ln() / self.per_ms
+            }
+        };
+        self.next += gap;
+        at
+    }
+}
+
 /// Run every stage of `plan` in order. Returns when the run ends or is stopped.
 pub async fn run(
     plan: &Plan,
     transport: &dyn Transport,
     mut commands: UnboundedReceiver<Command>,
+    gauges: &Gauges,
     mut emit: impl FnMut(Event),
 ) {
     let origin = transport.now_ms();
     let rel = |t: f64| t - origin;
+    *gauges.in_flight.borrow_mut() = vec![0; plan.urls.len()];
     let mut stopped = false;
     let mut next_index: u64 = 0;
+    let mut protocols: Vec<bool> = vec![false; plan.urls.len()];
     for (stage_idx, stage) in plan.stages.iter().enumerate() {
         let stage_no = stage_idx as u32;
         emit(Event::StageStarted {
             stage: stage_no,
             at_ms: rel(transport.now_ms()),
         });
-        let halt = Cell::new(false);
-        let first_index = next_index;
-        next_index += u64::from(stage.requests);
-        // Lazily pulled by `buffer_unordered`, so `halt` stops new starts at once.
-        let indices = (first_index..next_index).map_while(|i| (!halt.get()).then_some(i));
-        let mut in_flight = stream::iter(indices)
-            .map(|i| {
-                let fut = transport.send(plan.request(stage_idx, i));
-                async move { (i, fut.await) }
-            })
-            .buffer_unordered(stage.concurrency.max(1) as usize);
-        let mut protocol_seen = false;
+        let slots = Slots {
+            gauges,
+            max: RefCell::new(vec![0; plan.urls.len()]),
+        };
+        let cap = stage.concurrency.max(1) as usize;
+        let warmups = u64::from(plan.warmup_count(stage_idx));
+        let total = warmups + u64::from(stage.requests);
+        let mut arrivals = stage.rate.as_ref().map(Arrivals::new);
+        let mut next_arrival = arrivals.as_mut().map(|a| a.advance());
+        let mut stage_start: Option<f64> = None;
+        let mut sent: u64 = 0;
+        let mut dropped: u64 = 0;
+        let mut halted = false;
+        let mut in_flight = FuturesUnordered::new();
+        let start = |meta: Meta| {
+            let fut = transport.send(plan.request_to(stage_idx, meta.index, meta.origin));
+            async move { (meta, fut.await) }
+        };
         loop {
+            let warmup = sent < warmups;
+            let more = !halted && sent < total;
+            // Open-loop stages wait for their next arrival once their warm-ups have drained.
+            let scheduled = arrivals.is_some() && more && !warmup;
+            // Warm-ups and closed stages refill to the cap at once; that keeps exactly `c` in flight.
+            if more && (warmup || arrivals.is_none()) && in_flight.len() < cap {
+                let meta = Meta {
+                    index: next_index,
+                    origin: slots.take(),
+                    warmup,
+                    intended: None,
+                };
+                next_index += 1;
+                sent += 1;
+                in_flight.push(start(meta));
+                continue;
+            }
+            if in_flight.is_empty() && !scheduled {
+                break;
+            }
+            let due = (scheduled && (stage_start.is_some() || in_flight.is_empty())).then(|| {
+                let t0 = *stage_start.get_or_insert_with(|| transport.now_ms());
+                t0 + next_arrival.unwrap_or(0.0)
+            });
+            let mut timer = match due {
+                Some(at) => transport.sleep_until(at).fuse(),
+                None => futures::future::pending().boxed_local().fuse(),
+            };
             futures::select_biased! {
                 cmd = commands.next() => {
                     if let Some(cmd) = cmd {
-                        halt.set(true);
+                        halted = true;
                         stopped |= cmd == Command::Stop;
                         transport.abort_all();
                     }
                 }
-                done = in_flight.next() => {
-                    let Some((index, out)) = done else { break };
-                    if !protocol_seen {
+                done = in_flight.select_next_some() => {
+                    let (meta, out) = done;
+                    slots.give_back(meta.origin);
+                    if !protocols[meta.origin] {
                         if let Some(p) = out.protocol.clone().filter(|p| !p.is_empty()) {
-                            protocol_seen = true;
-                            emit(Event::Protocol { stage: stage_no, protocol: p });
+                            protocols[meta.origin] = true;
+                            emit(Event::Protocol { stage: stage_no, origin: meta.origin as u32, protocol: p });
                         }
                     }
-                    emit(Event::Sample(to_sample(plan, stage_no, index, &out, origin)));
+                    let mut sample = to_sample(plan, stage_no, meta.index, &out, origin);
+                    sample.origin = meta.origin as u32;
+                    sample.warmup = meta.warmup;
+                    sample.intended_ms = meta.intended.map(rel);
+                    emit(Event::Sample(sample));
+                }
+                _ = timer => {
+                    let intended = due.unwrap_or(0.0);
+                    if in_flight.len() >= cap {
+                        dropped += 1;
+                    } else {
+                        let meta = Meta { index: next_index, origin: slots.take(), warmup: false, intended: Some(intended) };
+                        next_index += 1;
+                        in_flight.push(start(meta));
+                    }
+                    sent += 1;
+                    next_arrival = arrivals.as_mut().map(|a| a.advance());
                 }
             }
         }
+        let max_in_flight = slots.max.borrow().clone();
         emit(Event::StageFinished {
             stage: stage_no,
             at_ms: rel(transport.now_ms()),
+            max_in_flight,
+            dropped,
         });
         if stopped {
             break;
@@ -286,30 +445,39 @@ pub fn to_sample(plan: &Plan, stage: u32, index: u64, out: &HttpOutcome, origin:
         content_ms: parsed.content_at.iter().map(|t| t - origin).collect(),
         prompt_tokens: parsed.prompt_tokens,
         server_durations: parsed.server_durations,
+        queue_ms: out.queue_ms,
+        ..Sample::default()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::RunConfig;
+    use crate::config::{Preset, RunConfig};
     use crate::suite::{StageSpec, Suite};
     use futures::channel::{mpsc, oneshot};
     use futures::executor::LocalPool;
     use futures::task::LocalSpawnExt;
-    use std::cell::RefCell;
+    use std::cell::Cell;
     use std::rc::Rc;
 
-    /// A transport on a virtual clock: each request finishes `delay_ms` after it starts.
+    enum Wake {
+        /// A request: its URL and `{{i}}`, and the channel that completes it.
+        Request(String, u64, oneshot::Sender<HttpOutcome>),
+        Timer(oneshot::Sender<()>),
+    }
+
+    /// A transport on a virtual clock: each request finishes `delay_ms` after it starts, timers
+    /// fire at their time, and nothing happens between events.
     #[derive(Default)]
     struct Fake {
         now: Cell<f64>,
         delay_ms: f64,
-        /// (due time, index, completion) of requests in flight.
-        pending: RefCell<Vec<(f64, u64, oneshot::Sender<HttpOutcome>)>>,
+        pending: RefCell<Vec<(f64, Wake)>>,
+        in_flight_by_url: RefCell<std::collections::BTreeMap<String, (u32, u32)>>,
         max_in_flight: Cell<usize>,
         sent: Cell<usize>,
-        /// Requests whose body mentions `i` = fail_every multiple answer HTTP 500.
+        /// Every `fail_every`-th request (by `{{i}}`) answers HTTP 500.
         fail_every: u64,
     }
 
@@ -321,30 +489,46 @@ mod tests {
             })
         }
         fn in_flight(&self) -> usize {
-            self.pending.borrow().len()
+            self.pending
+                .borrow()
+                .iter()
+                .filter(|(_, w)| matches!(w, Wake::Request(..)))
+                .count()
         }
-        /// Complete the earliest request, advancing the clock. False when nothing is pending.
-        fn complete_next(&self) -> bool {
+        /// Fire the earliest event, advancing the clock. False when nothing is pending.
+        fn step(&self) -> bool {
             let mut p = self.pending.borrow_mut();
             let Some(pos) = (0..p.len()).min_by(|&a, &b| p[a].0.total_cmp(&p[b].0)) else {
                 return false;
             };
-            let (due, i, tx) = p.remove(pos);
+            let (due, wake) = p.remove(pos);
             drop(p);
             self.now.set(due);
-            let fail = self.fail_every > 0 && i % self.fail_every == 0;
-            let _ = tx.send(HttpOutcome {
-                start_ms: due - self.delay_ms,
-                headers_ms: Some(due - self.delay_ms / 2.0),
-                end_ms: due,
-                status: Some(if fail { 500 } else { 200 }),
-                chunks: vec![Chunk {
-                    at_ms: due,
-                    bytes: br#"{"generated_text": "abcdefgh", "tokens_per_second": 10}"#.to_vec(),
-                }],
-                error: None,
-                protocol: Some("http/1.1".into()),
-            });
+            match wake {
+                Wake::Timer(tx) => {
+                    let _ = tx.send(());
+                }
+                Wake::Request(url, i, tx) => {
+                    if let Some(e) = self.in_flight_by_url.borrow_mut().get_mut(&url) {
+                        e.0 -= 1;
+                    }
+                    let fail = self.fail_every > 0 && i % self.fail_every == 0;
+                    let _ = tx.send(HttpOutcome {
+                        start_ms: due - self.delay_ms,
+                        headers_ms: Some(due - self.delay_ms / 2.0),
+                        end_ms: due,
+                        status: Some(if fail { 500 } else { 200 }),
+                        chunks: vec![Chunk {
+                            at_ms: due,
+                            bytes: br#"{"generated_text": "abcdefgh", "tokens_per_second": 10}"#
+                                .to_vec(),
+                        }],
+                        error: None,
+                        protocol: Some("http/1.1".into()),
+                        queue_ms: Some(0.5),
+                    });
+                }
+            }
             true
         }
     }
@@ -355,9 +539,16 @@ mod tests {
             let body: serde_json::Value =
                 serde_json::from_str(req.body.as_deref().unwrap_or("{}")).unwrap();
             let i = body["i"].as_u64().unwrap_or(0);
+            {
+                let mut by_url = self.in_flight_by_url.borrow_mut();
+                let e = by_url.entry(req.url.clone()).or_default();
+                e.0 += 1;
+                e.1 = e.1.max(e.0);
+            }
+            let due = self.now.get() + self.delay_ms;
             self.pending
                 .borrow_mut()
-                .push((self.now.get() + self.delay_ms, i, tx));
+                .push((due, Wake::Request(req.url, i, tx)));
             self.sent.set(self.sent.get() + 1);
             self.max_in_flight
                 .set(self.max_in_flight.get().max(self.in_flight()));
@@ -374,36 +565,61 @@ mod tests {
                         message: "aborted".into(),
                     }),
                     protocol: None,
+                    queue_ms: None,
                 })
             })
         }
         fn abort_all(&self) {
             // Dropping the senders resolves every pending request as aborted.
-            self.pending.borrow_mut().clear();
+            let mut p = self.pending.borrow_mut();
+            p.retain(|(_, w)| matches!(w, Wake::Timer(_)));
+            for e in self.in_flight_by_url.borrow_mut().values_mut() {
+                e.0 = 0;
+            }
+        }
+        fn sleep_until(&self, at_ms: f64) -> LocalBoxFuture<'static, ()> {
+            if at_ms <= self.now.get() {
+                return Box::pin(async {});
+            }
+            let (tx, rx) = oneshot::channel();
+            self.pending.borrow_mut().push((at_ms, Wake::Timer(tx)));
+            Box::pin(async move {
+                let _ = rx.await;
+            })
         }
         fn now_ms(&self) -> f64 {
             self.now.get()
         }
     }
 
-    fn plan(stages: &[(u32, u32)]) -> Plan {
+    fn config(stages: Vec<StageSpec>) -> RunConfig {
         let mut cfg = RunConfig {
             suite: Suite::Custom,
-            custom_stages: stages
-                .iter()
-                .map(|&(c, r)| StageSpec {
-                    name: "s".into(),
-                    concurrency: c,
-                    requests: r,
-                })
-                .collect(),
-            preset: crate::config::Preset::Custom,
+            custom_stages: stages,
+            preset: Preset::Custom,
             endpoint: "http://127.0.0.1:1/x".into(),
+            warmup: Some(0),
             ..RunConfig::default()
         };
-        cfg.custom = crate::config::Preset::Seed.shape();
+        cfg.custom = Preset::Seed.shape();
         cfg.custom.body_template = r#"{"i": {{i}}}"#.into();
-        cfg.validate().unwrap()
+        cfg
+    }
+
+    fn closed(stages: &[(u32, u32)]) -> Vec<StageSpec> {
+        stages
+            .iter()
+            .map(|&(c, r)| StageSpec {
+                name: "s".into(),
+                concurrency: c,
+                requests: r,
+                rate: None,
+            })
+            .collect()
+    }
+
+    fn plan(stages: &[(u32, u32)]) -> Plan {
+        config(closed(stages)).validate().unwrap()
     }
 
     struct Harness {
@@ -411,6 +627,31 @@ mod tests {
         events: Rc<RefCell<Vec<Event>>>,
         commands: mpsc::UnboundedSender<Command>,
         done: Rc<Cell<bool>>,
+        gauges: Rc<Gauges>,
+    }
+
+    impl Harness {
+        /// Run to the end on the virtual clock; `each` sees the fake before every step.
+        fn finish(&mut self, fake: &Fake, mut each: impl FnMut(&Fake, &Gauges)) {
+            loop {
+                self.pool.run_until_stalled();
+                if self.done.get() {
+                    return;
+                }
+                each(fake, &self.gauges);
+                assert!(fake.step(), "runner stalled with nothing pending");
+            }
+        }
+        fn samples(&self) -> Vec<Sample> {
+            self.events
+                .borrow()
+                .iter()
+                .filter_map(|e| match e {
+                    Event::Sample(s) => Some(s.clone()),
+                    _ => None,
+                })
+                .collect()
+        }
     }
 
     fn start(plan: Plan, fake: Rc<Fake>) -> Harness {
@@ -418,10 +659,11 @@ mod tests {
         let events = Rc::new(RefCell::new(Vec::new()));
         let (tx, rx) = mpsc::unbounded();
         let done = Rc::new(Cell::new(false));
-        let (ev, d) = (events.clone(), done.clone());
+        let gauges = Rc::new(Gauges::default());
+        let (ev, d, g) = (events.clone(), done.clone(), gauges.clone());
         pool.spawner()
             .spawn_local(async move {
-                run(&plan, &fake, rx, |e| ev.borrow_mut().push(e)).await;
+                run(&plan, &fake, rx, &g, |e| ev.borrow_mut().push(e)).await;
                 d.set(true);
             })
             .unwrap();
@@ -430,17 +672,8 @@ mod tests {
             events,
             commands: tx,
             done,
+            gauges,
         }
-    }
-
-    fn samples(events: &[Event]) -> Vec<Sample> {
-        events
-            .iter()
-            .filter_map(|e| match e {
-                Event::Sample(s) => Some(s.clone()),
-                _ => None,
-            })
-            .collect()
     }
 
     #[test]
@@ -448,26 +681,16 @@ mod tests {
         let fake = Fake::new(100.0);
         let mut h = start(plan(&[(3, 10), (5, 7)]), fake.clone());
         let mut observed = Vec::new();
-        loop {
-            h.pool.run_until_stalled();
-            if h.done.get() {
-                break;
-            }
-            observed.push((fake.now.get(), fake.in_flight(), fake.sent.get()));
-            assert!(
-                fake.complete_next(),
-                "runner stalled with nothing in flight"
-            );
-        }
+        h.finish(&fake, |f, _| observed.push((f.in_flight(), f.sent.get())));
         // Stage 1 (c=3, 10 requests): 3 in flight until fewer than 3 remain unsent.
-        for &(_, in_flight, sent) in &observed {
+        for &(in_flight, sent) in &observed {
             if sent < 10 {
                 assert_eq!(in_flight, 3, "sent {sent}");
             }
         }
         assert_eq!(fake.max_in_flight.get(), 5);
         assert_eq!(fake.sent.get(), 17);
-        let s = samples(&h.events.borrow());
+        let s = h.samples();
         assert_eq!(s.len(), 17);
         assert_eq!(s.iter().filter(|x| x.stage == 0).count(), 10);
         let mut idx: Vec<u64> = s.iter().map(|x| x.index).collect();
@@ -487,6 +710,10 @@ mod tests {
         assert!(start2 >= end1);
         // 10 requests at c=3, 100 ms each: 4 waves.
         assert_eq!(end1, 400.0);
+        assert!(
+            s.iter().all(|x| x.queue_ms == Some(0.5)),
+            "the transport's queue time is kept"
+        );
         assert!(matches!(
             h.events.borrow().last(),
             Some(Event::RunFinished { stopped: false, .. })
@@ -499,15 +726,14 @@ mod tests {
         let mut h = start(plan(&[(4, 100), (2, 10)]), fake.clone());
         for _ in 0..6 {
             h.pool.run_until_stalled();
-            fake.complete_next();
+            fake.step();
         }
         h.pool.run_until_stalled();
         h.commands.unbounded_send(Command::Stop).unwrap();
         h.pool.run_until_stalled();
         assert!(h.done.get());
         assert_eq!(fake.in_flight(), 0);
-        let ev = h.events.borrow();
-        let s = samples(&ev);
+        let s = h.samples();
         assert_eq!(s.iter().filter(|x| x.ok()).count(), 6);
         assert_eq!(
             s.iter()
@@ -518,9 +744,10 @@ mod tests {
         assert_eq!(fake.sent.get(), 10, "nothing started after Stop");
         assert!(s.iter().all(|x| x.stage == 0), "later stages never start");
         assert!(matches!(
-            ev.last(),
+            h.events.borrow().last(),
             Some(Event::RunFinished { stopped: true, .. })
         ));
+        assert_eq!(h.gauges.in_flight(), vec![0]);
     }
 
     #[test]
@@ -528,17 +755,11 @@ mod tests {
         let fake = Fake::new(10.0);
         let mut h = start(plan(&[(2, 50), (2, 4)]), fake.clone());
         h.pool.run_until_stalled();
-        fake.complete_next();
+        fake.step();
         h.pool.run_until_stalled();
         h.commands.unbounded_send(Command::SkipStage).unwrap();
-        loop {
-            h.pool.run_until_stalled();
-            if h.done.get() || !fake.complete_next() {
-                break;
-            }
-        }
-        assert!(h.done.get());
-        let s = samples(&h.events.borrow());
+        h.finish(&fake, |_, _| {});
+        let s = h.samples();
         assert_eq!(s.iter().filter(|x| x.stage == 1 && x.ok()).count(), 4);
         assert_eq!(s.iter().filter(|x| x.stage == 0).count(), 3);
         assert!(matches!(
@@ -549,21 +770,15 @@ mod tests {
 
     #[test]
     fn samples_are_relative_to_run_start_and_classified() {
-        let fake = Fake::new(20.0);
-        fake.now.set(5000.0);
         let fake = Rc::new(Fake {
+            delay_ms: 20.0,
             fail_every: 3,
-            ..Rc::try_unwrap(fake).ok().unwrap()
+            ..Fake::default()
         });
+        fake.now.set(5000.0);
         let mut h = start(plan(&[(1, 4)]), fake.clone());
-        loop {
-            h.pool.run_until_stalled();
-            if !fake.complete_next() {
-                break;
-            }
-        }
-        let ev = h.events.borrow();
-        let s = samples(&ev);
+        h.finish(&fake, |_, _| {});
+        let s = h.samples();
         assert_eq!(s[0].start_ms, 0.0);
         assert_eq!(s[0].ttfb_ms(), Some(10.0));
         assert_eq!(s[3].end_ms, 80.0);
@@ -571,12 +786,165 @@ mod tests {
         assert_eq!(s[3].error_class, Some(ErrorClass::Http), "i=3 fails");
         assert_eq!(s[1].output_tokens, Some(2));
         assert_eq!(s[1].server_tokens_per_s, Some(10.0));
+        let protocols = h
+            .events
+            .borrow()
+            .iter()
+            .filter(|e| matches!(e, Event::Protocol { .. }))
+            .count();
+        assert_eq!(protocols, 1, "protocol reported once per origin");
+    }
+
+    #[test]
+    fn host_aliases_share_the_load_evenly() {
+        let mut cfg = config(closed(&[(10, 40), (3, 9)]));
+        cfg.endpoint = "http://127.0.0.1:9/x".into();
+        cfg.aliases = "http://127.0.0.2:9/x\n\n".into();
+        let fake = Fake::new(100.0);
+        let mut h = start(cfg.validate().unwrap(), fake.clone());
+        let mut live_max = vec![0u32, 0];
+        h.finish(&fake, |_, g| {
+            for (m, n) in live_max.iter_mut().zip(g.in_flight()) {
+                *m = (*m).max(n);
+            }
+        });
+        let by_url = fake.in_flight_by_url.borrow();
         assert_eq!(
-            ev.iter()
-                .filter(|e| matches!(e, Event::Protocol { .. }))
-                .count(),
-            1,
-            "protocol reported once per stage"
+            by_url.values().map(|e| e.1).collect::<Vec<_>>(),
+            vec![5, 5],
+            "{by_url:?}"
         );
+        assert_eq!(live_max, vec![5, 5], "gauges saw the same");
+        let finished: Vec<Vec<u32>> = h
+            .events
+            .borrow()
+            .iter()
+            .filter_map(|e| match e {
+                Event::StageFinished { max_in_flight, .. } => Some(max_in_flight.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(finished, vec![vec![5, 5], vec![2, 1]]);
+        let s = h.samples();
+        // Equal latencies: a finished request frees its origin, which takes the next one.
+        assert_eq!(
+            s.iter().filter(|x| x.stage == 0 && x.origin == 1).count(),
+            20
+        );
+        let protocols = h
+            .events
+            .borrow()
+            .iter()
+            .filter(|e| matches!(e, Event::Protocol { .. }))
+            .count();
+        assert_eq!(protocols, 2, "one per origin");
+    }
+
+    #[test]
+    fn warmups_run_first_at_stage_concurrency_and_are_flagged() {
+        let mut cfg = config(closed(&[(3, 6)]));
+        cfg.warmup = None; // one per concurrent slot
+        let fake = Fake::new(10.0);
+        let mut h = start(cfg.validate().unwrap(), fake.clone());
+        h.finish(&fake, |_, _| {});
+        let s = h.samples();
+        assert_eq!(s.len(), 9);
+        let warm: Vec<&Sample> = s.iter().filter(|x| x.warmup).collect();
+        assert_eq!(warm.len(), 3);
+        assert!(warm.iter().all(|w| w.index < 3 && w.start_ms == 0.0));
+        assert_eq!(fake.max_in_flight.get(), 3);
+    }
+
+    fn rate_stage(per_s: f64, poisson: bool, requests: u32, cap: u32) -> Vec<StageSpec> {
+        vec![StageSpec {
+            name: "rate".into(),
+            concurrency: cap,
+            requests,
+            rate: Some(RateSpec {
+                per_s,
+                poisson,
+                seed: 7,
+            }),
+        }]
+    }
+
+    #[test]
+    fn constant_rate_starts_on_schedule_whatever_the_latency() {
+        let fake = Fake::new(250.0);
+        let mut h = start(
+            config(rate_stage(20.0, false, 40, 100)).validate().unwrap(),
+            fake.clone(),
+        );
+        h.finish(&fake, |_, _| {});
+        let s = h.samples();
+        assert_eq!(s.len(), 40);
+        for x in &s {
+            let k = x.index as f64;
+            assert_eq!(x.intended_ms, Some(k * 50.0), "every 50 ms");
+            assert_eq!(x.start_ms, k * 50.0, "no lag on a virtual clock");
+            assert_eq!(x.latency_ms(), 250.0);
+        }
+        assert_eq!(
+            fake.max_in_flight.get(),
+            5,
+            "250 ms latency / 50 ms spacing"
+        );
+    }
+
+    #[test]
+    fn poisson_arrivals_are_seeded_and_average_the_rate() {
+        let run_once = || {
+            let fake = Fake::new(5.0);
+            let mut h = start(
+                config(rate_stage(100.0, true, 2000, 1000))
+                    .validate()
+                    .unwrap(),
+                fake.clone(),
+            );
+            h.finish(&fake, |_, _| {});
+            h.samples()
+                .iter()
+                .map(|x| x.intended_ms.unwrap())
+                .collect::<Vec<f64>>()
+        };
+        let a = run_once();
+        assert_eq!(a, run_once(), "same seed, same schedule");
+        let mut sorted = a.clone();
+        sorted.sort_by(f64::total_cmp);
+        let mean_gap = sorted[sorted.len() - 1] / (sorted.len() - 1) as f64;
+        assert!(
+            (mean_gap - 10.0).abs() < 0.6,
+            "mean gap {mean_gap} ms for 100/s"
+        );
+        let gaps: Vec<f64> = sorted.windows(2).map(|w| w[1] - w[0]).collect();
+        let cv = (gaps.iter().map(|g| (g - mean_gap).powi(2)).sum::<f64>() / gaps.len() as f64)
+            .sqrt()
+            / mean_gap;
+        assert!(
+            (cv - 1.0).abs() < 0.1,
+            "exponential gaps have a coefficient of variation of 1, got {cv}"
+        );
+    }
+
+    #[test]
+    fn arrivals_beyond_the_in_flight_cap_are_dropped() {
+        let fake = Fake::new(1000.0);
+        let mut h = start(
+            config(rate_stage(100.0, false, 50, 5)).validate().unwrap(),
+            fake.clone(),
+        );
+        h.finish(&fake, |_, _| {});
+        // 50 arrivals 10 ms apart; each takes 1 s, so only the first 5 fit under the cap.
+        assert_eq!(h.samples().len(), 5);
+        let dropped: Vec<u64> = h
+            .events
+            .borrow()
+            .iter()
+            .filter_map(|e| match e {
+                Event::StageFinished { dropped, .. } => Some(*dropped),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(dropped, vec![45]);
     }
 }

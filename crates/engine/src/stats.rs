@@ -117,7 +117,49 @@ pub struct StageStats {
     /// The server's own total time per request, where it reports one (Ollama).
     #[serde(default)]
     pub server_total_ms: Option<Distribution>,
+    /// Warm-up requests run before the stage (not in any figure above).
+    #[serde(default)]
+    pub warmups: u64,
+    /// Time requests waited in the browser before being sent (resource timing; needs the
+    /// server's `Timing-Allow-Origin`). Over successful requests.
+    #[serde(default)]
+    pub browser_queue_ms: Option<Distribution>,
+    /// Σ (latency − browser queue) / wall time: requests in flight beyond the browser, which is
+    /// what the server saw. `None` without queue times.
+    #[serde(default)]
+    pub sent_concurrency: Option<f64>,
+    /// The most requests in flight at once per origin (endpoint, then each host alias).
+    #[serde(default)]
+    pub max_in_flight: Vec<u32>,
+    /// Open-loop stages: the requested arrival rate.
+    #[serde(default)]
+    pub requested_rate_per_s: Option<f64>,
+    /// Open-loop stages: (started − 1) / (last start − first start).
+    #[serde(default)]
+    pub achieved_rate_per_s: Option<f64>,
+    /// Open-loop stages: actual start − intended start.
+    #[serde(default)]
+    pub schedule_lag_ms: Option<Distribution>,
+    /// Open-loop stages: end − intended start (corrected for coordinated omission).
+    #[serde(default)]
+    pub latency_from_intended_ms: Option<Distribution>,
+    /// Open-loop stages: requests that started more than `LATE_MS` after their intended start.
+    #[serde(default)]
+    pub late: u64,
+    /// Open-loop stages: arrivals not started because the in-flight cap was reached.
+    #[serde(default)]
+    pub dropped: u64,
+    /// Why the stage did not reach what it asked for, and what to do; `None` when it did.
+    #[serde(default)]
+    pub shortfall: Option<String>,
 }
+
+/// A scheduled request that starts later than this is counted late.
+pub const LATE_MS: f64 = 5.0;
+/// Chromium and Firefox open at most this many HTTP/1.1 connections per origin.
+pub const HTTP1_CONNECTIONS: u32 = 6;
+/// Below this share of the requested concurrency or rate, a stage is flagged.
+pub const SHORTFALL: f64 = 0.9;
 
 /// Statistics of one stage from its samples (all of which must belong to it).
 pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageStats {
@@ -131,13 +173,36 @@ pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageSt
     let mut tpot = Vec::new();
     let mut gaps = Vec::new();
     let mut server_total = Vec::new();
+    let mut queue = Vec::new();
+    let mut lag = Vec::new();
+    let mut from_intended = Vec::new();
+    let mut starts = Vec::new();
+    let mut late = 0u64;
+    let mut warmups = 0u64;
+    let mut sent_ms = 0.0;
+    let mut queue_known = 0usize;
     let mut prompt_tokens = 0u64;
     let mut output_tokens = 0u64;
     let mut sources: Vec<TokenSourceCount> = Vec::new();
     let mut first_start = f64::INFINITY;
     let mut last_end = f64::NEG_INFINITY;
     let mut busy_ms = 0.0;
+    let measured: Vec<&Sample> = samples.iter().copied().filter(|s| !s.warmup).collect();
+    warmups += (samples.len() - measured.len()) as u64;
+    let samples = &measured[..];
     for s in samples {
+        if let Some(q) = s.queue_ms {
+            queue_known += 1;
+            sent_ms += (s.latency_ms() - q).max(0.0);
+        }
+        if let Some(intended) = s.intended_ms {
+            let l = s.start_ms - intended;
+            lag.push(l);
+            starts.push(s.start_ms);
+            if l > LATE_MS {
+                late += 1;
+            }
+        }
         first_start = first_start.min(s.start_ms);
         last_end = last_end.max(s.end_ms);
         busy_ms += s.latency_ms();
@@ -151,6 +216,8 @@ pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageSt
                 tpot.extend(s.tpot_ms());
                 gaps.extend(s.gaps_ms());
                 server_total.extend(s.server_durations.as_ref().and_then(|d| d.total_ms));
+                queue.extend(s.queue_ms);
+                from_intended.extend(s.intended_ms.map(|i| s.end_ms - i));
                 prompt_tokens += s.prompt_tokens.unwrap_or(0);
                 output_tokens += s.output_tokens.unwrap_or(0);
                 if let Some(src) = s.token_source {
@@ -214,7 +281,86 @@ pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageSt
         inter_chunk_ms: Distribution::of(&mut gaps),
         server_tokens_per_s: Distribution::of(&mut server_tps),
         server_total_ms: Distribution::of(&mut server_total),
+        warmups,
+        browser_queue_ms: Distribution::of(&mut queue),
+        sent_concurrency: (wall_ms > 0.0 && queue_known == samples.len() && queue_known > 0)
+            .then(|| sent_ms / wall_ms),
+        max_in_flight: Vec::new(),
+        requested_rate_per_s: spec.rate.as_ref().map(|r| r.per_s),
+        achieved_rate_per_s: achieved_rate(&mut starts),
+        schedule_lag_ms: Distribution::of(&mut lag),
+        latency_from_intended_ms: Distribution::of(&mut from_intended),
+        late,
+        dropped: 0,
+        shortfall: None,
     }
+}
+
+fn achieved_rate(starts: &mut [f64]) -> Option<f64> {
+    starts.sort_unstable_by(f64::total_cmp);
+    let span = starts.last()? - starts.first()?;
+    (span > 0.0).then(|| (starts.len() - 1) as f64 / (span / 1000.0))
+}
+
+/// A plan's URL and the protocol the browser reported for it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Origin {
+    pub url: String,
+    pub protocol: Option<String>,
+}
+
+/// Why a stage fell short, with the remedy; `None` when it reached what it asked for.
+pub fn shortfall(st: &StageStats, spec: &StageSpec, origins: &[Origin]) -> Option<String> {
+    if let Some(rate) = &spec.rate {
+        let achieved = st.achieved_rate_per_s.unwrap_or(0.0);
+        let mut why = Vec::new();
+        if st.dropped > 0 {
+            why.push(format!(
+                "{} arrivals were dropped at the cap of {} in flight: raise the cap or lower the rate",
+                st.dropped, spec.concurrency
+            ));
+        }
+        if achieved < SHORTFALL * rate.per_s && st.completed > 1 {
+            why.push(format!(
+                "started {achieved:.1} requests/s of the {:.1} asked: the page could not keep the \
+                 schedule (busy main thread or throttled timers in a hidden tab)",
+                rate.per_s
+            ));
+        }
+        return (!why.is_empty()).then(|| why.join("; "));
+    }
+    let c = spec.concurrency;
+    let n = origins.len().max(1) as u32;
+    let http1 = origins
+        .iter()
+        .any(|o| o.protocol.as_deref() == Some("http/1.1"));
+    let unknown = origins.iter().all(|o| o.protocol.is_none());
+    let cap = HTTP1_CONNECTIONS * n;
+    let seen = st.sent_concurrency.or(st.achieved_concurrency)?;
+    let capped = (http1 || unknown) && c > cap;
+    let measured_short = seen < SHORTFALL * f64::from(c);
+    // Without queue times, Σ latency hides the browser's queue; a known HTTP/1.1 cap still tells.
+    let known_capped = capped && http1 && st.sent_concurrency.is_none();
+    if !measured_short && !known_capped {
+        return None;
+    }
+    Some(if capped {
+        format!(
+            "asked for {c} in flight, but the browser allows {HTTP1_CONNECTIONS} HTTP/1.1 connections per \
+             origin: {n} origin(s) carry at most {cap}; the rest waited in the browser{}. Remedy: add \
+             host aliases (other names or addresses of the same server, e.g. 127.0.0.2…) or put an \
+             HTTP/2 proxy (Caddy, nginx) in front of the server",
+            st.browser_queue_ms
+                .as_ref()
+                .map(|q| format!(" (queue p50 {:.1} ms)", q.p50))
+                .unwrap_or_default()
+        )
+    } else {
+        format!(
+            "asked for {c} in flight but about {seen:.1} were: the client spent time between \
+             requests (a busy page) or the server was slow to accept connections"
+        )
+    })
 }
 
 /// Collects samples outside any reactive graph and computes statistics on demand.
@@ -222,13 +368,46 @@ pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageSt
 pub struct Aggregator {
     stages: Vec<StageSpec>,
     samples: Vec<Sample>,
+    origins: Vec<Origin>,
+    /// Per stage, from the runner: most in flight per origin, and dropped arrivals.
+    ends: Vec<Option<(Vec<u32>, u64)>>,
 }
 
 impl Aggregator {
     pub fn new(stages: Vec<StageSpec>) -> Aggregator {
+        Aggregator::with_origins(stages, Vec::new())
+    }
+
+    pub fn with_origins(stages: Vec<StageSpec>, urls: Vec<String>) -> Aggregator {
+        let ends = vec![None; stages.len()];
         Aggregator {
             stages,
             samples: Vec::new(),
+            origins: urls
+                .into_iter()
+                .map(|url| Origin {
+                    url,
+                    protocol: None,
+                })
+                .collect(),
+            ends,
+        }
+    }
+
+    pub fn origins(&self) -> &[Origin] {
+        &self.origins
+    }
+
+    pub fn set_protocol(&mut self, origin: usize, protocol: String) {
+        if let Some(o) = self.origins.get_mut(origin) {
+            o.protocol = Some(protocol);
+        }
+    }
+
+    /// What the runner reported at the end of a stage.
+    pub fn stage_ended(&mut self, stage: usize, max_in_flight: Vec<u32>, dropped: u64) {
+        if let Some(e) = self.ends.get_mut(stage) {
+            *e = Some((max_in_flight, dropped));
         }
     }
 
@@ -256,7 +435,17 @@ impl Aggregator {
             .iter()
             .filter(|s| s.stage as usize == i)
             .collect();
-        (!mine.is_empty()).then(|| stage_stats(i as u32, spec, &mine))
+        (!mine.is_empty()).then(|| self.finish(i, stage_stats(i as u32, spec, &mine)))
+    }
+
+    /// Add what only the runner knows, then judge the stage.
+    fn finish(&self, i: usize, mut st: StageStats) -> StageStats {
+        if let Some(Some((max, dropped))) = self.ends.get(i) {
+            st.max_in_flight = max.clone();
+            st.dropped = *dropped;
+        }
+        st.shortfall = shortfall(&st, &self.stages[i], &self.origins);
+        st
     }
 
     /// Statistics for every stage that has at least one sample, in stage order.
@@ -271,7 +460,7 @@ impl Aggregator {
             .iter()
             .enumerate()
             .filter(|(_, v)| !v.is_empty())
-            .map(|(i, v)| stage_stats(i as u32, &self.stages[i], v))
+            .map(|(i, v)| self.finish(i, stage_stats(i as u32, &self.stages[i], v)))
             .collect()
     }
 }
@@ -285,6 +474,7 @@ mod tests {
             name: "s".into(),
             concurrency: 2,
             requests: 4,
+            rate: None,
         }
     }
 
@@ -410,6 +600,109 @@ mod tests {
             (st.ttft_ms, st.tpot_ms, st.inter_chunk_ms),
             (None, None, None)
         );
+    }
+
+    #[test]
+    fn warmups_are_counted_apart_and_queue_time_gives_sent_concurrency() {
+        // Ten requests at c=10 over HTTP/1.1: four of them waited 100 ms in the browser.
+        let mut v: Vec<Sample> = (0..10)
+            .map(|i| Sample {
+                queue_ms: Some(if i < 6 { 0.0 } else { 100.0 }),
+                ..sample(0.0, if i < 6 { 100.0 } else { 200.0 }, None)
+            })
+            .collect();
+        v.push(Sample {
+            warmup: true,
+            ..sample(0.0, 5000.0, None)
+        });
+        let refs: Vec<&Sample> = v.iter().collect();
+        let spec = StageSpec {
+            concurrency: 10,
+            ..spec()
+        };
+        let st = stage_stats(0, &spec, &refs);
+        assert_eq!((st.warmups, st.completed, st.wall_ms), (1, 10, 200.0));
+        // Σ latency = 6×100 + 4×200 = 1400 → 7.0; minus the queue: 1000 → 5.0.
+        assert_eq!(st.achieved_concurrency, Some(7.0));
+        assert_eq!(st.sent_concurrency, Some(5.0));
+        assert_eq!(st.browser_queue_ms.as_ref().unwrap().max, 100.0);
+        let http1 = [Origin {
+            url: "u".into(),
+            protocol: Some("http/1.1".into()),
+        }];
+        let why = shortfall(&st, &spec, &http1).unwrap();
+        assert!(
+            why.contains("6 HTTP/1.1 connections") && why.contains("host aliases"),
+            "{why}"
+        );
+        // Two origins carry 12: not capped, but still measured short of 10.
+        let two = [http1[0].clone(), http1[0].clone()];
+        assert!(shortfall(&st, &spec, &two).unwrap().contains("about 5.0"));
+        // HTTP/2 and enough in flight: nothing to say.
+        let full: Vec<Sample> = (0..10)
+            .map(|_| Sample {
+                queue_ms: Some(0.0),
+                ..sample(0.0, 100.0, None)
+            })
+            .collect();
+        let refs: Vec<&Sample> = full.iter().collect();
+        let st = stage_stats(0, &spec, &refs);
+        let h2 = [Origin {
+            url: "u".into(),
+            protocol: Some("h2".into()),
+        }];
+        assert_eq!(shortfall(&st, &spec, &h2), None);
+        // HTTP/1.1 without queue times: Σ latency looks full, the cap still flags it.
+        let blind: Vec<Sample> = (0..10).map(|_| sample(0.0, 100.0, None)).collect();
+        let refs: Vec<&Sample> = blind.iter().collect();
+        let st = stage_stats(0, &spec, &refs);
+        assert_eq!(st.sent_concurrency, None);
+        assert!(shortfall(&st, &spec, &http1).is_some());
+    }
+
+    #[test]
+    fn open_loop_figures_by_hand() {
+        // Intended every 100 ms; the third started 20 ms late.
+        let v: Vec<Sample> = (0..5)
+            .map(|i| {
+                let intended = f64::from(i) * 100.0;
+                let start = intended + if i == 2 { 20.0 } else { 1.0 };
+                Sample {
+                    intended_ms: Some(intended),
+                    ..sample(start, start + 50.0, None)
+                }
+            })
+            .collect();
+        let refs: Vec<&Sample> = v.iter().collect();
+        let spec = StageSpec {
+            rate: Some(crate::suite::RateSpec {
+                per_s: 10.0,
+                poisson: false,
+                seed: 0,
+            }),
+            ..spec()
+        };
+        let st = stage_stats(0, &spec, &refs);
+        assert_eq!(st.requested_rate_per_s, Some(10.0));
+        // Starts 1, 101, 220, 301, 401: 4 gaps over 400 ms.
+        assert_eq!(st.achieved_rate_per_s, Some(10.0));
+        assert_eq!(st.late, 1);
+        let lag = st.schedule_lag_ms.as_ref().unwrap();
+        assert_eq!((lag.p50, lag.max), (1.0, 20.0));
+        assert_eq!(st.latency_from_intended_ms.as_ref().unwrap().max, 70.0);
+        assert_eq!(shortfall(&st, &spec, &[]), None);
+        let mut agg = Aggregator::with_origins(vec![spec.clone()], vec!["u".into()]);
+        for x in v {
+            agg.push(x);
+        }
+        agg.stage_ended(0, vec![1], 3);
+        let st = &agg.stats()[0];
+        assert_eq!((st.dropped, st.max_in_flight.clone()), (3, vec![1]));
+        assert!(st
+            .shortfall
+            .as_deref()
+            .unwrap()
+            .contains("3 arrivals were dropped"));
     }
 
     #[test]

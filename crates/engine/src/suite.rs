@@ -2,12 +2,26 @@
 
 use serde::{Deserialize, Serialize};
 
-/// One closed-loop stage: keep `concurrency` requests in flight until `requests` have been sent.
+/// One stage. Closed loop (no `rate`): keep `concurrency` requests in flight until `requests`
+/// have been sent. Open loop (`rate`): start `requests` requests on a schedule of `rate` per
+/// second, whatever the responses do, with `concurrency` as the cap on requests in flight.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct StageSpec {
     pub name: String,
     pub concurrency: u32,
     pub requests: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate: Option<RateSpec>,
+}
+
+/// Arrivals of an open-loop stage.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RateSpec {
+    pub per_s: f64,
+    /// Exponential gaps (Poisson arrivals, seeded) instead of evenly spaced ones.
+    pub poisson: bool,
+    #[serde(default)]
+    pub seed: u64,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -88,6 +102,7 @@ impl Suite {
                     name: STAGE_NAMES[i].to_string(),
                     concurrency,
                     requests,
+                    rate: None,
                 })
                 .collect(),
         )

@@ -24,6 +24,7 @@ fn outcome(chunks: Vec<(f64, Vec<u8>)>) -> HttpOutcome {
             .collect(),
         error: None,
         protocol: None,
+        queue_ms: None,
     }
 }
 
