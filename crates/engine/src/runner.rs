@@ -201,7 +201,7 @@ pub enum Event {
         stage: u32,
         at_ms: f64,
     },
-    Sample(Sample),
+    Sample(Box<Sample>),
     /// The first protocol the browser reported for an origin.
     Protocol {
         stage: u32,
@@ -389,7 +389,7 @@ pub async fn run(
                     sample.origin = meta.origin as u32;
                     sample.warmup = meta.warmup;
                     sample.intended_ms = meta.intended.map(rel);
-                    emit(Event::Sample(sample));
+                    emit(Event::Sample(Box::new(sample)));
                 }
                 _ = timer => {
                     let intended = due.unwrap_or(0.0);
@@ -647,7 +647,7 @@ mod tests {
                 .borrow()
                 .iter()
                 .filter_map(|e| match e {
-                    Event::Sample(s) => Some(s.clone()),
+                    Event::Sample(s) => Some((**s).clone()),
                     _ => None,
                 })
                 .collect()

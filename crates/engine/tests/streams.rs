@@ -126,7 +126,7 @@ fn tgi_generate_stream() {
 fn without_last(bytes: &[u8], marker: &str) -> Vec<u8> {
     let text = String::from_utf8(bytes.to_vec()).unwrap();
     let cut = text.rfind(marker).expect("marker");
-    text[..cut].as_bytes().to_vec()
+    text.as_bytes()[..cut].to_vec()
 }
 
 #[test]
