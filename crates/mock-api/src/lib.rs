@@ -6,8 +6,15 @@
 //! `POST /generate_stream`, SSE). Knobs set latency, time to first token, per-token time,
 //! packing of tokens into chunks, jitter, HTTP failures and in-band stream faults. It counts
 //! concurrency and faults so tests can check what a load generator really did (`GET /stats`).
-//! CORS is open and `Timing-Allow-Origin: *` is sent everywhere, because the client is a web
-//! page on another origin.
+//! CORS is open and `Timing-Allow-Origin: *` and `Cross-Origin-Resource-Policy: cross-origin`
+//! are sent everywhere, because the client is a web page on another origin (and may be
+//! cross-origin isolated).
+//!
+//! The model API speaks plain HTTP/1.1, or with [`start_tls`] (`--tls`) HTTPS with HTTP/2 and
+//! HTTP/1.1 negotiated by ALPN, on a self-signed certificate made at start. The web app server
+//! ([`start_app`]) is plain HTTP and sends `Cross-Origin-Opener-Policy: same-origin` and
+//! `Cross-Origin-Embedder-Policy: require-corp`, so the page is cross-origin isolated and its
+//! `performance.now()` has the finer (5 µs) resolution.
 //!
 //! Streams follow an exact schedule measured from the moment the response headers are sent:
 //! content chunk `k` (0-based) goes out at `ttft + jitter + k × tokens_per_chunk × per_token`,
@@ -17,6 +24,9 @@ mod ollama;
 mod openai;
 mod stream;
 mod tgi;
+mod tls;
+
+pub use tls::{Tls, H2_MAX_CONCURRENT_STREAMS};
 
 use std::io;
 use std::net::SocketAddr;
@@ -502,13 +512,18 @@ async fn not_found(method: Method, uri: Uri) -> Response {
     )
 }
 
+/// Sets (overrides) one response header on every response.
+fn header(name: &'static str, value: &'static str) -> SetResponseHeaderLayer<HeaderValue> {
+    SetResponseHeaderLayer::overriding(
+        HeaderName::from_static(name),
+        HeaderValue::from_static(value),
+    )
+}
+
 /// `Timing-Allow-Origin: *` lets a cross-origin page read full `PerformanceResourceTiming`
 /// (including `nextHopProtocol`).
 fn timing_allow_origin() -> SetResponseHeaderLayer<HeaderValue> {
-    SetResponseHeaderLayer::overriding(
-        HeaderName::from_static("timing-allow-origin"),
-        HeaderValue::from_static("*"),
-    )
+    header("timing-allow-origin", "*")
 }
 
 fn api_router(cfg: MockConfig) -> Router {
@@ -538,8 +553,10 @@ fn api_router(cfg: MockConfig) -> Router {
         .fallback(not_found)
         .with_state(shared)
         .layer(cors)
-        // Outermost, so preflight responses carry it too.
+        // Outermost, so preflight responses carry them too. CORP lets a cross-origin isolated
+        // page (COEP require-corp) use the responses; CORS already does for `cors` fetches.
         .layer(timing_allow_origin())
+        .layer(header("cross-origin-resource-policy", "cross-origin"))
 }
 
 /// Stops the servers of a [`RunningMock`]; cheap to clone and send to a signal handler.
@@ -558,6 +575,8 @@ impl ShutdownHandle {
 #[derive(Debug)]
 pub struct RunningMock {
     addrs: Vec<SocketAddr>,
+    tls: bool,
+    connections: Arc<AtomicU64>,
     stop: ShutdownHandle,
     tasks: Vec<JoinHandle<io::Result<()>>>,
 }
@@ -568,9 +587,24 @@ impl RunningMock {
         &self.addrs
     }
 
-    /// `http://ADDR` of the first listener.
+    /// `http://ADDR` (`https://ADDR` with TLS) of the first listener.
     pub fn url(&self) -> String {
-        format!("http://{}", self.addrs[0])
+        format!("{}://{}", self.scheme(), self.addrs[0])
+    }
+
+    /// `https` when serving TLS, else `http`.
+    pub fn scheme(&self) -> &'static str {
+        if self.tls {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// TCP connections accepted so far by all listeners (keep-alive and HTTP/2 reuse one
+    /// connection for many requests).
+    pub fn connections(&self) -> u64 {
+        self.connections.load(Ordering::SeqCst)
     }
 
     pub fn shutdown_handle(&self) -> ShutdownHandle {
@@ -595,8 +629,9 @@ impl RunningMock {
     }
 }
 
-/// Binds every address first (so a bad one leaves nothing running), then serves `router`.
-async fn serve(router: Router, listen: &[SocketAddr]) -> io::Result<RunningMock> {
+/// Binds every address first (so a bad one leaves nothing running), then serves `router`,
+/// over TLS when `tls` is given.
+async fn serve(router: Router, listen: &[SocketAddr], tls: Option<Tls>) -> io::Result<RunningMock> {
     if listen.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -611,14 +646,22 @@ async fn serve(router: Router, listen: &[SocketAddr]) -> io::Result<RunningMock>
         listeners.push(listener);
     }
     let (tx, _) = watch::channel(false);
+    let connections = Arc::new(AtomicU64::new(0));
     let mut addrs = Vec::with_capacity(listeners.len());
     let mut tasks = Vec::with_capacity(listeners.len());
     for listener in listeners {
         addrs.push(listener.local_addr()?);
         let mut rx = tx.subscribe();
         let app = router.clone();
+        let count = Arc::clone(&connections);
+        if let Some(tls) = &tls {
+            let task = tls::serve(listener, app, tls.clone(), count, rx);
+            tasks.push(tokio::spawn(task));
+            continue;
+        }
         // No Nagle: a small stream chunk must leave now, not wait for the previous one's ACK.
-        let listener = listener.tap_io(|tcp| {
+        let listener = listener.tap_io(move |tcp| {
+            count.fetch_add(1, Ordering::SeqCst);
             let _ = tcp.set_nodelay(true);
         });
         tasks.push(tokio::spawn(async move {
@@ -632,6 +675,8 @@ async fn serve(router: Router, listen: &[SocketAddr]) -> io::Result<RunningMock>
     }
     Ok(RunningMock {
         addrs,
+        tls: tls.is_some(),
+        connections,
         stop: ShutdownHandle(Arc::new(tx)),
         tasks,
     })
@@ -641,11 +686,29 @@ async fn serve(router: Router, listen: &[SocketAddr]) -> io::Result<RunningMock>
 pub async fn start(cfg: MockConfig, listen: &[SocketAddr]) -> io::Result<RunningMock> {
     cfg.validate()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    serve(api_router(cfg), listen).await
+    serve(api_router(cfg), listen, None).await
 }
 
-/// Serves the built web app from `dir` on `addr`. Unknown paths get `index.html`, so
-/// client-side routes survive a reload.
+/// Starts the model API over HTTPS on every `listen` address, with `tls`'s certificate
+/// (see [`Tls::self_signed`]). Clients get HTTP/2 or HTTP/1.1 as they negotiate by ALPN
+/// (HTTP/2 with up to [`H2_MAX_CONCURRENT_STREAMS`] requests at once per connection); every
+/// route, header and stream behaves as over plain HTTP.
+pub async fn start_tls(
+    cfg: MockConfig,
+    listen: &[SocketAddr],
+    tls: &Tls,
+) -> io::Result<RunningMock> {
+    cfg.validate()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
+    serve(api_router(cfg), listen, Some(tls.clone())).await
+}
+
+/// Serves the built web app from `dir` on `addr` (plain HTTP). Unknown paths get
+/// `index.html`, so client-side routes survive a reload. Every response carries
+/// `Cross-Origin-Opener-Policy: same-origin` and `Cross-Origin-Embedder-Policy: require-corp`,
+/// which make the page cross-origin isolated (finer `performance.now()`); the app's own files
+/// are same-origin, and the model API it calls answers CORS and sends
+/// `Cross-Origin-Resource-Policy: cross-origin`.
 pub async fn start_app(dir: &Path, addr: SocketAddr) -> io::Result<RunningMock> {
     let index = dir.join("index.html");
     if !index.is_file() {
@@ -657,6 +720,8 @@ pub async fn start_app(dir: &Path, addr: SocketAddr) -> io::Result<RunningMock> 
     let files = ServeDir::new(dir).fallback(ServeFile::new(index));
     let router = Router::new()
         .fallback_service(files)
-        .layer(timing_allow_origin());
-    serve(router, &[addr]).await
+        .layer(timing_allow_origin())
+        .layer(header("cross-origin-opener-policy", "same-origin"))
+        .layer(header("cross-origin-embedder-policy", "require-corp"));
+    serve(router, &[addr], None).await
 }

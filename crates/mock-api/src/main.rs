@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
-use stampede_mock::{start, start_app, MockConfig};
+use stampede_mock::{start, start_app, start_tls, MockConfig, Tls};
 
 /// Mock model-API server for Stampede: the seed API (`/generate`), OpenAI
 /// (`/v1/chat/completions`, `/v1/completions`), Ollama (`/api/generate`, `/api/chat`) and TGI
 /// (`/generate` with `inputs`, `/generate_stream`), streamed or not, with configurable latency,
 /// time to first token, token rate, chunking and injected failures. `GET /stats` counts
-/// requests, concurrency and injected faults.
+/// requests, concurrency and injected faults. With --tls the model API is served over HTTPS
+/// with HTTP/2 (and HTTP/1.1) on a self-signed certificate.
 #[derive(Parser, Debug)]
 #[command(name = "stampede-mock", version, allow_negative_numbers = true)]
 struct Cli {
@@ -75,7 +76,20 @@ struct Cli {
     /// Seed for jitter and failure injection.
     #[arg(long, value_name = "N", default_value_t = 42)]
     seed: u64,
-    /// Also serve the built web app from this directory.
+    /// Serve the model API over HTTPS, HTTP/2 and HTTP/1.1 negotiated by ALPN (HTTP/2 allows
+    /// 1000 concurrent streams per connection, so a browser is not held to 6 connections).
+    /// The certificate is self-signed, made at start for localhost, 127.0.0.1, ::1 and every
+    /// --listen IP: trust it (--cert-out) or let the client skip verification (Chromium:
+    /// --ignore-certificate-errors). The web app (--app-dir) stays plain HTTP.
+    #[arg(long)]
+    tls: bool,
+    /// With --tls: write the certificate (PEM) to this file, for clients that want to trust
+    /// it.
+    #[arg(long, value_name = "PATH", requires = "tls")]
+    cert_out: Option<PathBuf>,
+    /// Also serve the built web app from this directory. Its responses send
+    /// Cross-Origin-Opener-Policy: same-origin and Cross-Origin-Embedder-Policy: require-corp,
+    /// so the page is cross-origin isolated (5 µs performance.now()).
     #[arg(long, value_name = "PATH")]
     app_dir: Option<PathBuf>,
     /// Address for the web app (with --app-dir).
@@ -143,7 +157,18 @@ async fn run(cli: Cli) -> io::Result<()> {
         cut_rate: cli.cut_rate,
         malformed_rate: cli.malformed_rate,
     };
-    let mock = start(cfg, &cli.listen).await?;
+    let mock = if cli.tls {
+        let ips: Vec<_> = cli.listen.iter().map(SocketAddr::ip).collect();
+        let tls = Tls::self_signed(&ips)?;
+        if let Some(path) = &cli.cert_out {
+            std::fs::write(path, tls.cert_pem()).map_err(|e| {
+                io::Error::new(e.kind(), format!("--cert-out {}: {e}", path.display()))
+            })?;
+        }
+        start_tls(cfg, &cli.listen, &tls).await?
+    } else {
+        start(cfg, &cli.listen).await?
+    };
     let app = match &cli.app_dir {
         Some(dir) => Some(start_app(dir, cli.app_listen).await?),
         None => None,
@@ -151,7 +176,7 @@ async fn run(cli: Cli) -> io::Result<()> {
     {
         let mut out = io::stdout().lock();
         for addr in mock.addrs() {
-            writeln!(out, "stampede-mock listening on http://{addr}")?;
+            writeln!(out, "stampede-mock listening on {}://{addr}", mock.scheme())?;
         }
         if let Some(app) = &app {
             writeln!(out, "stampede-mock serving app on {}/", app.url())?;

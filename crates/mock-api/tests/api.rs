@@ -515,3 +515,101 @@ async fn serves_the_static_app_with_wasm_mime_and_index_fallback() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&empty);
 }
+
+#[tokio::test]
+async fn app_server_is_cross_origin_isolated_for_every_file_type() {
+    let dir = temp_dir("isolated-app");
+    let files: [(&str, &[u8], &str); 5] = [
+        (
+            "index.html",
+            b"<!doctype html><title>S</title>",
+            "text/html",
+        ),
+        ("stampede-1a2b.js", b"export default 1;", "text/javascript"),
+        (
+            "stampede_bg-1a2b.wasm",
+            b"\0asm\x01\0\0\0",
+            "application/wasm",
+        ),
+        ("style-1a2b.css", b"body { margin: 0 }", "text/css"),
+        (
+            "icon.svg",
+            b"<svg xmlns='http://www.w3.org/2000/svg'/>",
+            "image/svg+xml",
+        ),
+    ];
+    for (name, bytes, _) in files {
+        std::fs::write(dir.join(name), bytes).expect("write file");
+    }
+    let app = start_app(&dir, loopback()).await.expect("start app");
+    let c = client();
+    let mut paths: Vec<(String, &[u8], &str)> = files
+        .iter()
+        .map(|(name, bytes, mime)| (format!("/{name}"), *bytes, *mime))
+        .collect();
+    // The root and a client-side route (index fallback) too.
+    paths.push(("/".into(), files[0].1, "text/html"));
+    paths.push(("/results/42".into(), files[0].1, "text/html"));
+    for (path, bytes, mime) in paths {
+        let resp = c
+            .get(format!("{}{path}", app.url()))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        let h = resp.headers();
+        assert_eq!(h["cross-origin-opener-policy"], "same-origin", "{path}");
+        assert_eq!(h["cross-origin-embedder-policy"], "require-corp", "{path}");
+        assert_eq!(h["timing-allow-origin"], "*", "{path}");
+        let content_type = h["content-type"].to_str().expect("ascii");
+        assert!(content_type.starts_with(mime), "{path}: {content_type}");
+        assert_eq!(resp.bytes().await.expect("bytes").as_ref(), bytes, "{path}");
+    }
+    drop(app);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn every_api_response_allows_cross_origin_isolated_pages() {
+    let m = mock(instant()).await;
+    let failing = mock(MockConfig {
+        error_rate: 1.0,
+        ..instant()
+    })
+    .await;
+    let c = client();
+    let origin = "http://127.0.0.1:8080";
+    let requests = [
+        c.get(format!("{}/health", m.url())),
+        c.get(format!("{}/stats", m.url())),
+        c.get(format!("{}/nope", m.url())),
+        c.post(format!("{}/generate", m.url()))
+            .json(&seed_body(Some(1))),
+        c.post(format!("{}/v1/chat/completions", m.url())).body("{"),
+        c.post(format!("{}/v1/chat/completions", m.url()))
+            .json(&json!({"messages": [{"role": "user", "content": "hi"}], "stream": true})),
+        c.post(format!("{}/api/generate", m.url()))
+            .json(&json!({"model": "m", "prompt": "hi"})),
+        c.post(format!("{}/generate", failing.url()))
+            .json(&seed_body(None)),
+        c.request(
+            reqwest::Method::OPTIONS,
+            format!("{}/v1/chat/completions", m.url()),
+        )
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "content-type"),
+    ];
+    let mut statuses = Vec::new();
+    for req in requests {
+        let resp = req.header("origin", origin).send().await.expect("send");
+        statuses.push(resp.status().as_u16());
+        let h = resp.headers();
+        assert_eq!(h["cross-origin-resource-policy"], "cross-origin", "{h:?}");
+        assert_eq!(h["access-control-allow-origin"], "*", "{h:?}");
+        assert_eq!(h["timing-allow-origin"], "*", "{h:?}");
+        // The API itself is not isolated: only the app page is.
+        assert!(!h.contains_key("cross-origin-embedder-policy"), "{h:?}");
+        resp.bytes().await.expect("body");
+    }
+    assert_eq!(statuses, [200, 200, 404, 200, 400, 200, 200, 500, 200]);
+}

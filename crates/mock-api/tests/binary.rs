@@ -290,3 +290,104 @@ async fn binary_stream_flags_reach_the_server() {
         serde_json::json!({"role": "assistant", "content": ""})
     );
 }
+
+// Two workers: while one blocks waiting for the exit, the other keeps the client's idle
+// HTTP/2 connection answering the server's graceful shutdown (GOAWAY, PING).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn binary_with_tls_prints_https_serves_http2_and_keeps_the_app_on_http() {
+    let dir =
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("bin-tls-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create dir");
+    std::fs::write(dir.join("index.html"), "<p>hi</p>").expect("write index");
+    let cert = dir.join("cert.pem");
+    let (dir_arg, cert_arg) = (
+        dir.to_str().expect("utf-8 path"),
+        cert.to_str().expect("utf-8 path"),
+    );
+
+    let mut mock = Running::spawn(&[
+        "--tls",
+        "--listen",
+        "127.0.0.1:0",
+        "--latency-ms",
+        "0",
+        "--cert-out",
+        cert_arg,
+        "--app-dir",
+        dir_arg,
+        "--app-listen",
+        "127.0.0.1:0",
+    ]);
+    let line = mock.line();
+    let port = url_after(&line, "stampede-mock listening on https://127.0.0.1:").to_string();
+    let port: u16 = port.parse().expect("port");
+    assert_ne!(port, 0);
+    let app_line = mock.line();
+    let app = url_after(&app_line, "stampede-mock serving app on ").to_string();
+    assert!(app.starts_with("http://127.0.0.1:"), "{app}");
+
+    // The written certificate is enough to verify the server.
+    let pem = std::fs::read(&cert).expect("--cert-out file");
+    let client = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).expect("pem"))
+        .timeout(PATIENCE)
+        .build()
+        .expect("client");
+    let resp = client
+        .get(format!("https://127.0.0.1:{port}/health"))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(resp.version(), reqwest::Version::HTTP_2);
+    assert_eq!(
+        resp.headers()["cross-origin-resource-policy"],
+        "cross-origin"
+    );
+    let body: Value = resp.json().await.expect("json");
+    assert_eq!(body["status"], "ok");
+
+    let resp = reqwest::get(&app).await.expect("get app");
+    assert_eq!(resp.headers()["cross-origin-opener-policy"], "same-origin");
+    assert_eq!(
+        resp.headers()["cross-origin-embedder-policy"],
+        "require-corp"
+    );
+    assert_eq!(resp.text().await.expect("text"), "<p>hi</p>");
+
+    let status = Command::new("kill")
+        .args(["-TERM", &mock.child.id().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success());
+    assert!(wait(&mut mock.child).success());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn cert_out_needs_tls_and_help_documents_tls() {
+    let out = Command::new(BIN)
+        .args([
+            "--listen",
+            "127.0.0.1:0",
+            "--cert-out",
+            "/tmp/never-written.pem",
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--tls"), "{err}");
+
+    let out = Command::new(BIN).arg("--help").output().expect("run");
+    let help = String::from_utf8_lossy(&out.stdout);
+    for word in [
+        "--tls",
+        "--cert-out",
+        "HTTP/2",
+        "Cross-Origin-Embedder-Policy",
+    ] {
+        assert!(help.contains(word), "--help lacks {word}:\n{help}");
+    }
+}
