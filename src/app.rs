@@ -3,12 +3,15 @@
 //! Samples live outside the reactive graph (in [`Session`]); a timer publishes a snapshot about
 //! four times a second and at stage ends, so no signal changes per response.
 
+use std::rc::Rc;
+
 use futures::channel::mpsc;
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use stampede_engine::config::{Field, FieldError};
 use stampede_engine::report::{Environment, Period, Report};
+use stampede_engine::runner::Gauges;
 use stampede_engine::stats::{Aggregator, StageStats};
 use stampede_engine::{runner, Command, Event, Plan, RunConfig};
 
@@ -41,6 +44,8 @@ pub struct Progress {
     pub stage_done: u64,
     pub stage_total: u64,
     pub elapsed_ms: f64,
+    /// Requests in flight now, per origin (host, count).
+    pub in_flight: Vec<(String, u32)>,
 }
 
 /// What the results area shows.
@@ -70,6 +75,8 @@ pub struct Session {
     /// When the last snapshot was published and what it cost, to throttle huge stages.
     pub last_publish_at: f64,
     pub last_publish_cost_ms: f64,
+    /// Requests in flight per origin, kept by the runner.
+    pub gauges: Rc<Gauges>,
 }
 
 #[derive(Clone, Copy)]
@@ -80,6 +87,8 @@ pub struct AppState {
     pub progress: RwSignal<Progress>,
     pub stats: RwSignal<Vec<StageStats>>,
     pub protocols: RwSignal<Vec<String>>,
+    /// The environment of the shown run (live or imported), for the fidelity panel.
+    pub environment: RwSignal<Environment>,
     pub shown: RwSignal<Shown>,
     /// Bumped with every published snapshot; charts redraw on it.
     pub chart_tick: RwSignal<u64>,
@@ -129,7 +138,7 @@ impl AppState {
                 s.agg.stats()
             };
             let stages = s.agg.stages();
-            let done = s.agg.samples().len() as u64;
+            let done = s.agg.samples().iter().filter(|x| !x.warmup).count() as u64;
             let total = stages.iter().map(|st| u64::from(st.requests)).sum();
             let stage = s.current_stage;
             let (stage_name, stage_total) = stage
@@ -141,10 +150,17 @@ impl AppState {
                     s.agg
                         .samples()
                         .iter()
-                        .filter(|x| x.stage as usize == i)
+                        .filter(|x| x.stage as usize == i && !x.warmup)
                         .count() as u64
                 })
                 .unwrap_or(0);
+            let in_flight = s
+                .agg
+                .origins()
+                .iter()
+                .map(|o| o.url.split('/').nth(2).unwrap_or(&o.url).to_string())
+                .zip(s.gauges.in_flight())
+                .collect();
             let elapsed_ms = if s.run_origin > 0.0 {
                 now_ms() - s.run_origin
             } else {
@@ -158,10 +174,16 @@ impl AppState {
                 stage_done,
                 stage_total,
                 elapsed_ms,
+                in_flight,
             };
             (stats, progress)
         });
         self.stats.set(stats);
+        self.environment
+            .set(self.session.with_value(|s| Environment {
+                origins: s.agg.origins().to_vec(),
+                ..s.env.clone()
+            }));
         if self.phase.get_untracked() == Phase::Running {
             self.progress.set(progress);
         }
@@ -186,11 +208,14 @@ impl AppState {
             user_agent: env::user_agent(),
             page_origin: env::page_origin(),
             timer_resolution_ms: env::timer_resolution_ms(),
-            http_protocols: Vec::new(),
-            hidden_periods: Vec::new(),
+            cross_origin_isolated: env::cross_origin_isolated(),
+            ..Environment::default()
         };
+        let gauges = Rc::new(Gauges::default());
+        let run_gauges = gauges.clone();
         self.session.set_value(Session {
-            agg: Aggregator::new(plan.stages.clone()),
+            agg: Aggregator::with_origins(plan.stages.clone(), plan.urls.clone()),
+            gauges,
             config,
             env: environment,
             run_origin: now_ms(),
@@ -205,7 +230,10 @@ impl AppState {
         self.publish();
         spawn_local(async move {
             let transport = FetchTransport::new();
-            runner::run(&plan, &transport, rx, move |e| state.on_event(e)).await;
+            runner::run(&plan, &transport, rx, &run_gauges, move |e| {
+                state.on_event(e)
+            })
+            .await;
         });
     }
 
@@ -219,14 +247,17 @@ impl AppState {
 
     fn on_event(&self, event: Event) {
         match event {
-            Event::Sample(sample) => self.session.update_value(|s| s.agg.push(sample)),
+            Event::Sample(sample) => self.session.update_value(|s| s.agg.push(*sample)),
             Event::StageStarted { stage, .. } => {
                 self.session
                     .update_value(|s| s.current_stage = Some(stage as usize));
                 self.publish();
             }
-            Event::Protocol { protocol, .. } => {
+            Event::Protocol {
+                protocol, origin, ..
+            } => {
                 let added = self.session.try_update_value(|s| {
+                    s.agg.set_protocol(origin as usize, protocol.clone());
                     let new = !s.env.http_protocols.contains(&protocol);
                     if new {
                         s.env.http_protocols.push(protocol.clone());
@@ -237,8 +268,14 @@ impl AppState {
                     self.protocols.update(|p| p.push(protocol));
                 }
             }
-            Event::StageFinished { stage, .. } => {
+            Event::StageFinished {
+                stage,
+                max_in_flight,
+                dropped,
+                ..
+            } => {
                 self.session.update_value(|s| {
+                    s.agg.stage_ended(stage as usize, max_in_flight, dropped);
                     if let Some(st) = s.agg.stage(stage as usize) {
                         s.finished.push(st);
                     }
@@ -284,6 +321,20 @@ impl AppState {
                 }
                 _ => {}
             }
+        });
+    }
+
+    /// Note a main-thread long task of a run in progress: it delays response handling.
+    fn on_long_task(&self, start: f64, duration: f64) {
+        if self.phase.get_untracked() != Phase::Running {
+            return;
+        }
+        self.session.update_value(|s| {
+            let o = s.run_origin;
+            s.env.long_tasks.push(Period {
+                start_ms: start - o,
+                end_ms: start + duration - o,
+            });
         });
     }
 
@@ -346,12 +397,14 @@ pub fn App() -> impl IntoView {
         progress: RwSignal::new(Progress::default()),
         stats: RwSignal::new(Vec::new()),
         protocols: RwSignal::new(Vec::new()),
+        environment: RwSignal::new(Environment::default()),
         shown: RwSignal::new(Shown::Nothing),
         chart_tick: RwSignal::new(0),
         session: StoredValue::new_local(Session::default()),
     };
     provide_context(state);
     env::on_visibility_change(move |hidden| state.on_visibility(hidden));
+    env::on_long_task(move |start, duration| state.on_long_task(start, duration));
 
     view! {
         <header class="top">

@@ -55,21 +55,24 @@ test('Quick suite: 30 requests in 2 stages, bounded concurrency, honest latency,
     ['Medium Concurrency Test', '20', '20', '100.0%'],
   ]);
 
-  const stats = await mock.stats();
-  assert.equal(stats.requests, 30);
-  assert.equal(stats.max_in_flight, 5, 'the server saw exactly the top stage concurrency, never more');
-
   const { report, text, name } = await exportReport(page);
+  const warmups = report.samples.filter((s) => s.warmup);
+  assert.deepEqual(report.stages.map((s) => s.warmups), [2, 5], 'one warm-up per concurrent slot, listed apart');
+  const stats = await mock.stats();
+  assert.equal(stats.requests, 30 + warmups.length);
+  assert.equal(stats.max_in_flight, 5, 'the server saw exactly the top stage concurrency, never more');
   const rawAfter = await rawMedians();
   assert.match(name, /^stampede-report-.*\.json$/);
   assert.equal(schemaErrors(report), null, JSON.stringify(schemaErrors(report), null, 1));
-  assert.equal(report.samples.length, 30);
+  assert.equal(report.samples.length - warmups.length, 30);
   assert.deepEqual(report.stages.map((s) => [s.requested_concurrency, s.completed, s.successful]), [[2, 10, 10], [5, 20, 20]]);
   assert.ok(!text.includes('sk-e2e-secret-key'), 'API key never exported');
   assert.ok(!text.includes('header-secret'), 'Authorization header value redacted');
   assert.ok(text.includes('X-Team: e2e'));
   assert.ok(report.samples.every((s) => s.token_source === 'estimate' && s.output_tokens === 20));
   assert.deepEqual(report.environment.http_protocols, ['http/1.1']);
+  assert.deepEqual(report.environment.origins.map((o) => o.protocol), ['http/1.1']);
+  assert.ok(report.stages.every((s) => s.browser_queue_ms && s.shortfall === null), 'queue time measured, no shortfall at c ≤ 6');
 
   for (const [i, c] of [[0, 2], [1, 5]]) {
     const p50 = report.stages[i].latency_ms.p50;

@@ -71,3 +71,33 @@ pub fn on_visibility_change(f: impl Fn(bool) + 'static) {
     let _ = doc.add_event_listener_with_callback("visibilitychange", cb.as_ref().unchecked_ref());
     cb.forget();
 }
+
+/// `window.crossOriginIsolated`: then `performance.now()` is coarsened to 5 µs, not 100 µs.
+pub fn cross_origin_isolated() -> Option<bool> {
+    let w = web_sys::window()?;
+    js_sys::Reflect::get(&w, &"crossOriginIsolated".into())
+        .ok()?
+        .as_bool()
+}
+
+/// Call `f(start_ms, duration_ms)` for every main-thread task over 50 ms, for the page's
+/// lifetime. Browsers without the Long Tasks API simply never call it.
+pub fn on_long_task(f: impl Fn(f64, f64) + 'static) {
+    let cb = Closure::<dyn Fn(web_sys::PerformanceObserverEntryList)>::new(
+        move |list: web_sys::PerformanceObserverEntryList| {
+            let entries = list.get_entries();
+            for e in entries.iter() {
+                if let Ok(e) = e.dyn_into::<web_sys::PerformanceEntry>() {
+                    f(e.start_time(), e.duration());
+                }
+            }
+        },
+    );
+    let Ok(observer) = web_sys::PerformanceObserver::new(cb.as_ref().unchecked_ref()) else {
+        return;
+    };
+    let types = js_sys::Array::of1(&"longtask".into());
+    let init = web_sys::PerformanceObserverInit::new(&types);
+    observer.observe(&init);
+    cb.forget();
+}

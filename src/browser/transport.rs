@@ -21,9 +21,11 @@ use web_sys::{
 
 use super::now_ms;
 
-/// Read the protocol from resource timing every this many responses, then clear the buffer so
-/// it never fills (the browser stops recording at 250 entries by default).
-const PROTOCOL_EVERY: u64 = 50;
+/// Clear the browser's resource-timing buffer past this many entries, so lookups stay cheap
+/// and the buffer (250 entries by default) never fills.
+const TIMING_BUFFER: u32 = 64;
+/// Only the newest entries are searched: the one for a request that just ended is among them.
+const TIMING_SEARCH: u32 = 32;
 
 /// A request in flight: its controller and whether Stop (not its timeout) aborted it.
 struct InFlight {
@@ -35,7 +37,6 @@ struct InFlight {
 struct Shared {
     in_flight: RefCell<HashMap<u64, InFlight>>,
     next_id: Cell<u64>,
-    responses: Cell<u64>,
 }
 
 /// Cheap to clone: every request future holds a handle to the shared in-flight table.
@@ -57,14 +58,38 @@ fn method(m: &str) -> Method {
     }
 }
 
-/// The last resource-timing entry's protocol for `url`, then clear the buffer.
-fn protocol_of(url: &str) -> Option<String> {
-    let perf = web_sys::window()?.performance()?;
+/// Protocol and browser-queue time of the request to `url` that started at `start` and ended
+/// at `end`, from resource timing. Queue = time before the request went out, less DNS and
+/// connection setup: waiting for a free connection (and any CORS preflight). Without the
+/// server's `Timing-Allow-Origin` the browser hides these and this returns `None`s.
+fn resource_timing(url: &str, start: f64, end: f64) -> (Option<String>, Option<f64>) {
+    let Some(perf) = web_sys::window().and_then(|w| w.performance()) else {
+        return (None, None);
+    };
     let entries = perf.get_entries_by_name_with_entry_type(url, "resource");
-    let last = entries.get(entries.length().checked_sub(1)?);
-    let timing = last.dyn_into::<PerformanceResourceTiming>().ok()?;
-    perf.clear_resource_timings();
-    Some(timing.next_hop_protocol()).filter(|p| !p.is_empty())
+    let n = entries.length();
+    let best = (n.saturating_sub(TIMING_SEARCH)..n)
+        .filter_map(|i| entries.get(i).dyn_into::<PerformanceResourceTiming>().ok())
+        .filter(|e| (e.start_time() - start).abs() < 2.0)
+        .min_by(|a, b| {
+            let d = |e: &PerformanceResourceTiming| {
+                (e.start_time() - start).abs() + (e.response_end() - end).abs()
+            };
+            d(a).total_cmp(&d(b))
+        });
+    if n > TIMING_BUFFER {
+        perf.clear_resource_timings();
+    }
+    let Some(e) = best else {
+        return (None, None);
+    };
+    let protocol = Some(e.next_hop_protocol()).filter(|p| !p.is_empty());
+    let queue = (e.request_start() > 0.0).then(|| {
+        let setup = (e.connect_end() - e.connect_start())
+            + (e.domain_lookup_end() - e.domain_lookup_start());
+        (e.request_start() - e.start_time() - setup).max(0.0)
+    });
+    (protocol, queue)
 }
 
 /// Read a streamed body chunk by chunk, stamping each with its arrival time.
@@ -156,6 +181,7 @@ impl Transport for FetchTransport {
                 chunks: Vec::new(),
                 error: None,
                 protocol: None,
+                queue_ms: None,
             };
             let result = match request {
                 Err(e) => Err(error_text(&e)),
@@ -204,10 +230,8 @@ impl Transport for FetchTransport {
                     out.error = Some(TransportError { class, message });
                 }
             }
-            let n = this.responses.get();
-            this.responses.set(n + 1);
-            if n.is_multiple_of(PROTOCOL_EVERY) {
-                out.protocol = protocol_of(&req.url);
+            if out.status.is_some() {
+                (out.protocol, out.queue_ms) = resource_timing(&req.url, start_ms, out.end_ms);
             }
             out
         })
@@ -225,6 +249,14 @@ impl Transport for FetchTransport {
             f.stopped.set(true);
             f.controller.abort();
         }
+    }
+
+    fn sleep_until(&self, at_ms: f64) -> LocalBoxFuture<'static, ()> {
+        let wait = (at_ms - now_ms()).max(0.0).ceil();
+        // setTimeout rounds to whole ms; the schedule is absolute, so lateness does not add up.
+        Box::pin(gloo_timers::future::TimeoutFuture::new(
+            wait.min(f64::from(u32::MAX)) as u32,
+        ))
     }
 
     fn now_ms(&self) -> f64 {

@@ -94,6 +94,33 @@ pub fn EndpointForm() -> impl IntoView {
                 }}</p>
             </div>
             <div class="row">
+                <label for="aliases">"Host aliases (optional)"</label>
+                <textarea id="aliases" rows="2" spellcheck="false"
+                    placeholder="http://127.0.0.2:8000 — other names or addresses of the same server"
+                    prop:value=move || cfg.with(|c| c.aliases.clone())
+                    on:input=move |ev| cfg.update(|c| c.aliases = event_target_value(&ev))></textarea>
+                <p class="hint">
+                    "One base URL per line. Requests are spread so no origin carries more than its share: \
+                     over HTTP/1.1 the browser allows 6 connections per origin."
+                    {move || cfg.with(|c| c.suggested_aliases()).map(|list| view! {
+                        " "<button type="button" class="link" on:click=move |_| cfg.update(|c| c.aliases = list.join("\n"))>
+                            "Suggest loopback aliases"</button>
+                    })}
+                </p>
+                <FieldMessage field=Field::Aliases id="aliases-error" />
+            </div>
+            <div class="row">
+                <label for="warmup">"Warm-up requests per stage"</label>
+                <input id="warmup" type="number" min="0" step="1" placeholder="one per concurrent slot"
+                    prop:value=move || cfg.with(|c| c.warmup.map(|w| w.to_string()).unwrap_or_default())
+                    on:input=move |ev| {
+                        let v = event_target_value(&ev);
+                        cfg.update(|c| c.warmup = if v.trim().is_empty() { None } else { Some(parse_u32(&v)) });
+                    } />
+                <p class="hint">"They open connections and prime the CORS preflight cache; not counted in the figures, listed in the report."</p>
+                <FieldMessage field=Field::Warmup id="warmup-error" />
+            </div>
+            <div class="row">
                 <label for="headers">"Extra headers"</label>
                 <textarea id="headers" rows="2" spellcheck="false" placeholder="X-Team: ml-platform"
                     prop:value=move || cfg.with(|c| c.headers.clone())

@@ -5,9 +5,6 @@ use stampede_engine::stats::{Distribution, StageStats};
 
 use crate::app::{AppState, Shown};
 
-/// Below this share of the requested concurrency, the achieved figure is flagged.
-const SHORTFALL: f64 = 0.9;
-
 fn ms(v: f64) -> String {
     format!("{v:.1}")
 }
@@ -33,7 +30,23 @@ fn pair(
 pub fn ResultsTable() -> impl IntoView {
     let state = expect_context::<AppState>();
     // Stream-only columns appear once any stage has streamed figures.
-    let streamed = move || state.stats.with(|st| st.iter().any(|s| s.ttft_ms.is_some()));
+    let streamed = move || {
+        state
+            .stats
+            .with(|st| st.iter().any(|s| s.ttft_ms.is_some()))
+    };
+    let open_loop = move || {
+        state
+            .stats
+            .with(|st| st.iter().any(|s| s.requested_rate_per_s.is_some()))
+    };
+    let shortfalls = move || {
+        state.stats.with(|st| {
+            st.iter()
+                .filter_map(|s| Some((s.stage, s.name.clone(), s.shortfall.clone()?)))
+                .collect::<Vec<_>>()
+        })
+    };
     let title = move || match state.shown.get() {
         Shown::Imported(name) => format!("Results (imported from {name})"),
         _ => "Results".to_string(),
@@ -68,28 +81,50 @@ pub fn ResultsTable() -> impl IntoView {
                             <th title="total ÷ wall time (first request start → last request end)">"Requests/s"</th>
                             <th title="Σ output tokens of successful requests ÷ wall time. Token source: usage (server count) or estimate (characters ÷ 4, rounded up)">"Tokens/s"</th>
                             <th title="The server's own tokens_per_second, median">"Server tok/s"</th>
+                            <th title="Time requests waited in the browser before being sent: for a free connection (HTTP/1.1 allows 6 per origin) or a CORS preflight. From resource timing; needs the server's Timing-Allow-Origin.">"Browser queue p50 (ms)"</th>
+                            <Show when=open_loop>
+                                <th title="Open-loop stages: requested arrival rate / achieved = (started − 1) ÷ (last start − first start)">"Rate req. / achieved (/s)"</th>
+                                <th title="Actual start − intended start">"Schedule lag p50 / p99 (ms)"</th>
+                                <th title="Started more than 5 ms late / dropped at the in-flight cap">"Late / dropped"</th>
+                                <th title="End − intended start: latency corrected for coordinated omission">"Latency from intended p50 / p99 (ms)"</th>
+                            </Show>
                             <th>"Errors"</th>
                         </tr>
                     </thead>
                     <tbody>
                         {move || {
-                            let streamed = streamed();
-                            state.stats.get().into_iter().map(|s| view! { <StageRow s=s streamed=streamed /> }).collect_view()
+                            let (streamed, open_loop) = (streamed(), open_loop());
+                            state.stats.get().into_iter().map(|s| view! { <StageRow s=s streamed=streamed open_loop=open_loop /> }).collect_view()
                         }}
                     </tbody>
                 </table>
                 </div>
+                {move || {
+                    let list = shortfalls();
+                    (!list.is_empty()).then(|| view! {
+                        <ul class="shortfalls" id="shortfalls">
+                            {list.into_iter().map(|(i, name, why)| view! {
+                                <li data-stage=i><strong>{format!("{name} fell short: ")}</strong>{why}</li>
+                            }).collect_view()}
+                        </ul>
+                    })
+                }}
             </section>
         </Show>
     }
 }
 
 #[component]
-fn StageRow(s: StageStats, streamed: bool) -> impl IntoView {
-    let short = s
-        .achieved_concurrency
-        .is_some_and(|a| a < SHORTFALL * f64::from(s.requested_concurrency));
-    let achieved = opt(s.achieved_concurrency, 2);
+fn StageRow(s: StageStats, streamed: bool, open_loop: bool) -> impl IntoView {
+    let short = s.shortfall.is_some();
+    let achieved = match s.sent_concurrency {
+        Some(sent)
+            if (sent - s.achieved_concurrency.unwrap_or(sent)).abs() > 0.05 * sent.max(1.0) =>
+        {
+            format!("{} (sent {sent:.2})", opt(s.achieved_concurrency, 2))
+        }
+        _ => opt(s.achieved_concurrency, 2),
+    };
     let sources = s
         .token_sources
         .iter()
@@ -109,7 +144,8 @@ fn StageRow(s: StageStats, streamed: bool) -> impl IntoView {
         <tr data-stage=s.stage>
             <td>{s.name.clone()}</td>
             <td class="num" class:shortfall=short
-                title=if short { "Achieved concurrency fell short of the request: see the warning above" } else { "" }>
+                data-col="concurrency"
+                title=if short { "Fell short of what the stage asked for: see below the table" } else { "Achieved = Σ latency ÷ wall time; sent = Σ (latency − browser queue) ÷ wall time, what the server saw" }>
                 {s.requested_concurrency}" / "{achieved}
             </td>
             <td class="num" data-col="total">{s.completed}</td>
@@ -132,6 +168,13 @@ fn StageRow(s: StageStats, streamed: bool) -> impl IntoView {
             <td class="num">{opt(s.requests_per_s, 2)}</td>
             <td class="num" title=format!("token source: {sources}")>{opt(s.output_tokens_per_s, 1)}</td>
             <td class="num">{dist(&s.server_tokens_per_s, |d| d.p50)}</td>
+            <td class="num" data-col="queue">{dist(&s.browser_queue_ms, |d| d.p50)}</td>
+            {open_loop.then(|| view! {
+                <td class="num" data-col="rate">{format!("{} / {}", opt(s.requested_rate_per_s, 1), opt(s.achieved_rate_per_s, 2))}</td>
+                <td class="num" data-col="lag">{pair(&s.schedule_lag_ms, |d| d.p50, |d| d.p99)}</td>
+                <td class="num" data-col="late">{format!("{} / {}", s.late, s.dropped)}</td>
+                <td class="num">{pair(&s.latency_from_intended_ms, |d| d.p50, |d| d.p99)}</td>
+            })}
             <td class="errors">
                 {(s.aborted > 0).then(|| view! { <p class="aborted">{s.aborted}" aborted by Stop"</p> })}
                 <ul>{errors}</ul>

@@ -48,6 +48,12 @@ pub fn RunBar() -> impl IntoView {
                             p.done, p.total, p.elapsed_ms / 1000.0))}
                         <progress id="run-progress" max="100" value=move || p.with(|p| pct(p.done, p.total))></progress>
                     </label>
+                    <p class="in-flight" id="in-flight">
+                        {move || p.with(|p| {
+                            let parts: Vec<String> = p.in_flight.iter().map(|(o, n)| format!("{o}: {n}")).collect();
+                            format!("In flight — {}", parts.join(" · "))
+                        })}
+                    </p>
                 </div>
             </Show>
         </section>

@@ -435,6 +435,31 @@ impl RunConfig {
             .collect()
     }
 
+    /// For a loopback endpoint whose largest stage needs more than one HTTP/1.1 origin:
+    /// 127.0.0.2, 127.0.0.3 … with the same scheme, port and path, as many as that stage needs.
+    /// The server must listen on those addresses too.
+    pub fn suggested_aliases(&self) -> Option<Vec<String>> {
+        let url = url::Url::parse(self.endpoint.trim()).ok()?;
+        let loopback = match url.host()? {
+            url::Host::Ipv4(ip) => ip.is_loopback(),
+            url::Host::Domain(d) => d == "localhost",
+            url::Host::Ipv6(_) => false,
+        };
+        let top = self.stages().iter().map(|s| s.concurrency).max().unwrap_or(1);
+        let origins = top.div_ceil(crate::stats::HTTP1_CONNECTIONS).min(254);
+        if !loopback || origins < 2 {
+            return None;
+        }
+        let list = (2..=origins)
+            .filter_map(|n| {
+                let mut alias = url.clone();
+                alias.set_host(Some(&format!("127.0.0.{n}"))).ok()?;
+                Some(alias.as_str().trim_end_matches('/').to_string())
+            })
+            .collect();
+        Some(list)
+    }
+
     fn url_for(&self, base: &str) -> String {
         let base = base.trim();
         let path = self.preset.path();
@@ -884,6 +909,30 @@ mod tests {
             serde_json::from_str(plan.request(0, 0).body.as_deref().unwrap()).unwrap();
         assert_eq!(body["model"], "llama");
         assert_eq!(body["max_tokens"], 50);
+    }
+
+    #[test]
+    fn aliases_are_validated_and_suggested_for_loopback() {
+        let mut c = RunConfig { suite: Suite::Comprehensive, ..RunConfig::default() };
+        assert_eq!(
+            c.suggested_aliases(),
+            Some(vec!["http://127.0.0.2:8000".to_string(), "http://127.0.0.3:8000".to_string(), "http://127.0.0.4:8000".to_string()]),
+            "20 in flight needs 4 origins"
+        );
+        c.aliases = c.suggested_aliases().unwrap().join("\n");
+        let plan = c.validate().unwrap();
+        assert_eq!(plan.urls.len(), 4);
+        assert_eq!(plan.urls[3], "http://127.0.0.4:8000/generate");
+        assert_eq!(plan.request_to(0, 0, 2).url, "http://127.0.0.3:8000/generate");
+        c.suite = Suite::Quick;
+        assert_eq!(c.suggested_aliases(), None, "5 in flight fits one origin");
+        c.suite = Suite::Standard;
+        c.endpoint = "https://api.example.com/v1".into();
+        assert_eq!(c.suggested_aliases(), None, "not loopback");
+        c.aliases = "http://ok:1\nnot a url".into();
+        let e = c.validate().unwrap_err();
+        assert_eq!(e[0].field, Field::Aliases);
+        assert!(e[0].message.starts_with("line 2:"), "{}", e[0].message);
     }
 
     #[test]
