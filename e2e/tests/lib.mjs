@@ -17,20 +17,23 @@ function need(name) {
 /** Start `stampede-mock` with `args`; resolves once it printed every listening line. */
 export async function startMock(args = [], { app = false } = {}) {
   const bin = need('STAMPEDE_MOCK_BIN');
-  const full = ['--listen', '127.0.0.1:0', ...args];
+  // Callers may name their own listeners (e.g. one port on several loopback addresses).
+  const full = args.includes('--listen') ? [...args] : ['--listen', '127.0.0.1:0', ...args];
+  const listeners = full.filter((a) => a === '--listen').length;
   if (app) full.push('--app-dir', need('STAMPEDE_DIST'), '--app-listen', '127.0.0.1:0');
   const child = spawn(bin, full, { stdio: ['ignore', 'pipe', 'inherit'] });
   const lines = createInterface({ input: child.stdout });
   const urls = await new Promise((resolve, reject) => {
-    const found = { api: null, app: null };
+    const found = { api: null, apis: [], app: null };
     const timer = setTimeout(() => reject(new Error('stampede-mock did not start within 10 s')), 10_000);
     child.once('exit', (code) => reject(new Error(`stampede-mock exited with ${code}`)));
     lines.on('line', (line) => {
-      const api = line.match(/listening on (http:\/\/\S+)/);
+      const api = line.match(/listening on (https?:\/\/\S+)/);
       const web = line.match(/serving app on (http:\/\/\S+)/);
-      if (api) found.api = api[1];
+      if (api) found.apis.push(api[1]);
       if (web) found.app = web[1];
-      if (found.api && (!app || found.app)) {
+      found.api = found.apis[0];
+      if (found.apis.length === listeners && (!app || found.app)) {
         clearTimeout(timer);
         resolve(found);
       }
@@ -38,6 +41,7 @@ export async function startMock(args = [], { app = false } = {}) {
   });
   return {
     url: urls.api,
+    urls: urls.apis,
     appUrl: urls.app,
     async stats() {
       return (await fetch(`${urls.api}/stats`)).json();
@@ -71,8 +75,8 @@ export async function launch() {
 }
 
 /** Open the app and collect page errors (a wasm panic shows up here). */
-export async function openApp(browser, appUrl) {
-  const context = await browser.newContext({ acceptDownloads: true });
+export async function openApp(browser, appUrl, { ignoreHTTPSErrors = false } = {}) {
+  const context = await browser.newContext({ acceptDownloads: true, ignoreHTTPSErrors });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
@@ -150,4 +154,23 @@ export async function rawFetchLoop(page, url, { concurrency, count, body }) {
     await Promise.all(Array.from({ length: concurrency }, worker));
     return times;
   }, { url, concurrency, count, body });
+}
+
+/** Custom suite with the given stages: [{ concurrency, requests, rate?, poisson? }, …]. */
+export async function customStages(page, stages) {
+  await page.getByLabel('Suite', { exact: true }).selectOption('custom');
+  while ((await page.getByRole('button', { name: /^Remove stage/ }).count()) > stages.length) {
+    await page.getByRole('button', { name: /^Remove stage/ }).last().click();
+  }
+  while ((await page.getByRole('button', { name: /^Remove stage/ }).count()) < stages.length) {
+    await page.getByRole('button', { name: 'Add stage' }).click();
+  }
+  for (const [i, st] of stages.entries()) {
+    for (const [label, value] of [['concurrency', st.concurrency], ['requests', st.requests], ['rate', st.rate ?? '']]) {
+      const input = page.getByLabel(`Stage ${i + 1} ${label}`);
+      await input.fill(String(value));
+      await input.press('Tab');
+    }
+    if (st.poisson) await page.getByLabel(`Stage ${i + 1} Poisson arrivals`).check();
+  }
 }

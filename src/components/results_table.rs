@@ -165,7 +165,7 @@ fn StageRow(s: StageStats, streamed: bool, open_loop: bool) -> impl IntoView {
                 <td class="num" data-col="gaps">{pair(&s.inter_chunk_ms, |d| d.p50, |d| d.p99)}</td>
             })}
             <td class="num" data-col="tokens">{s.output_tokens}" ("{sources.clone()}")"</td>
-            <td class="num">{opt(s.requests_per_s, 2)}</td>
+            <td class="num" data-col="rps">{opt(s.requests_per_s, 2)}</td>
             <td class="num" title=format!("token source: {sources}")>{opt(s.output_tokens_per_s, 1)}</td>
             <td class="num">{dist(&s.server_tokens_per_s, |d| d.p50)}</td>
             <td class="num" data-col="queue">{dist(&s.browser_queue_ms, |d| d.p50)}</td>

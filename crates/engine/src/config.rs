@@ -445,7 +445,12 @@ impl RunConfig {
             url::Host::Domain(d) => d == "localhost",
             url::Host::Ipv6(_) => false,
         };
-        let top = self.stages().iter().map(|s| s.concurrency).max().unwrap_or(1);
+        let top = self
+            .stages()
+            .iter()
+            .map(|s| s.concurrency)
+            .max()
+            .unwrap_or(1);
         let origins = top.div_ceil(crate::stats::HTTP1_CONNECTIONS).min(254);
         if !loopback || origins < 2 {
             return None;
@@ -913,17 +918,27 @@ mod tests {
 
     #[test]
     fn aliases_are_validated_and_suggested_for_loopback() {
-        let mut c = RunConfig { suite: Suite::Comprehensive, ..RunConfig::default() };
+        let mut c = RunConfig {
+            suite: Suite::Comprehensive,
+            ..RunConfig::default()
+        };
         assert_eq!(
             c.suggested_aliases(),
-            Some(vec!["http://127.0.0.2:8000".to_string(), "http://127.0.0.3:8000".to_string(), "http://127.0.0.4:8000".to_string()]),
+            Some(vec![
+                "http://127.0.0.2:8000".to_string(),
+                "http://127.0.0.3:8000".to_string(),
+                "http://127.0.0.4:8000".to_string()
+            ]),
             "20 in flight needs 4 origins"
         );
         c.aliases = c.suggested_aliases().unwrap().join("\n");
         let plan = c.validate().unwrap();
         assert_eq!(plan.urls.len(), 4);
         assert_eq!(plan.urls[3], "http://127.0.0.4:8000/generate");
-        assert_eq!(plan.request_to(0, 0, 2).url, "http://127.0.0.3:8000/generate");
+        assert_eq!(
+            plan.request_to(0, 0, 2).url,
+            "http://127.0.0.3:8000/generate"
+        );
         c.suite = Suite::Quick;
         assert_eq!(c.suggested_aliases(), None, "5 in flight fits one origin");
         c.suite = Suite::Standard;

@@ -78,11 +78,19 @@ fn exported_report_matches_schema() {
     );
     // A rate stage, aliases and a warm-up sample validate too.
     let mut d = doc.clone();
-    d["config"]["custom_stages"][0]["rate"] = serde_json::json!({"per_s": 50.0, "poisson": true, "seed": 3});
+    d["config"]["custom_stages"][0]["rate"] =
+        serde_json::json!({"per_s": 50.0, "poisson": true, "seed": 3});
     d["config"]["aliases"] = "http://127.0.0.2:8000".into();
     d["samples"][0]["warmup"] = true.into();
     d["samples"][0]["intended_ms"] = 0.0.into();
-    assert!(validator.is_valid(&d), "{:?}", validator.iter_errors(&d).map(|e| e.to_string()).collect::<Vec<_>>());
+    assert!(
+        validator.is_valid(&d),
+        "{:?}",
+        validator
+            .iter_errors(&d)
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+    );
     // Every preset's config validates too.
     for preset in stampede_engine::Preset::ALL {
         let mut d = doc.clone();
