@@ -35,7 +35,8 @@ commands:
   demo [--port-api N] [--port-app N]
                          build the app and serve it with the mock API (defaults 8000 and 8080)
   site                   build the static site into dist/
-  bench                  run the engine benchmarks
+  bench                  engine statistics benchmark, then (setup, build the mock and the app)
+                         the browser client-overhead benchmark: Stampede vs a plain fetch loop
 ";
 
 fn main() -> ExitCode {
@@ -850,5 +851,31 @@ fn bench(ctx: &Ctx) -> Result<()> {
         "engine benchmarks (cargo bench -p stampede-engine)",
         || run_cmd(ctx.cargo().args(["bench", "-p", "stampede-engine"])),
     )?;
-    Ok(())
+    // The browser client-overhead benchmark needs what the e2e tests need (not the native tests).
+    let prepared = bench_prepare(ctx, &mut timings);
+    print_timings(&timings);
+    let (mock, dist) = prepared?;
+    let chromium = env::var_os("CHROMIUM_PATH").unwrap_or_else(|| CHROMIUM.into());
+    println!("\n==> browser client-overhead benchmark (node e2e/bench/overhead.mjs)");
+    run_cmd(
+        ctx.cmd("node")
+            .arg(Path::new("e2e").join("bench").join("overhead.mjs"))
+            .env("STAMPEDE_DIST", &dist)
+            .env("STAMPEDE_MOCK_BIN", &mock)
+            .env("CHROMIUM_PATH", &chromium),
+    )
+}
+
+/// Setup (with the browser), the mock and the app, as `test` builds them: (mock binary, dist).
+fn bench_prepare(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<(PathBuf, PathBuf)> {
+    step(timings, "setup", || setup(ctx, true))?;
+    let mock = step(
+        timings,
+        "build the mock (cargo build -p stampede-mock)",
+        || build_mock(ctx, false),
+    )?;
+    let dist = step(timings, "build the app (trunk build --release)", || {
+        build_app(ctx)
+    })?;
+    Ok((mock, dist))
 }
