@@ -3,19 +3,16 @@
 //! Samples live outside the reactive graph (in [`Session`]); a timer publishes a snapshot about
 //! four times a second and at stage ends, so no signal changes per response.
 
-use std::rc::Rc;
-
-use futures::channel::mpsc;
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use stampede_engine::config::{Field, FieldError};
 use stampede_engine::report::{Environment, Period, Report};
-use stampede_engine::runner::Gauges;
+use stampede_engine::stats::Distribution;
 use stampede_engine::stats::{Aggregator, StageStats};
-use stampede_engine::{runner, Command, Event, Plan, RunConfig};
+use stampede_engine::worker::Batch;
+use stampede_engine::{Command, Event, Plan, RunConfig};
 
-use crate::browser::{env, now_ms, transport::FetchTransport};
+use crate::browser::{engine::Engine, env, now_ms, time_origin};
 use crate::components::request_list::RequestList;
 use crate::components::{
     charts::Charts, diagnostics::Diagnostics, endpoint_form::EndpointForm, export_menu::ExportMenu,
@@ -66,7 +63,14 @@ pub struct Session {
     pub stopped: bool,
     pub run_origin: f64,
     pub hidden_since: Option<f64>,
-    pub commands: Option<mpsc::UnboundedSender<Command>>,
+    /// The running engine (a worker, or this page as a fallback); dropped when the run ends.
+    pub engine: Option<Engine>,
+    /// The plan in progress, to restart it on the page if the worker cannot start.
+    pub plan: Option<Plan>,
+    /// In-flight counts the worker last sent.
+    pub in_flight: Vec<u32>,
+    /// The worker's event-loop lag samples, ms.
+    pub worker_lag: Vec<f64>,
     pub ticker: Option<Interval>,
     pub imported: Option<Report>,
     pub current_stage: Option<usize>,
@@ -75,8 +79,6 @@ pub struct Session {
     /// When the last snapshot was published and what it cost, to throttle huge stages.
     pub last_publish_at: f64,
     pub last_publish_cost_ms: f64,
-    /// Requests in flight per origin, kept by the runner.
-    pub gauges: Rc<Gauges>,
 }
 
 #[derive(Clone, Copy)]
@@ -159,7 +161,12 @@ impl AppState {
                 .origins()
                 .iter()
                 .map(|o| o.url.split('/').nth(2).unwrap_or(&o.url).to_string())
-                .zip(s.gauges.in_flight())
+                .zip(
+                    s.engine
+                        .as_ref()
+                        .and_then(Engine::local_in_flight)
+                        .unwrap_or_else(|| s.in_flight.clone()),
+                )
                 .collect();
             let elapsed_ms = if s.run_origin > 0.0 {
                 now_ms() - s.run_origin
@@ -201,7 +208,6 @@ impl AppState {
             return;
         };
         let config = self.config.get_untracked();
-        let (tx, rx) = mpsc::unbounded();
         let state = *self;
         let ticker = Interval::new(PUBLISH_MS, move || state.tick());
         let environment = Environment {
@@ -211,16 +217,13 @@ impl AppState {
             cross_origin_isolated: env::cross_origin_isolated(),
             ..Environment::default()
         };
-        let gauges = Rc::new(Gauges::default());
-        let run_gauges = gauges.clone();
         self.session.set_value(Session {
             agg: Aggregator::with_origins(plan.stages.clone(), plan.urls.clone()),
-            gauges,
+            plan: Some(plan.clone()),
             config,
             env: environment,
             run_origin: now_ms(),
             hidden_since: env::tab_hidden().then(now_ms),
-            commands: Some(tx),
             ticker: Some(ticker),
             ..Session::default()
         });
@@ -228,21 +231,57 @@ impl AppState {
         self.shown.set(Shown::Live);
         self.phase.set(Phase::Running);
         self.publish();
-        spawn_local(async move {
-            let transport = FetchTransport::new();
-            runner::run(&plan, &transport, rx, &run_gauges, move |e| {
-                state.on_event(e)
-            })
-            .await;
-        });
+        let engine = Engine::worker(
+            &plan,
+            move |b| state.on_batch(b),
+            move |e| state.on_worker_error(e),
+        )
+        .unwrap_or_else(|_| Engine::in_page(plan, move |e| state.on_event(e)));
+        self.session.update_value(|s| s.engine = Some(engine));
     }
 
     pub fn send(&self, cmd: Command) {
         self.session.with_value(|s| {
-            if let Some(tx) = &s.commands {
-                let _ = tx.unbounded_send(cmd);
+            if let Some(engine) = &s.engine {
+                engine.send(cmd);
             }
         });
+    }
+
+    fn on_batch(&self, batch: Batch) {
+        self.session.update_value(|s| {
+            s.in_flight = batch.in_flight;
+            s.worker_lag.extend(batch.lag_ms);
+            if let Some(epoch) = batch.started_epoch_ms {
+                // The worker's run clock, in this page's performance.now() terms.
+                s.run_origin = epoch - time_origin();
+            }
+        });
+        for e in batch.events {
+            self.on_event(e);
+        }
+    }
+
+    /// The worker could not start or died: before any result, run on this page instead;
+    /// later, end the run and say why.
+    fn on_worker_error(&self, message: String) {
+        web_sys::console::error_1(&message.clone().into());
+        let fresh = self.session.with_value(|s| {
+            s.agg.samples().is_empty() && s.engine.as_ref().is_some_and(Engine::in_worker)
+        });
+        let plan = self.session.with_value(|s| s.plan.clone());
+        match plan {
+            Some(plan) if fresh && self.running() => {
+                let state = *self;
+                let engine = Engine::in_page(plan, move |e| state.on_event(e));
+                self.session.update_value(|s| s.engine = Some(engine));
+            }
+            _ if self.running() => self.on_event(Event::RunFinished {
+                stopped: true,
+                at_ms: 0.0,
+            }),
+            _ => {}
+        }
     }
 
     fn on_event(&self, event: Event) {
@@ -285,8 +324,13 @@ impl AppState {
             Event::RunFinished { stopped, .. } => {
                 self.session.update_value(|s| {
                     s.stopped = stopped;
-                    s.commands = None;
                     s.ticker = None;
+                    s.env.engine_in_worker = s.engine.as_ref().map(Engine::in_worker);
+                    s.env.worker_lag_ms = Distribution::of(&mut s.worker_lag.clone());
+                    // This may run inside the worker's own message handler: end the worker
+                    // (and free that handler) only after it returns.
+                    let engine = s.engine.take();
+                    wasm_bindgen_futures::spawn_local(async move { drop(engine) });
                     if let Some(since) = s.hidden_since.take() {
                         let (o, now) = (s.run_origin, now_ms());
                         s.env.hidden_periods.push(Period {

@@ -1,8 +1,3 @@
-mod app;
-mod browser;
-mod components;
-
 fn main() {
-    console_error_panic_hook::set_once();
-    leptos::mount::mount_to_body(app::App);
+    stampede::start_page();
 }

@@ -71,6 +71,8 @@ test('Quick suite: 30 requests in 2 stages, bounded concurrency, honest latency,
   assert.ok(text.includes('X-Team: e2e'));
   assert.ok(report.samples.every((s) => s.token_source === 'estimate' && s.output_tokens === 20));
   assert.deepEqual(report.environment.http_protocols, ['http/1.1']);
+  assert.equal(report.environment.engine_in_worker, true, 'the engine ran in its Web Worker');
+  assert.ok(report.environment.worker_lag_ms.count > 0, 'worker event-loop lag recorded');
   assert.deepEqual(report.environment.origins.map((o) => o.protocol), ['http/1.1']);
   assert.ok(report.stages.every((s) => s.browser_queue_ms && s.shortfall === null), 'queue time measured, no shortfall at c ≤ 6');
 

@@ -63,7 +63,7 @@ fn method(m: &str) -> Method {
 /// connection setup: waiting for a free connection (and any CORS preflight). Without the
 /// server's `Timing-Allow-Origin` the browser hides these and this returns `None`s.
 fn resource_timing(url: &str, start: f64, end: f64) -> (Option<String>, Option<f64>) {
-    let Some(perf) = web_sys::window().and_then(|w| w.performance()) else {
+    let Some(perf) = super::performance() else {
         return (None, None);
     };
     let entries = perf.get_entries_by_name_with_entry_type(url, "resource");

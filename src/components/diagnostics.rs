@@ -139,11 +139,34 @@ fn fidelity(env: &Environment, stats: &[StageStats]) -> Vec<Item> {
     items.push(if env.hidden_periods.is_empty() {
         item("Hidden tab", Level::Green, "the tab stayed visible".into())
     } else {
-        let total: f64 = env.hidden_periods.iter().map(|p| p.end_ms - p.start_ms).sum();
-        let level = if open_loop { Level::Red } else { Level::Amber };
-        item("Hidden tab", level, format!(
-            "hidden {} time(s), {:.1} s in all: closed-loop stages run on fetch completions, but rate \
-             stages rely on timers the browser throttles", env.hidden_periods.len(), total / 1000.0))
+        let total: f64 = env
+            .hidden_periods
+            .iter()
+            .map(|p| p.end_ms - p.start_ms)
+            .sum();
+        let (level, why) = match env.engine_in_worker {
+            Some(true) => (
+                Level::Green,
+                "the engine's worker is not throttled with the tab",
+            ),
+            _ if open_loop => (
+                Level::Red,
+                "the engine ran on the page, whose timers the browser throttles: rate stages slip",
+            ),
+            _ => (
+                Level::Amber,
+                "closed-loop stages run on fetch completions, which the browser does not throttle",
+            ),
+        };
+        item(
+            "Hidden tab",
+            level,
+            format!(
+                "hidden {} time(s), {:.1} s in all: {why}",
+                env.hidden_periods.len(),
+                total / 1000.0
+            ),
+        )
     });
     let long: f64 = env.long_tasks.iter().map(|p| p.end_ms - p.start_ms).sum();
     items.push(match env.long_tasks.len() {
@@ -151,8 +174,18 @@ fn fidelity(env: &Environment, stats: &[StageStats]) -> Vec<Item> {
         n => item("Main-thread long tasks", if long > 500.0 { Level::Red } else { Level::Amber }, format!(
             "{n} task(s) over 50 ms, {long:.0} ms in all: responses that ended then were stamped late")),
     });
-    items.push(item("Engine thread", Level::Amber,
-        "the engine runs on the page's main thread (no Web Worker yet): redraws share it with response handling".into()));
+    items.push(match (env.engine_in_worker, &env.worker_lag_ms) {
+        (Some(true), Some(lag)) if lag.p99 >= 20.0 => item("Engine worker", Level::Red, format!(
+            "event-loop lag p99 {:.1} ms, max {:.1} ms: the worker itself was too busy to start requests on time", lag.p99, lag.max)),
+        (Some(true), Some(lag)) if lag.p99 >= 5.0 => item("Engine worker", Level::Amber, format!(
+            "event-loop lag p99 {:.1} ms, max {:.1} ms", lag.p99, lag.max)),
+        (Some(true), Some(lag)) => item("Engine worker", Level::Green, format!(
+            "in a Web Worker; event-loop lag p99 {:.1} ms", lag.p99)),
+        (Some(true), None) => item("Engine worker", Level::Green, "in a Web Worker".into()),
+        (Some(false), _) => item("Engine worker", Level::Amber,
+            "the worker could not start, so the engine ran on the page's main thread: redraws and hidden-tab throttling can delay it".into()),
+        (None, _) => item("Engine worker", Level::Amber, "not recorded".into()),
+    });
     for s in stats {
         let name: &'static str = "Stage";
         let figure = match (s.requested_rate_per_s, s.achieved_rate_per_s) {

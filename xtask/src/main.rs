@@ -664,7 +664,8 @@ struct E2e {
 impl E2e {
     fn command(&self, ctx: &Ctx) -> Command {
         let mut cmd = ctx.cmd("node");
-        cmd.args(["--test", "--test-concurrency=1"])
+        // WebSocket: the hidden-tab test speaks the DevTools protocol itself (node 20 has it behind a flag).
+        cmd.args(["--experimental-websocket", "--test", "--test-concurrency=1"])
             .args(&self.tests)
             .env("STAMPEDE_DIST", &self.dist)
             .env("STAMPEDE_MOCK_BIN", &self.mock)

@@ -357,7 +357,8 @@ pub struct FieldError {
 }
 
 /// A validated run: every request of every stage can be built without further checks.
-#[derive(Clone, Debug, PartialEq)]
+/// Serializable so the page can hand it to the engine's worker.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// The endpoint's URL and one per host alias; requests are spread over them.
     pub urls: Vec<String>,

@@ -12,6 +12,7 @@ pub mod stats;
 pub mod stream;
 pub mod suite;
 pub mod template;
+pub mod worker;
 
 pub use config::{Field, FieldError, Plan, Preset, RunConfig};
 pub use runner::{Command, ErrorClass, Event, HttpOutcome, HttpRequest, Sample, Transport};

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
 use crate::runner::Sample;
-use crate::stats::{Aggregator, Origin, StageStats};
+use crate::stats::{Aggregator, Distribution, Origin, StageStats};
 
 pub const SCHEMA_VERSION: u32 = 1;
 pub const TOOL_NAME: &str = "stampede";
@@ -42,6 +42,12 @@ pub struct Environment {
     /// Main-thread tasks over 50 ms during the run (they delay response handling).
     #[serde(default)]
     pub long_tasks: Vec<Period>,
+    /// Whether the engine ran in a Web Worker (else on the page's main thread).
+    #[serde(default)]
+    pub engine_in_worker: Option<bool>,
+    /// How late the worker's 100 ms ticks fired: its event-loop lag.
+    #[serde(default)]
+    pub worker_lag_ms: Option<Distribution>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -187,7 +187,7 @@ impl Sample {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
     /// End the run: abort what is in flight, start nothing more, keep finished samples.
     Stop,
@@ -195,7 +195,7 @@ pub enum Command {
     SkipStage,
 }
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub enum Event {
     StageStarted {
         stage: u32,
