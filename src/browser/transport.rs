@@ -23,9 +23,9 @@ use super::now_ms;
 
 /// Clear the browser's resource-timing buffer past this many entries, so lookups stay cheap
 /// and the buffer (250 entries by default) never fills.
-const TIMING_BUFFER: u32 = 64;
+const TIMING_BUFFER: u32 = 32;
 /// Only the newest entries are searched: the one for a request that just ended is among them.
-const TIMING_SEARCH: u32 = 32;
+const TIMING_SEARCH: u32 = 16;
 
 /// A request in flight: its controller and whether Stop (not its timeout) aborted it.
 struct InFlight {
@@ -68,19 +68,15 @@ fn resource_timing(url: &str, start: f64, end: f64) -> (Option<String>, Option<f
     };
     let entries = perf.get_entries_by_name_with_entry_type(url, "resource");
     let n = entries.length();
-    let best = (n.saturating_sub(TIMING_SEARCH)..n)
+    // Newest first: the entry of a request that just ended is almost always the last one.
+    let found = (n.saturating_sub(TIMING_SEARCH)..n)
+        .rev()
         .filter_map(|i| entries.get(i).dyn_into::<PerformanceResourceTiming>().ok())
-        .filter(|e| (e.start_time() - start).abs() < 2.0)
-        .min_by(|a, b| {
-            let d = |e: &PerformanceResourceTiming| {
-                (e.start_time() - start).abs() + (e.response_end() - end).abs()
-            };
-            d(a).total_cmp(&d(b))
-        });
+        .find(|e| (e.start_time() - start).abs() < 1.0 && (e.response_end() - end).abs() < 5.0);
     if n > TIMING_BUFFER {
         perf.clear_resource_timings();
     }
-    let Some(e) = best else {
+    let Some(e) = found else {
         return (None, None);
     };
     let protocol = Some(e.next_hop_protocol()).filter(|p| !p.is_empty());

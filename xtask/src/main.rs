@@ -779,9 +779,12 @@ fn demo(ctx: &Ctx, port_api: u16, port_app: u16) -> Result<()> {
     let api: SocketAddr = ([127, 0, 0, 1], port_api).into();
     let app: SocketAddr = ([127, 0, 0, 1], port_app).into();
     let mut cmd = ctx.cmd(&mock);
-    cmd.arg("--listen")
-        .arg(api.to_string())
-        .arg("--app-dir")
+    // Also on 127.0.0.2–4, so the app's "Suggest loopback aliases" works against the demo.
+    for host in 1..=4u8 {
+        let addr: SocketAddr = ([127, 0, 0, host], port_api).into();
+        cmd.arg("--listen").arg(addr.to_string());
+    }
+    cmd.arg("--app-dir")
         .arg(&dist)
         .arg("--app-listen")
         .arg(app.to_string());
@@ -790,6 +793,7 @@ fn demo(ctx: &Ctx, port_api: u16, port_app: u16) -> Result<()> {
     wait_listening(&mut child, &[api, app])?;
     println!();
     println!("Open http://{app}/ — the app's default endpoint is the mock at http://{api}");
+    println!("(the mock also answers on 127.0.0.2–4:{port_api}, for host aliases)");
     println!("(Ctrl-C to stop)");
     let status = child
         .wait()
