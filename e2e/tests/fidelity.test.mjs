@@ -52,12 +52,12 @@ test('HTTP/1.1 at concurrency 10 is flagged; two host aliases reach 10 with no b
 
     // The same browser at concurrency 5 on one origin, before and after: the reference latency.
     const reference = async () =>
-      (await run(page, { endpoint: one, aliases: '', stages: [{ concurrency: 5, requests: 100 }] })).stages[0].latency_ms.p50;
+      (await run(page, { endpoint: one, aliases: '', stages: [{ concurrency: 5, requests: 200 }] })).stages[0].latency_ms.p50;
     const before = await reference();
 
     // Two origins: 5 + 5 in flight, nothing queued.
     await mock.reset();
-    r = await run(page, { endpoint: one, aliases: `http://127.0.0.2:${port}`, stages: [{ concurrency: 10, requests: 100 }] });
+    r = await run(page, { endpoint: one, aliases: `http://127.0.0.2:${port}`, stages: [{ concurrency: 10, requests: 200 }] });
     st = r.stages[0];
     assert.equal((await mock.stats()).max_in_flight, 10);
     assert.deepEqual(st.max_in_flight, [5, 5]);

@@ -23,9 +23,9 @@ use super::now_ms;
 
 /// Clear the browser's resource-timing buffer past this many entries, so lookups stay cheap
 /// and the buffer (250 entries by default) never fills.
-const TIMING_BUFFER: u32 = 32;
+const TIMING_BUFFER: u32 = 64;
 /// Only the newest entries are searched: the one for a request that just ended is among them.
-const TIMING_SEARCH: u32 = 16;
+const TIMING_SEARCH: u32 = 32;
 
 /// A request in flight: its controller and whether Stop (not its timeout) aborted it.
 struct InFlight {
@@ -68,11 +68,17 @@ fn resource_timing(url: &str, start: f64, end: f64) -> (Option<String>, Option<f
     };
     let entries = perf.get_entries_by_name_with_entry_type(url, "resource");
     let n = entries.length();
-    // Newest first: the entry of a request that just ended is almost always the last one.
+    // Concurrent requests to one URL can start in the same millisecond: the end time tells them
+    // apart.
     let found = (n.saturating_sub(TIMING_SEARCH)..n)
-        .rev()
         .filter_map(|i| entries.get(i).dyn_into::<PerformanceResourceTiming>().ok())
-        .find(|e| (e.start_time() - start).abs() < 1.0 && (e.response_end() - end).abs() < 5.0);
+        .filter(|e| (e.start_time() - start).abs() < 2.0)
+        .min_by(|a, b| {
+            let d = |e: &PerformanceResourceTiming| {
+                (e.start_time() - start).abs() + (e.response_end() - end).abs()
+            };
+            d(a).total_cmp(&d(b))
+        });
     if n > TIMING_BUFFER {
         perf.clear_resource_timings();
     }
