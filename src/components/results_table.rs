@@ -145,7 +145,7 @@ fn StageRow(s: StageStats, streamed: bool, open_loop: bool) -> impl IntoView {
             <td>{s.name.clone()}</td>
             <td class="num" class:shortfall=short
                 data-col="concurrency"
-                title=if short { "Fell short of what the stage asked for: see below the table" } else { "Achieved = Σ latency ÷ wall time; sent = Σ (latency − browser queue) ÷ wall time, what the server saw" }>
+                title=if short { "Fell short of what the stage asked for: see below the table" } else { "Achieved = Σ latency ÷ wall time; sent = Σ (time past the browser queue) while work remained ÷ that span, what the server saw" }>
                 {s.requested_concurrency}" / "{achieved}
             </td>
             <td class="num" data-col="total">{s.completed}</td>

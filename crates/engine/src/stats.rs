@@ -124,8 +124,10 @@ pub struct StageStats {
     /// server's `Timing-Allow-Origin`). Over successful requests.
     #[serde(default)]
     pub browser_queue_ms: Option<Distribution>,
-    /// Σ (latency − browser queue) / wall time: requests in flight beyond the browser, which is
-    /// what the server saw. `None` without queue times.
+    /// Requests in flight beyond the browser (after their browser queue) while work remained:
+    /// Σ over requests of that time within [first start, last start] ÷ that span. What the
+    /// server saw, without the ramp-down after the last start. `None` without queue times or
+    /// when every request started at once.
     #[serde(default)]
     pub sent_concurrency: Option<f64>,
     /// The most requests in flight at once per origin (endpoint, then each host alias).
@@ -179,7 +181,6 @@ pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageSt
     let mut starts = Vec::new();
     let mut late = 0u64;
     let mut warmups = 0u64;
-    let mut sent_ms = 0.0;
     let mut queue_known = 0usize;
     let mut prompt_tokens = 0u64;
     let mut output_tokens = 0u64;
@@ -192,7 +193,6 @@ pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageSt
     let samples = &measured[..];
     for s in samples {
         queue_known += usize::from(s.queue_ms.is_some());
-        sent_ms += (s.latency_ms() - s.queue_ms.unwrap_or(0.0)).max(0.0);
         if let Some(intended) = s.intended_ms {
             let l = s.start_ms - intended;
             lag.push(l);
@@ -282,10 +282,10 @@ pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageSt
         warmups,
         browser_queue_ms: Distribution::of(&mut queue),
         // Resource timing misses the odd request; with 90 % covered, the rest count as unqueued.
-        sent_concurrency: (wall_ms > 0.0
-            && queue_known * 10 >= samples.len() * 9
-            && queue_known > 0)
-            .then(|| sent_ms / wall_ms),
+        // Resource timing misses the odd request; with 90 % covered, the rest count as unqueued.
+        sent_concurrency: (queue_known * 10 >= samples.len() * 9 && queue_known > 0)
+            .then(|| sent_while_busy(samples))
+            .flatten(),
         max_in_flight: Vec::new(),
         requested_rate_per_s: spec.rate.as_ref().map(|r| r.per_s),
         achieved_rate_per_s: achieved_rate(&mut starts),
@@ -295,6 +295,29 @@ pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageSt
         dropped: 0,
         shortfall: None,
     }
+}
+
+fn sent_while_busy(samples: &[&Sample]) -> Option<f64> {
+    let first = samples
+        .iter()
+        .map(|s| s.start_ms)
+        .fold(f64::INFINITY, f64::min);
+    let last = samples
+        .iter()
+        .map(|s| s.start_ms)
+        .fold(f64::NEG_INFINITY, f64::max);
+    let span = last - first;
+    if span.is_nan() || span <= 0.0 {
+        return None;
+    }
+    let busy: f64 = samples
+        .iter()
+        .map(|s| {
+            let sent = s.start_ms + s.queue_ms.unwrap_or(0.0);
+            (s.end_ms.min(last) - sent.max(first)).max(0.0)
+        })
+        .sum();
+    Some(busy / span)
 }
 
 fn achieved_rate(starts: &mut [f64]) -> Option<f64> {
@@ -605,13 +628,22 @@ mod tests {
 
     #[test]
     fn warmups_are_counted_apart_and_queue_time_gives_sent_concurrency() {
-        // Ten requests at c=10 over HTTP/1.1: four of them waited 100 ms in the browser.
-        let mut v: Vec<Sample> = (0..10)
-            .map(|i| Sample {
-                queue_ms: Some(if i < 6 { 0.0 } else { 100.0 }),
-                ..sample(0.0, if i < 6 { 100.0 } else { 200.0 }, None)
+        // c=10 over HTTP/1.1 at 100 ms: six go at once, four wait 100 ms in the browser, and
+        // two more start at 100 ms when the first six end.
+        let mut v: Vec<Sample> = (0..6)
+            .map(|_| Sample {
+                queue_ms: Some(0.0),
+                ..sample(0.0, 100.0, None)
             })
             .collect();
+        v.extend((0..4).map(|_| Sample {
+            queue_ms: Some(100.0),
+            ..sample(0.0, 200.0, None)
+        }));
+        v.extend((0..2).map(|_| Sample {
+            queue_ms: Some(0.0),
+            ..sample(100.0, 200.0, None)
+        }));
         v.push(Sample {
             warmup: true,
             ..sample(0.0, 5000.0, None)
@@ -622,10 +654,11 @@ mod tests {
             ..spec()
         };
         let st = stage_stats(0, &spec, &refs);
-        assert_eq!((st.warmups, st.completed, st.wall_ms), (1, 10, 200.0));
-        // Σ latency = 6×100 + 4×200 = 1400 → 7.0; minus the queue: 1000 → 5.0.
-        assert_eq!(st.achieved_concurrency, Some(7.0));
-        assert_eq!(st.sent_concurrency, Some(5.0));
+        assert_eq!((st.warmups, st.completed, st.wall_ms), (1, 12, 200.0));
+        // Σ latency = 6×100 + 4×200 + 2×100 = 1600 over 200 ms → 8.0 (the queue hides inside).
+        assert_eq!(st.achieved_concurrency, Some(8.0));
+        // Within [0, 100] (first to last start) only the first six were past the browser.
+        assert_eq!(st.sent_concurrency, Some(6.0));
         assert_eq!(st.browser_queue_ms.as_ref().unwrap().max, 100.0);
         let http1 = [Origin {
             url: "u".into(),
@@ -638,23 +671,39 @@ mod tests {
         );
         // Two origins carry 12: not capped, but still measured short of 10.
         let two = [http1[0].clone(), http1[0].clone()];
-        assert!(shortfall(&st, &spec, &two).unwrap().contains("about 5.0"));
-        // HTTP/2 and enough in flight: nothing to say.
-        let full: Vec<Sample> = (0..10)
-            .map(|_| Sample {
-                queue_ms: Some(0.0),
-                ..sample(0.0, 100.0, None)
+        assert!(shortfall(&st, &spec, &two).unwrap().contains("about 6.0"));
+        // HTTP/2, ten in flight until the last start, then the drain: nothing to say.
+        let full: Vec<Sample> = (0..20)
+            .map(|i| {
+                let start = if i < 10 { 0.0 } else { 100.0 };
+                Sample {
+                    queue_ms: Some(0.0),
+                    ..sample(start, start + 100.0, None)
+                }
             })
             .collect();
         let refs: Vec<&Sample> = full.iter().collect();
         let st = stage_stats(0, &spec, &refs);
+        assert_eq!(
+            st.sent_concurrency,
+            Some(10.0),
+            "the ramp-down after the last start does not count"
+        );
         let h2 = [Origin {
             url: "u".into(),
             protocol: Some("h2".into()),
         }];
         assert_eq!(shortfall(&st, &spec, &h2), None);
         // HTTP/1.1 without queue times: Σ latency looks full, the cap still flags it.
-        let blind: Vec<Sample> = (0..10).map(|_| sample(0.0, 100.0, None)).collect();
+        let blind: Vec<Sample> = (0..20)
+            .map(|i| {
+                sample(
+                    f64::from(i / 10) * 100.0,
+                    f64::from(i / 10) * 100.0 + 100.0,
+                    None,
+                )
+            })
+            .collect();
         let refs: Vec<&Sample> = blind.iter().collect();
         let st = stage_stats(0, &spec, &refs);
         assert_eq!(st.sent_concurrency, None);
