@@ -88,7 +88,6 @@ pub struct AppState {
     pub phase: RwSignal<Phase>,
     pub progress: RwSignal<Progress>,
     pub stats: RwSignal<Vec<StageStats>>,
-    pub protocols: RwSignal<Vec<String>>,
     /// The environment of the shown run (live or imported), for the fidelity panel.
     pub environment: RwSignal<Environment>,
     pub shown: RwSignal<Shown>,
@@ -227,7 +226,6 @@ impl AppState {
             ticker: Some(ticker),
             ..Session::default()
         });
-        self.protocols.set(Vec::new());
         self.shown.set(Shown::Live);
         self.phase.set(Phase::Running);
         self.publish();
@@ -295,17 +293,12 @@ impl AppState {
             Event::Protocol {
                 protocol, origin, ..
             } => {
-                let added = self.session.try_update_value(|s| {
-                    s.agg.set_protocol(origin as usize, protocol.clone());
-                    let new = !s.env.http_protocols.contains(&protocol);
-                    if new {
+                self.session.update_value(|s| {
+                    if !s.env.http_protocols.contains(&protocol) {
                         s.env.http_protocols.push(protocol.clone());
                     }
-                    new
+                    s.agg.set_protocol(origin as usize, protocol);
                 });
-                if added == Some(true) {
-                    self.protocols.update(|p| p.push(protocol));
-                }
             }
             Event::StageFinished {
                 stage,
@@ -388,14 +381,14 @@ impl AppState {
             if let Some(r) = &s.imported {
                 return Some(r.clone());
             }
-            (!s.agg.samples().is_empty() || !s.agg.stages().is_empty())
+            // A run has happened once the session has stages (the default session has none).
+            (!s.agg.stages().is_empty())
                 .then(|| Report::new(env::iso_now(), &s.config, s.env.clone(), s.stopped, &s.agg))
         })
     }
 
     /// Show an imported report with the same table and charts as a live run.
     pub fn show_imported(&self, name: String, report: Report) {
-        let protocols = report.environment.http_protocols.clone();
         let stopped = report.stopped;
         self.session.set_value(Session {
             agg: report.aggregator(),
@@ -405,7 +398,6 @@ impl AppState {
             imported: Some(report),
             ..Session::default()
         });
-        self.protocols.set(protocols);
         self.shown.set(Shown::Imported(name));
         self.phase.set(Phase::Finished { stopped });
         self.publish();
@@ -440,7 +432,6 @@ pub fn App() -> impl IntoView {
         phase: RwSignal::new(Phase::Idle),
         progress: RwSignal::new(Progress::default()),
         stats: RwSignal::new(Vec::new()),
-        protocols: RwSignal::new(Vec::new()),
         environment: RwSignal::new(Environment::default()),
         shown: RwSignal::new(Shown::Nothing),
         chart_tick: RwSignal::new(0),

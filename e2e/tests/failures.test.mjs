@@ -44,6 +44,11 @@ test('bad input shows a message at the input and disables Run', async () => {
   await page.locator('#timeout-error').waitFor();
   assert.equal(await page.getByRole('button', { name: 'Run', exact: true }).isDisabled(), true);
   await page.getByLabel('Timeout (s)').fill('30');
+  await page.getByLabel('Warm-up requests per stage').fill('-1');
+  await page.locator('#warmup-error').waitFor();
+  assert.match(await page.locator('#warmup-error').innerText(), /whole number from 0 to 1000/);
+  assert.equal(await page.getByRole('button', { name: 'Run', exact: true }).isDisabled(), true);
+  await page.getByLabel('Warm-up requests per stage').fill('');
   await page.getByLabel('Suite', { exact: true }).selectOption('custom');
   await page.getByLabel('Stage 1 concurrency').fill('5000');
   await page.getByLabel('Stage 1 concurrency').press('Tab');

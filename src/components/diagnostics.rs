@@ -227,11 +227,20 @@ pub fn Diagnostics() -> impl IntoView {
                 .collect::<Vec<_>>()
         })
     };
-    let http1 = move || state.protocols.with(|p| p.iter().any(|p| p == "http/1.1"));
+    // Protocols seen so far, from the published environment (one per origin).
+    let seen = move |f: fn(&[Option<String>]) -> bool| {
+        state.environment.with(|e| {
+            let p: Vec<Option<String>> = e.origins.iter().map(|o| o.protocol.clone()).collect();
+            f(&p)
+        })
+    };
+    let http1 = move || seen(|p| p.iter().any(|p| p.as_deref() == Some("http/1.1")));
     let multiplexed = move || {
-        state
-            .protocols
-            .with(|p| !p.is_empty() && p.iter().all(|p| p != "http/1.1"))
+        seen(|p| {
+            !p.is_empty()
+                && p.iter()
+                    .all(|p| p.is_some() && p.as_deref() != Some("http/1.1"))
+        })
     };
     let http1_warning = move || {
         let stages = over_cap();

@@ -115,7 +115,10 @@ pub fn EndpointForm() -> impl IntoView {
                     prop:value=move || cfg.with(|c| c.warmup.map(|w| w.to_string()).unwrap_or_default())
                     on:input=move |ev| {
                         let v = event_target_value(&ev);
-                        cfg.update(|c| c.warmup = if v.trim().is_empty() { None } else { Some(parse_u32(&v)) });
+                        // Empty: the default. Anything that is not a whole number (e.g. -1) becomes
+                        // u32::MAX, which validation rejects with a message here.
+                        let w = (!v.trim().is_empty()).then(|| v.trim().parse().unwrap_or(u32::MAX));
+                        cfg.update(|c| c.warmup = w);
                     } />
                 <p class="hint">"They open connections and prime the CORS preflight cache; not counted in the figures, listed in the report."</p>
                 <FieldMessage field=Field::Warmup id="warmup-error" />

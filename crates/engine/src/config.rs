@@ -514,7 +514,10 @@ impl RunConfig {
         if self.warmup.is_some_and(|w| w > MAX_CONCURRENCY) {
             err(
                 Field::Warmup,
-                format!("at most {MAX_CONCURRENCY} warm-up requests per stage"),
+                format!(
+                    "warm-up must be a whole number from 0 to {MAX_CONCURRENCY} \
+                     (empty: one per concurrent slot)"
+                ),
             );
         }
         if self.preset.needs_model() && self.model.trim().is_empty() {
@@ -949,6 +952,21 @@ mod tests {
         let e = c.validate().unwrap_err();
         assert_eq!(e[0].field, Field::Aliases);
         assert!(e[0].message.starts_with("line 2:"), "{}", e[0].message);
+    }
+
+    #[test]
+    fn warmup_range() {
+        let mut c = RunConfig {
+            warmup: Some(0),
+            ..RunConfig::default()
+        };
+        assert!(c.validate().is_ok(), "0 turns warm-ups off");
+        c.warmup = Some(1001);
+        assert_eq!(fields(&c), vec![Field::Warmup]);
+        c.warmup = Some(u32::MAX); // what the form stores for text that is not a whole number
+        assert!(c.validate().unwrap_err()[0]
+            .message
+            .contains("whole number from 0 to 1000"));
     }
 
     #[test]

@@ -447,10 +447,6 @@ impl Aggregator {
         &self.stages
     }
 
-    pub fn into_samples(self) -> Vec<Sample> {
-        self.samples
-    }
-
     /// Statistics of stage `i`, if it has samples. Live views recompute only the running stage.
     pub fn stage(&self, i: usize) -> Option<StageStats> {
         let spec = self.stages.get(i)?;
