@@ -8,15 +8,15 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures::future::LocalBoxFuture;
-use gloo_net::http::{Method, RequestBuilder};
 use gloo_timers::callback::Timeout;
 use stampede_engine::runner::{Chunk, TransportError};
 use stampede_engine::{ErrorClass, HttpOutcome, HttpRequest, Transport};
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    AbortController, PerformanceResourceTiming, ReadableStreamDefaultReader,
-    ReadableStreamReadResult,
+    AbortController, AbortSignal, Headers, PerformanceResourceTiming, ReadableStreamDefaultReader,
+    ReadableStreamReadResult, RequestInit,
 };
 
 use super::now_ms;
@@ -49,13 +49,31 @@ impl FetchTransport {
     }
 }
 
-fn method(m: &str) -> Method {
-    match m {
-        "GET" => Method::GET,
-        "PUT" => Method::PUT,
-        "PATCH" => Method::PATCH,
-        _ => Method::POST,
+#[wasm_bindgen]
+extern "C" {
+    /// The global `fetch(url, init)`, in a window and in a worker alike. gloo-net's builder
+    /// parses the URL and builds a `Request` object for every call; on the hot path of a load
+    /// test that is work the client should not add. Its `Response` wrapper is still used.
+    #[wasm_bindgen(js_name = fetch)]
+    fn fetch_with_init(url: &str, init: &RequestInit) -> js_sys::Promise;
+}
+
+/// Method, headers, body and abort signal of `req` as fetch options.
+fn request_init(req: &HttpRequest, signal: Option<&AbortSignal>) -> Result<RequestInit, String> {
+    let init = RequestInit::new();
+    init.set_method(&req.method);
+    let headers = Headers::new().map_err(|e| js_error_text(&e))?;
+    for (name, value) in &req.headers {
+        headers
+            .append(name, value)
+            .map_err(|e| format!("header {name}: {}", js_error_text(&e)))?;
     }
+    init.set_headers(&headers);
+    if let Some(body) = &req.body {
+        init.set_body(&JsValue::from_str(body));
+    }
+    init.set_signal(signal);
+    Ok(init)
 }
 
 /// Protocol and browser-queue time of the request to `url` that started at `start` and ended
@@ -164,16 +182,7 @@ impl Transport for FetchTransport {
                     c.abort();
                 })
             });
-            let mut builder = RequestBuilder::new(&req.url)
-                .method(method(&req.method))
-                .abort_signal(signal.as_ref());
-            for (name, value) in &req.headers {
-                builder = builder.header(name, value);
-            }
-            let request = match req.body {
-                Some(body) => builder.body(body),
-                None => builder.build(),
-            };
+            let init = request_init(&req, signal.as_ref());
             let start_ms = now_ms();
             let mut out = HttpOutcome {
                 start_ms,
@@ -185,28 +194,36 @@ impl Transport for FetchTransport {
                 protocol: None,
                 queue_ms: None,
             };
-            let result = match request {
-                Err(e) => Err(error_text(&e)),
-                Ok(request) => match request.send().await {
-                    Err(e) => Err(error_text(&e)),
-                    Ok(resp) => {
-                        out.headers_ms = Some(now_ms());
-                        out.status = Some(resp.status());
-                        if req.streaming {
-                            read_chunks(&resp, &mut out.chunks).await
-                        } else {
-                            resp.binary()
-                                .await
-                                .map_err(|e| error_text(&e))
-                                .map(|bytes| {
-                                    out.chunks.push(Chunk {
-                                        at_ms: now_ms(),
-                                        bytes,
-                                    });
-                                })
-                        }
+            let sent = match init {
+                Err(e) => Err(e),
+                Ok(init) => JsFuture::from(fetch_with_init(&req.url, &init))
+                    .await
+                    .map_err(|e| js_error_text(&e))
+                    .and_then(|r| {
+                        r.dyn_into::<web_sys::Response>()
+                            .map_err(|_| "fetch resolved to something other than a Response".into())
+                    }),
+            };
+            let result = match sent {
+                Err(e) => Err(e),
+                Ok(resp) => {
+                    let resp = gloo_net::http::Response::from(resp);
+                    out.headers_ms = Some(now_ms());
+                    out.status = Some(resp.status());
+                    if req.streaming {
+                        read_chunks(&resp, &mut out.chunks).await
+                    } else {
+                        resp.binary()
+                            .await
+                            .map_err(|e| error_text(&e))
+                            .map(|bytes| {
+                                out.chunks.push(Chunk {
+                                    at_ms: now_ms(),
+                                    bytes,
+                                });
+                            })
                     }
-                },
+                }
             };
             out.end_ms = now_ms();
             drop(timer);
