@@ -75,8 +75,8 @@ export async function launch() {
 }
 
 /** Open the app and collect page errors (a wasm panic shows up here). */
-export async function openApp(browser, appUrl, { ignoreHTTPSErrors = false } = {}) {
-  const context = await browser.newContext({ acceptDownloads: true, ignoreHTTPSErrors });
+export async function openApp(browser, appUrl, { ignoreHTTPSErrors = false, deviceScaleFactor = 1 } = {}) {
+  const context = await browser.newContext({ acceptDownloads: true, ignoreHTTPSErrors, deviceScaleFactor });
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
   startMock, launch, openApp, configure, runToEnd, exportReport, schemaErrors, tableRows,
-  median, rawFetchLoop,
+  median, rawFetchLoop, customStages,
 } from './lib.mjs';
 
 const LATENCY_MS = 100;
@@ -98,5 +98,38 @@ test('Quick suite: 30 requests in 2 stages, bounded concurrency, honest latency,
   await page.locator('input[type=file]').setInputFiles(file);
   await page.getByRole('heading', { name: 'Results (imported from saved.json)' }).waitFor();
   assert.deepEqual(await tableRows(page), rows);
+  assert.equal(errors.length, 0, errors.join('\n'));
+});
+
+test('charts wait while off-screen, then draw in device pixels when scrolled into view', async () => {
+  const { page, errors } = await openApp(browser, app.appUrl, { deviceScaleFactor: 2 });
+  await configure(page, { endpoint: mock.url, suite: 'custom' });
+  await customStages(page, [{ concurrency: 2, requests: 10 }, { concurrency: 4, requests: 12 }]);
+  await page.evaluate(() => window.scrollTo(0, 0));
+  await runToEnd(page);
+  const canvas = page.locator('#chart-histogram');
+  const size = () => canvas.evaluate((c) => ({ width: c.width, height: c.height, css: c.clientWidth, cssHeight: c.clientHeight, top: c.getBoundingClientRect().top }));
+  const offScreen = await size();
+  assert.ok(offScreen.top > await page.evaluate(() => innerHeight), 'precondition: the charts start below the fold');
+  assert.equal(offScreen.width, 300, 'an off-screen chart is not drawn (still the default 300 px canvas)');
+
+  await canvas.scrollIntoViewIfNeeded();
+  await page.waitForFunction(() => document.querySelector('#chart-histogram').width !== 300);
+  const drawn = await size();
+  assert.equal(drawn.width, Math.round(drawn.css * 2), 'sized in device pixels at a pixel ratio of 2');
+  assert.equal(drawn.height, Math.round(drawn.cssHeight * 2));
+
+  // Pixels: the histogram's bars and the scatter's points in their stage colours.
+  const colours = (id) => page.evaluate((id) => {
+    const c = document.getElementById(id);
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const near = (r, g, b, tol) => { let n = 0; for (let i = 0; i < d.length; i += 4) if (Math.abs(d[i] - r) + Math.abs(d[i + 1] - g) + Math.abs(d[i + 2] - b) <= tol) n++; return n; };
+    return { blue: near(31, 119, 180, 60), orange: near(255, 127, 14, 60) };
+  }, id);
+  const hist = await colours('chart-histogram');
+  assert.ok(hist.blue > 1000, `histogram bars drawn: ${JSON.stringify(hist)}`);
+  await page.locator('#chart-over-time').scrollIntoViewIfNeeded();
+  const time = await colours('chart-over-time');
+  assert.ok(time.blue > 20 && time.orange > 20, `one point per request, coloured by stage: ${JSON.stringify(time)}`);
   assert.equal(errors.length, 0, errors.join('\n'));
 });

@@ -9,6 +9,8 @@ use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
 use stampede_engine::stats::StageStats;
 use stampede_engine::Sample;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 use crate::app::{AppState, Shown};
 use crate::browser::env;
@@ -296,6 +298,23 @@ fn draw_vs_concurrency(
     Ok(())
 }
 
+/// Keep `on_screen` true while any part of `el` is in the viewport. Without an
+/// IntersectionObserver (very old browsers) the charts always draw.
+fn watch_on_screen(el: &web_sys::Element, on_screen: RwSignal<bool>) {
+    let callback = Closure::<dyn Fn(js_sys::Array)>::new(move |entries: js_sys::Array| {
+        if let Some(last) = entries.iter().last() {
+            let entry: web_sys::IntersectionObserverEntry = last.unchecked_into();
+            on_screen.set(entry.is_intersecting());
+        }
+    });
+    match web_sys::IntersectionObserver::new(callback.as_ref().unchecked_ref()) {
+        Ok(observer) => observer.observe(el),
+        Err(_) => on_screen.set(true),
+    }
+    // The charts section lives as long as the page: so does its observer's callback.
+    callback.forget();
+}
+
 #[component]
 pub fn Charts() -> impl IntoView {
     let state = expect_context::<AppState>();
@@ -312,9 +331,21 @@ pub fn Charts() -> impl IntoView {
             .with(|st| st.iter().any(|s| s.ttft_ms.is_some()))
     };
     let failure = RwSignal::new(None::<String>);
+    let section = NodeRef::<leptos::html::Section>::new();
+    let on_screen = RwSignal::new(false);
+    Effect::new(move |_| {
+        if let Some(el) = section.get() {
+            watch_on_screen(&el, on_screen);
+        }
+    });
 
     Effect::new(move |_| {
         state.chart_tick.track();
+        // Off-screen charts wait: drawing them takes CPU the browser's own network work needs
+        // during a run. Scrolled into view, they draw the latest snapshot at once.
+        if !on_screen.get() {
+            return;
+        }
         let dark = env::prefers_dark();
         let t = Theme {
             fg: if dark {
@@ -433,7 +464,7 @@ pub fn Charts() -> impl IntoView {
     });
 
     view! {
-        <section class="charts" aria-label="Charts" class:hidden=move || state.shown.get() == Shown::Nothing>
+        <section node_ref=section class="charts" aria-label="Charts" class:hidden=move || state.shown.get() == Shown::Nothing>
             <canvas node_ref=hist id="chart-histogram" aria-label="Latency histogram"></canvas>
             <canvas node_ref=time id="chart-over-time" aria-label="Latency over time"></canvas>
             <canvas node_ref=lat_c id="chart-latency" aria-label="Latency p50 and p95 by concurrency"></canvas>
