@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  startMock, closedPort, launch, openApp, configure, runToEnd, exportReport, schemaErrors, customStages,
+  startMock, closedPort, launch, openApp, configure, runToEnd, exportReport, schemaErrors, customStages, median,
 } from './lib.mjs';
 
 let app, browser;
@@ -50,23 +50,33 @@ test('HTTP/1.1 at concurrency 10 is flagged; two host aliases reach 10 with no b
     await page.locator('#shortfalls li').first().waitFor();
     assert.match(await page.locator('#fidelity').innerText(), /Protocol: 127\.0\.0\.1:\d+ http\/1\.1/);
 
-    // The same browser at concurrency 5 on one origin, before and after: the reference latency.
+    // The same browser at concurrency 5 on one origin is the reference latency. Its median moves
+    // by a millisecond or two from run to run on this shared machine, so reference and alias runs
+    // alternate (ref, alias, ref, alias, ref): the alias runs' pooled median must fall within
+    // 2 ms of the references' range.
     const reference = async () =>
       (await run(page, { endpoint: one, aliases: '', stages: [{ concurrency: 5, requests: 200 }] })).stages[0].latency_ms.p50;
-    const before = await reference();
-
-    // Two origins: 5 + 5 in flight, nothing queued.
-    await mock.reset();
-    r = await run(page, { endpoint: one, aliases: `http://127.0.0.2:${port}`, stages: [{ concurrency: 10, requests: 200 }] });
-    st = r.stages[0];
-    assert.equal((await mock.stats()).max_in_flight, 10);
-    assert.deepEqual(st.max_in_flight, [5, 5]);
-    assert.equal(st.shortfall, null);
-    assert.deepEqual(r.environment.origins.map((o) => o.protocol), ['http/1.1', 'http/1.1']);
-    const after = await reference();
-    const [lo, hi] = [Math.min(before, after), Math.max(before, after)];
-    console.log(`c=10 over two aliases: latency p50 ${st.latency_ms.p50.toFixed(1)} ms; c=5 on one origin ${before.toFixed(1)} ms before, ${after.toFixed(1)} ms after; queue p50 ${st.browser_queue_ms.p50.toFixed(2)} ms`);
-    assert.ok(st.latency_ms.p50 >= lo - 2 && st.latency_ms.p50 <= hi + 2, 'the aliases remove the queueing, nothing else');
+    const refs = [await reference()];
+    const aliasLatencies = [];
+    for (let round = 0; round < 2; round++) {
+      // Two origins: 5 + 5 in flight, nothing queued.
+      await mock.reset();
+      r = await run(page, { endpoint: one, aliases: `http://127.0.0.2:${port}`, stages: [{ concurrency: 10, requests: 200 }] });
+      st = r.stages[0];
+      assert.equal((await mock.stats()).max_in_flight, 10);
+      assert.deepEqual(st.max_in_flight, [5, 5]);
+      assert.equal(st.shortfall, null);
+      assert.ok(st.browser_queue_ms.p50 < 10, `queue p50 ${st.browser_queue_ms.p50}`);
+      assert.deepEqual(r.environment.origins.map((o) => o.protocol), ['http/1.1', 'http/1.1']);
+      aliasLatencies.push(...r.samples.filter((x) => !x.warmup && x.error_class == null).map((x) => x.end_ms - x.start_ms));
+      console.log(`c=10 over two aliases, round ${round + 1}: latency p50 ${st.latency_ms.p50.toFixed(1)} ms, queue p50 ${st.browser_queue_ms.p50.toFixed(2)} ms`);
+      refs.push(await reference());
+    }
+    assert.equal(aliasLatencies.length, 400);
+    const pooled = median(aliasLatencies);
+    const [lo, hi] = [Math.min(...refs), Math.max(...refs)];
+    console.log(`c=10 over two aliases: pooled latency p50 ${pooled.toFixed(1)} ms; c=5 on one origin ${refs.map((x) => x.toFixed(1)).join(', ')} ms`);
+    assert.ok(pooled >= lo - 2 && pooled <= hi + 2, 'the aliases remove the queueing, nothing else');
     assert.equal(errors.length, 0, errors.join('\n'));
   } finally {
     mock.stop();
