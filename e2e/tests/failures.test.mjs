@@ -3,6 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   startMock, closedPort, launch, openApp, configure, runToEnd, exportReport, schemaErrors, tableRows,
+  customStages,
 } from './lib.mjs';
 
 let app, browser;
@@ -94,6 +95,32 @@ test('Stop mid-run aborts in-flight requests and keeps the finished samples; a n
     assert.deepEqual(await tableRows(page), before);
     assert.equal(await page.getByRole('heading', { name: 'Results', exact: true }).count(), 1);
     assert.equal(errors.length, 0, errors.join('\n'));
+  } finally {
+    mock.stop();
+  }
+});
+
+test('a request past its timeout is aborted and classed timeout, apart from Stop', async () => {
+  const mock = await startMock(['--latency-ms', '4000']);
+  try {
+    const { page, errors } = await openApp(browser, app.appUrl);
+    await configure(page, { endpoint: mock.url, suite: 'custom' });
+    await page.getByLabel('Timeout (s)').fill('1');
+    await page.getByLabel('Warm-up requests per stage').fill('0');
+    await customStages(page, [{ concurrency: 3, requests: 3 }]);
+    await runToEnd(page, 20_000);
+    const { report } = await exportReport(page);
+    assert.equal(schemaErrors(report), null);
+    assert.equal(report.stopped, false);
+    assert.equal(report.samples.length, 3);
+    for (const s of report.samples) {
+      assert.equal(s.error_class, 'timeout');
+      assert.equal(s.status, null);
+      assert.match(s.error_message, /no complete response within 1 s/);
+      // Aborted at its deadline, long before the server (4 s) would have answered.
+      assert.ok(s.end_ms - s.start_ms >= 1000 && s.end_ms - s.start_ms < 3000, `${s.end_ms - s.start_ms} ms`);
+    }
+    assert.equal(errors.filter((e) => !e.includes('Failed to load resource')).length, 0, errors.join('\n'));
   } finally {
     mock.stop();
   }

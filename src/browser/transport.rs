@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 use futures::future::LocalBoxFuture;
-use gloo_timers::callback::Timeout;
+use gloo_timers::callback::Interval;
 use stampede_engine::runner::{Chunk, TransportError};
 use stampede_engine::{ErrorClass, HttpOutcome, HttpRequest, Transport};
 use wasm_bindgen::prelude::*;
@@ -24,19 +24,62 @@ use super::now_ms;
 /// Clear the browser's resource-timing buffer past this many entries, so lookups stay cheap
 /// and the buffer (250 entries by default) never fills.
 const TIMING_BUFFER: u32 = 64;
-/// Only the newest entries are searched: the one for a request that just ended is among them.
-const TIMING_SEARCH: u32 = 32;
 
-/// A request in flight: its controller and whether Stop (not its timeout) aborted it.
+/// How often requests in flight are checked against their deadlines: one shared timer, where
+/// a setTimeout (and a wasm closure) per request cost measurable CPU at full load. A timeout
+/// therefore fires up to this much late.
+const SWEEP_MS: u32 = 50;
+
+/// A request in flight: its controller, its deadline, and what aborted it (Stop or timeout).
 struct InFlight {
     controller: AbortController,
-    stopped: Rc<Cell<bool>>,
+    deadline_ms: f64,
+    aborted_by: Rc<Cell<Option<ErrorClass>>>,
+}
+
+impl InFlight {
+    fn abort(&self, class: ErrorClass) {
+        self.aborted_by.set(Some(class));
+        self.controller.abort();
+    }
 }
 
 #[derive(Default)]
 struct Shared {
     in_flight: RefCell<HashMap<u64, InFlight>>,
     next_id: Cell<u64>,
+    /// Started with the first request; it holds only a weak handle, so it ends with the transport.
+    sweeper: RefCell<Option<Interval>>,
+}
+
+impl Shared {
+    fn start_sweeper(self: &Rc<Shared>) {
+        if self.sweeper.borrow().is_some() {
+            return;
+        }
+        let weak = Rc::downgrade(self);
+        let interval = Interval::new(SWEEP_MS, move || {
+            if let Some(shared) = weak.upgrade() {
+                shared.abort_expired(now_ms());
+            }
+        });
+        *self.sweeper.borrow_mut() = Some(interval);
+    }
+
+    fn abort_expired(&self, now: f64) {
+        let expired: Vec<InFlight> = {
+            let mut map = self.in_flight.borrow_mut();
+            let ids: Vec<u64> = map
+                .iter()
+                .filter(|(_, f)| now >= f.deadline_ms)
+                .map(|(id, _)| *id)
+                .collect();
+            ids.iter().filter_map(|id| map.remove(id)).collect()
+        };
+        for f in expired {
+            f.abort(ErrorClass::Timeout);
+        }
+    }
 }
 
 /// Cheap to clone: every request future holds a handle to the shared in-flight table.
@@ -86,17 +129,27 @@ fn resource_timing(url: &str, start: f64, end: f64) -> (Option<String>, Option<f
     };
     let entries = perf.get_entries_by_name_with_entry_type(url, "resource");
     let n = entries.length();
-    // Concurrent requests to one URL can start in the same millisecond: the end time tells them
-    // apart.
-    let found = (n.saturating_sub(TIMING_SEARCH)..n)
-        .filter_map(|i| entries.get(i).dyn_into::<PerformanceResourceTiming>().ok())
-        .filter(|e| (e.start_time() - start).abs() < 2.0)
-        .min_by(|a, b| {
-            let d = |e: &PerformanceResourceTiming| {
-                (e.start_time() - start).abs() + (e.response_end() - end).abs()
-            };
-            d(a).total_cmp(&d(b))
-        });
+    // The list is sorted by start time (Performance Timeline spec), so a binary search finds
+    // the few entries that started within 2 ms of `start`: a handful of calls across the wasm
+    // boundary per request, not a scan. Concurrent requests to one URL can start in the same
+    // millisecond: the end time tells them apart.
+    let entry = |i: u32| entries.get(i).unchecked_into::<PerformanceResourceTiming>();
+    let (mut lo, mut hi) = (0, n);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if entry(mid).start_time() < start - 2.0 {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    let distance = |e: &PerformanceResourceTiming| {
+        (e.start_time() - start).abs() + (e.response_end() - end).abs()
+    };
+    let found = (lo..n)
+        .map(entry)
+        .take_while(|e| e.start_time() <= start + 2.0)
+        .min_by(|a, b| distance(a).total_cmp(&distance(b)));
     if n > TIMING_BUFFER {
         perf.clear_resource_timings();
     }
@@ -166,22 +219,16 @@ impl Transport for FetchTransport {
             this.next_id.set(id + 1);
             let controller = AbortController::new().ok();
             let signal = controller.as_ref().map(|c| c.signal());
-            let stopped = Rc::new(Cell::new(false));
+            let aborted_by = Rc::new(Cell::new(None));
             if let Some(c) = &controller {
                 let entry = InFlight {
                     controller: c.clone(),
-                    stopped: stopped.clone(),
+                    deadline_ms: now_ms() + req.timeout_ms,
+                    aborted_by: aborted_by.clone(),
                 };
                 this.in_flight.borrow_mut().insert(id, entry);
+                this.start_sweeper();
             }
-            let timed_out = Rc::new(Cell::new(false));
-            let timer = controller.clone().map(|c| {
-                let flag = timed_out.clone();
-                Timeout::new(req.timeout_ms.min(f64::from(u32::MAX)) as u32, move || {
-                    flag.set(true);
-                    c.abort();
-                })
-            });
             let init = request_init(&req, signal.as_ref());
             let start_ms = now_ms();
             let mut out = HttpOutcome {
@@ -226,20 +273,17 @@ impl Transport for FetchTransport {
                 }
             };
             out.end_ms = now_ms();
-            drop(timer);
             this.in_flight.borrow_mut().remove(&id);
             match result {
                 Ok(()) => {}
                 Err(message) => {
-                    let (class, message) = if timed_out.get() {
-                        (
+                    let (class, message) = match aborted_by.get() {
+                        Some(ErrorClass::Timeout) => (
                             ErrorClass::Timeout,
                             format!("no complete response within {} s", req.timeout_ms / 1000.0),
-                        )
-                    } else if stopped.get() {
-                        (ErrorClass::Aborted, "stopped by the user".to_string())
-                    } else {
-                        (
+                        ),
+                        Some(_) => (ErrorClass::Aborted, "stopped by the user".to_string()),
+                        None => (
                             ErrorClass::Network,
                             format!(
                                 "{message} (server unreachable, connection reset, or blocked by CORS)"
@@ -265,8 +309,7 @@ impl Transport for FetchTransport {
             .map(|(_, f)| f)
             .collect();
         for f in all {
-            f.stopped.set(true);
-            f.controller.abort();
+            f.abort(ErrorClass::Aborted);
         }
     }
 
