@@ -3,6 +3,8 @@
 //
 //   part 1  throughput: zero-delay mock, concurrency 6, REQUESTS requests (default 600);
 //           requests/s of Stampede's stage vs the plain loop's N / wall time. Target ratio >= 0.95.
+//           Also the renderer processes' CPU time per request (Linux /proc), steadier than the
+//           ratio when other work on the machine competes (Stampede's includes its 6 warm-ups).
 //   part 2  timing bias: mock sleeping 100 ms, concurrency 6, BIAS_REQUESTS (default 60);
 //           Stampede's stage p50 vs the plain loop's median. Target: within 1 ms.
 //           Also the browser's floor: the plain loop at concurrency 1 against the zero-delay mock.
@@ -10,7 +12,7 @@
 // Rounds alternate the order (plain loop first on even rounds); ROUNDS (default 4).
 // Run through `cargo xtask bench`, which builds the mock and the app and sets STAMPEDE_DIST,
 // STAMPEDE_MOCK_BIN and CHROMIUM_PATH. Exit 1 only when something broke.
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import {
   startMock, launch, openApp, configure, runToEnd, exportReport, rawFetchLoop, median,
 } from '../tests/lib.mjs';
@@ -137,6 +139,28 @@ function table(header, rows) {
   for (const r of cells.slice(1)) console.log(line(r));
 }
 
+/**
+ * CPU time (user + system, ms) used so far by Chromium's renderer processes, from Linux /proc;
+ * null elsewhere. Where the throughput ratio swings with whatever else the machine runs, the
+ * CPU each request costs the renderer (the page and its worker) shows the client's own overhead.
+ */
+function processCpuMs() {
+  if (!existsSync('/proc/self/stat')) return null;
+  const tick = 10; // USER_HZ is 100 on Linux
+  let renderer = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('--type=renderer')) continue;
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      renderer += (Number(f[11]) + Number(f[12])) * tick;
+    } catch {
+      // the process ended between listing and reading
+    }
+  }
+  return { renderer };
+}
+
 const signed = (x, digits) => `${x >= 0 ? '+' : ''}${x.toFixed(digits)}`;
 
 async function main() {
@@ -166,13 +190,22 @@ async function main() {
     await stampedeRun(page, fast, WARMUP_REQUESTS, errors); // warm-up (JIT, connections), not counted
     await rawRun(page, fast, WARMUP_REQUESTS);
     await setUpStage(page, fast.url, { concurrency: CONCURRENCY, requests });
-    const tput = await alternate(rounds, async (who) =>
-      who === 'app'
+    const cpu = { app: [], raw: [] };
+    const tput = await alternate(rounds, async (who) => {
+      const before = processCpuMs();
+      const rps = who === 'app'
         ? (await stampedeRun(page, fast, requests, errors)).requests_per_s
-        : requests / ((await rawRun(page, fast, requests)).wallMs / 1000));
+        : requests / ((await rawRun(page, fast, requests)).wallMs / 1000);
+      const after = processCpuMs();
+      if (before && after) cpu[who].push((after.renderer - before.renderer) / requests);
+      return rps;
+    });
     table(['round', 'order', 'Stampede req/s', 'raw req/s', 'ratio'],
       tput.map((r) => [r.round, r.order, r.app.toFixed(1), r.raw.toFixed(1), (r.app / r.raw).toFixed(3)]));
     const ratio = median(tput.map((r) => r.app / r.raw));
+    const cpuLine = cpu.app.length && cpu.raw.length
+      ? `renderer CPU per request (median of ${rounds}): Stampede ${median(cpu.app).toFixed(2)} ms (page + engine worker), raw ${median(cpu.raw).toFixed(2)} ms`
+      : 'renderer CPU per request: not available (needs Linux /proc)';
 
     // ---- part 2: timing bias against a mock that sleeps 100 ms
     console.log(`\npart 2: timing bias, mock sleeping ${BIAS_LATENCY_MS} ms (--latency-ms ${BIAS_LATENCY_MS} --tokens 20), ${biasRequests} requests per run`);
@@ -193,6 +226,7 @@ async function main() {
       `browser floor (raw loop, zero-delay mock, concurrency 1, ${FLOOR_REQUESTS} requests): median ${floor.toFixed(1)} ms`,
       `throughput (median of ${rounds} rounds): Stampede ${median(tput.map((r) => r.app)).toFixed(1)} req/s, raw ${median(tput.map((r) => r.raw)).toFixed(1)} req/s`,
       `throughput ratio (median of ${rounds} rounds): ${ratio.toFixed(2)}   (target >= 0.95)`,
+      cpuLine,
       `latency bias at ${BIAS_LATENCY_MS} ms: ${signed(appP50 - rawP50, 1)} ms (Stampede p50 ${appP50.toFixed(1)} vs raw ${rawP50.toFixed(1)})   (target: within 1 ms)`,
     ];
   } finally {
