@@ -16,8 +16,11 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 
 use crate::browser::{now_ms, time_origin, transport::FetchTransport};
 
-/// Batches go out this often (ms): a live view without a message per response.
-const FLUSH_MS: u32 = 50;
+/// Batches go out this often (ms): a live view without a message per response. The page
+/// publishes about 4 times a second, so a fresher batch would not show; each message costs
+/// both threads CPU (measured: going from 50 to 200 ms saved about 0.1–0.3 ms of renderer CPU
+/// per request at 400 requests/s).
+const FLUSH_MS: u32 = 200;
 /// The lag probe's period (ms).
 const LAG_MS: u32 = 100;
 

@@ -5,7 +5,7 @@
 //           requests/s of Stampede's stage vs the plain loop's N / wall time. Target ratio >= 0.95.
 //           Also the renderer processes' CPU time per request (Linux /proc), steadier than the
 //           ratio when other work on the machine competes (Stampede's includes its 6 warm-ups).
-//   part 2  timing bias: mock sleeping 100 ms, concurrency 6, BIAS_REQUESTS (default 60);
+//   part 2  timing bias: mock sleeping 100 ms, concurrency 6, BIAS_REQUESTS (default 180);
 //           Stampede's stage p50 vs the plain loop's median. Target: within 1 ms.
 //           Also the browser's floor: the plain loop at concurrency 1 against the zero-delay mock.
 //
@@ -167,7 +167,7 @@ async function main() {
   checkEnv();
   const rounds = positiveInt('ROUNDS', 4);
   const requests = positiveInt('REQUESTS', 600);
-  const biasRequests = positiveInt('BIAS_REQUESTS', 60);
+  const biasRequests = positiveInt('BIAS_REQUESTS', 180);
 
   const mocks = [];
   let browser;
