@@ -774,10 +774,22 @@ fn demo(ctx: &Ctx, port_api: u16, port_app: u16) -> Result<()> {
     )?;
     let api: SocketAddr = ([127, 0, 0, 1], port_api).into();
     let app: SocketAddr = ([127, 0, 0, 1], port_app).into();
-    let mut cmd = ctx.cmd(&mock);
     // Also on 127.0.0.2–4, so the app's "Suggest loopback aliases" works against the demo.
-    for host in 1..=4u8 {
-        let addr: SocketAddr = ([127, 0, 0, host], port_api).into();
+    let listen: Vec<SocketAddr> = (1..=4u8)
+        .map(|host| ([127, 0, 0, host], port_api).into())
+        .collect();
+    // Another server on these ports would answer the readiness check below and the demo would
+    // announce itself before failing: find out first.
+    for addr in listen.iter().chain([&app]) {
+        if let Err(e) = std::net::TcpListener::bind(addr) {
+            return Err(format!(
+                "cannot listen on {addr}: {e}. Is a demo already running? \
+                 Stop it, or choose other ports with --port-api N / --port-app N"
+            ));
+        }
+    }
+    let mut cmd = ctx.cmd(&mock);
+    for addr in &listen {
         cmd.arg("--listen").arg(addr.to_string());
     }
     cmd.arg("--app-dir")
