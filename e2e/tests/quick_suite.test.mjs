@@ -133,3 +133,21 @@ test('charts wait while off-screen, then draw in device pixels when scrolled int
   assert.ok(time.blue > 20 && time.orange > 20, `one point per request, coloured by stage: ${JSON.stringify(time)}`);
   assert.equal(errors.length, 0, errors.join('\n'));
 });
+
+test('the request list keeps its stage filter while a run goes on', async () => {
+  const { page, errors } = await openApp(browser, app.appUrl);
+  await configure(page, { endpoint: mock.url, suite: 'custom' });
+  await customStages(page, [{ concurrency: 2, requests: 6 }, { concurrency: 2, requests: 40 }]);
+  await page.getByRole('button', { name: 'Run', exact: true }).click();
+  const filter = page.locator('.requests .filters select');
+  await page.locator('#request-table tbody tr').first().waitFor();
+  await filter.selectOption('0');
+  // Several snapshots later (about 4 a second), stage 2 is running: the choice still stands.
+  await page.waitForFunction(() => /Run: (2\d|3\d|4\d) \//.test(document.querySelector('.progress')?.innerText ?? ''), null, { timeout: 20_000 });
+  assert.equal(await filter.inputValue(), '0');
+  const stages = await page.locator('#request-table tbody tr').evaluateAll((rows) => rows.map((r) => r.cells[1]?.innerText));
+  await page.locator('.status[data-phase="finished"]').waitFor({ timeout: 30_000 });
+  assert.equal(await filter.inputValue(), '0');
+  assert.ok(stages.length >= 6 && stages.every((x) => x === '1'), `rows of stage 1 only: ${stages}`);
+  assert.equal(errors.length, 0, errors.join('\n'));
+});

@@ -45,7 +45,8 @@ pub fn RequestList() -> impl IntoView {
             (shown, matching.count())
         })
     });
-    let stage_names = move || {
+    // A memo: the options are rebuilt only when the stages change, not with every snapshot.
+    let stage_names = Memo::new(move |_| {
         state.chart_tick.track();
         state.session.with_value(|s| {
             s.agg
@@ -55,7 +56,7 @@ pub fn RequestList() -> impl IntoView {
                 .map(|(i, st)| (i.to_string(), format!("{}: {}", i + 1, st.name)))
                 .collect::<Vec<_>>()
         })
-    };
+    });
     let detail = move || {
         let index = selected.get()?;
         state.chart_tick.track();
@@ -73,7 +74,7 @@ pub fn RequestList() -> impl IntoView {
                     <label>"Stage "
                         <select on:change=move |ev| { stage_filter.set(event_target_value(&ev)); limit.set(PAGE); }>
                             <option value="all">"All stages"</option>
-                            {move || stage_names().into_iter().map(|(v, label)| view! { <option value=v>{label}</option> }).collect_view()}
+                            {move || stage_names.get().into_iter().map(|(v, label)| view! { <option value=v>{label}</option> }).collect_view()}
                         </select>
                     </label>
                     <label class="check">
