@@ -97,8 +97,8 @@ extern "C" {
     /// The global `fetch(url, init)`, in a window and in a worker alike. gloo-net's builder
     /// parses the URL and builds a `Request` object for every call; on the hot path of a load
     /// test that is work the client should not add. Its `Response` wrapper is still used.
-    #[wasm_bindgen(js_name = fetch)]
-    fn fetch_with_init(url: &str, init: &RequestInit) -> js_sys::Promise;
+    #[wasm_bindgen(js_name = fetch, catch)]
+    fn fetch_with_init(url: &str, init: &RequestInit) -> Result<js_sys::Promise, JsValue>;
 }
 
 /// Method, headers, body and abort signal of `req` as fetch options.
@@ -243,13 +243,15 @@ impl Transport for FetchTransport {
             };
             let sent = match init {
                 Err(e) => Err(e),
-                Ok(init) => JsFuture::from(fetch_with_init(&req.url, &init))
-                    .await
-                    .map_err(|e| js_error_text(&e))
-                    .and_then(|r| {
-                        r.dyn_into::<web_sys::Response>()
-                            .map_err(|_| "fetch resolved to something other than a Response".into())
-                    }),
+                Ok(init) => match fetch_with_init(&req.url, &init) {
+                    Ok(promise) => JsFuture::from(promise).await,
+                    Err(thrown) => Err(thrown),
+                }
+                .map_err(|e| js_error_text(&e))
+                .and_then(|r| {
+                    r.dyn_into::<web_sys::Response>()
+                        .map_err(|_| "fetch resolved to something other than a Response".into())
+                }),
             };
             let result = match sent {
                 Err(e) => Err(e),
