@@ -1,7 +1,6 @@
 //! In-process tests over real loopback TCP. Timing checks are lower bounds only: a loaded
 //! machine can make a request slower, never faster.
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -9,25 +8,14 @@ use reqwest::{Client, StatusCode};
 use serde_json::{json, Value};
 use stampede_mock::{start, start_app, MockConfig, RunningMock, Stats};
 
-const LOOPBACK: &str = "127.0.0.1:0";
-
-fn loopback() -> SocketAddr {
-    LOOPBACK.parse().expect("loopback address")
-}
+mod common;
+use common::{instant, loopback, stats, stats_until};
 
 fn client() -> Client {
     Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .expect("client")
-}
-
-/// No delay, so tests that do not measure time run fast.
-fn instant() -> MockConfig {
-    MockConfig {
-        latency_ms: 0.0,
-        ..MockConfig::default()
-    }
 }
 
 async fn mock(cfg: MockConfig) -> RunningMock {
@@ -38,15 +26,6 @@ async fn post(c: &Client, url: String, body: Value) -> (StatusCode, Value) {
     let resp = c.post(url).json(&body).send().await.expect("send");
     let status = resp.status();
     (status, resp.json().await.expect("json body"))
-}
-
-async fn stats(c: &Client, m: &RunningMock) -> Stats {
-    let resp = c
-        .get(format!("{}/stats", m.url()))
-        .send()
-        .await
-        .expect("stats");
-    resp.json().await.expect("stats json")
 }
 
 fn seed_body(max_length: Option<i64>) -> Value {
@@ -187,11 +166,7 @@ async fn chat_completion_has_openai_shape_and_usage() {
 #[tokio::test]
 async fn chat_stream_is_served_as_sse_now() {
     // Until streaming existed this was a 400; the wire format is tested in tests/streaming.rs.
-    let m = mock(MockConfig {
-        ttft_ms: 0.0,
-        ..instant()
-    })
-    .await;
+    let m = mock(instant()).await;
     let mut body = chat_body();
     body["stream"] = json!(true);
     let resp = client()
@@ -373,14 +348,7 @@ async fn concurrent_requests_are_counted_and_reset() {
     // A reset during a request keeps that request as the new maximum.
     let (c2, url) = (c.clone(), format!("{}/generate", m.url()));
     let slow = tokio::spawn(async move { post(&c2, url, seed_body(None)).await.0 });
-    let mut s = stats(&c, &m).await;
-    for _ in 0..200 {
-        if s.in_flight == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        s = stats(&c, &m).await;
-    }
+    let s = stats_until(&c, &m, |s| s.in_flight == 1).await;
     assert_eq!(s.in_flight, 1);
     c.post(format!("{}/stats/reset", m.url()))
         .send()

@@ -4,12 +4,14 @@
 //! Timing checks are lower bounds only, measured from just before the request is sent (which
 //! precedes the server's stream start): a loaded machine can make a chunk late, never early.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use reqwest::{Client, Response, StatusCode};
 use serde_json::{json, Value};
 use stampede_mock::{start, MockConfig, RunningMock, Stats};
+
+mod common;
+use common::{instant, loopback, stats, stats_until};
 
 const WORDS: [&str; 8] = [
     " the", " cat", " sat", " mat", " and", " ran", " far", " off",
@@ -22,10 +24,6 @@ fn text(from: usize, count: usize) -> String {
         .collect()
 }
 
-fn loopback() -> SocketAddr {
-    "127.0.0.1:0".parse().expect("loopback address")
-}
-
 fn client() -> Client {
     Client::builder()
         .timeout(Duration::from_secs(60))
@@ -33,40 +31,8 @@ fn client() -> Client {
         .expect("client")
 }
 
-/// No delays, so format tests run fast.
-fn instant() -> MockConfig {
-    MockConfig {
-        latency_ms: 0.0,
-        ttft_ms: 0.0,
-        ..MockConfig::default()
-    }
-}
-
 async fn mock(cfg: MockConfig) -> RunningMock {
     start(cfg, &[loopback()]).await.expect("start mock")
-}
-
-async fn stats(c: &Client, m: &RunningMock) -> Stats {
-    c.get(format!("{}/stats", m.url()))
-        .send()
-        .await
-        .expect("stats")
-        .json()
-        .await
-        .expect("stats json")
-}
-
-/// Polls `/stats` until `ok` holds (bounded against hangs only).
-async fn stats_until(c: &Client, m: &RunningMock, ok: impl Fn(&Stats) -> bool) -> Stats {
-    let mut s = stats(c, m).await;
-    for _ in 0..400 {
-        if ok(&s) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        s = stats(c, m).await;
-    }
-    s
 }
 
 /// The streaming APIs.

@@ -3,19 +3,17 @@
 //! flushed event by event over HTTP/2, in-flight accounting, and the same headers as over
 //! plain HTTP. Timing checks are lower bounds only.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use reqwest::{Certificate, Client, Method, StatusCode, Version};
 use serde_json::{json, Value};
-use stampede_mock::{start_tls, MockConfig, RunningMock, Stats, Tls, H2_MAX_CONCURRENT_STREAMS};
+use stampede_mock::{start_tls, MockConfig, RunningMock, Tls, H2_MAX_CONCURRENT_STREAMS};
+
+mod common;
+use common::{instant, loopback, stats, stats_until};
 
 /// Bound against hangs only.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-fn loopback() -> SocketAddr {
-    "127.0.0.1:0".parse().expect("loopback address")
-}
 
 fn tls() -> Tls {
     Tls::self_signed(&[]).expect("self-signed certificate")
@@ -25,15 +23,6 @@ async fn mock(cfg: MockConfig) -> RunningMock {
     start_tls(cfg, &[loopback()], &tls())
         .await
         .expect("start TLS mock")
-}
-
-/// No delays, so tests that do not measure time run fast.
-fn instant() -> MockConfig {
-    MockConfig {
-        latency_ms: 0.0,
-        ttft_ms: 0.0,
-        ..MockConfig::default()
-    }
 }
 
 /// Skips certificate checks; offers `h2` and `http/1.1` by ALPN like a browser.
@@ -54,29 +43,6 @@ fn h2_client() -> Client {
 
 fn h1_client() -> Client {
     builder().http1_only().build().expect("client")
-}
-
-async fn stats(c: &Client, m: &RunningMock) -> Stats {
-    c.get(format!("{}/stats", m.url()))
-        .send()
-        .await
-        .expect("stats")
-        .json()
-        .await
-        .expect("stats json")
-}
-
-/// Polls `/stats` until `ok` holds (bounded against hangs only).
-async fn stats_until(c: &Client, m: &RunningMock, ok: impl Fn(&Stats) -> bool) -> Stats {
-    let mut s = stats(c, m).await;
-    for _ in 0..400 {
-        if ok(&s) {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        s = stats(c, m).await;
-    }
-    s
 }
 
 fn chat_body(stream: bool) -> Value {
