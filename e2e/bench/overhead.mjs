@@ -14,7 +14,7 @@
 // STAMPEDE_MOCK_BIN and CHROMIUM_PATH. Exit 1 only when something broke.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import {
-  startMock, launch, openApp, configure, runToEnd, exportReport, rawFetchLoop, median,
+  startMock, launch, openApp, configure, runToEnd, exportReport, rawFetchLoop, median, SEED_BODY,
 } from '../tests/lib.mjs';
 
 const CONCURRENCY = 6;
@@ -43,36 +43,6 @@ function checkEnv() {
   if (!existsSync(chromium)) {
     throw new SetupError(`Chromium not found at ${chromium}: set CHROMIUM_PATH or ${hint} (it installs Debian's chromium)`);
   }
-}
-
-// The seed preset's request for stage 1 (topic "machine learning"), byte for byte what the app sends.
-const SEED_BODY = JSON.stringify({
-  prompt: 'Explain the concept of machine learning in detail.',
-  max_length: 50,
-  temperature: 0.7,
-  do_sample: true,
-});
-
-/** The plain fetch loop, with the wall time around the whole loop measured inside the page. */
-async function timedFetchLoop(page, url, { concurrency, count, body }) {
-  return page.evaluate(async ({ url, concurrency, count, body }) => {
-    const times = [];
-    let next = 0;
-    let failed = 0;
-    async function worker() {
-      while (next < count) {
-        next += 1;
-        const t0 = performance.now();
-        const r = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
-        await r.text();
-        times.push(performance.now() - t0);
-        if (!r.ok) failed += 1;
-      }
-    }
-    const start = performance.now();
-    await Promise.all(Array.from({ length: concurrency }, worker));
-    return { times, wallMs: performance.now() - start, failed };
-  }, { url, concurrency, count, body });
 }
 
 /** Point the form at `endpoint` with one Custom stage of `requests` at `concurrency`, seed preset. */
@@ -113,7 +83,7 @@ async function stampedeRun(page, mock, count, errors) {
 
 async function rawRun(page, mock, count) {
   await mock.reset();
-  const r = await timedFetchLoop(page, `${mock.url}/generate`, { concurrency: CONCURRENCY, count, body: SEED_BODY });
+  const r = await rawFetchLoop(page, `${mock.url}/generate`, { concurrency: CONCURRENCY, count, body: SEED_BODY });
   if (r.failed || r.times.length !== count) throw new Error(`plain loop: ${r.failed} of ${r.times.length} requests failed (expected ${count} fine)`);
   return r;
 }
@@ -219,7 +189,7 @@ async function main() {
     const appP50 = median(bias.map((r) => r.app));
     const rawP50 = median(bias.map((r) => r.raw));
 
-    const floor = median(await rawFetchLoop(page, `${fast.url}/generate`, { concurrency: 1, count: FLOOR_REQUESTS, body: SEED_BODY }));
+    const floor = median((await rawFetchLoop(page, `${fast.url}/generate`, { concurrency: 1, count: FLOOR_REQUESTS, body: SEED_BODY })).times);
     if (errors.length) throw new Error(`page errors:\n${errors.join('\n')}`);
 
     return [

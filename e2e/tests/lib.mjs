@@ -137,11 +137,24 @@ export function median(values) {
   return s[Math.ceil(s.length / 2) - 1]; // nearest rank, as Stampede reports it
 }
 
-/** A plain JS fetch loop in the page: the browser's own floor for the same requests. */
+/** The seed preset's request for stage 1 (topic "machine learning"), byte for byte what the app sends. */
+export const SEED_BODY = JSON.stringify({
+  prompt: 'Explain the concept of machine learning in detail.',
+  max_length: 50,
+  temperature: 0.7,
+  do_sample: true,
+});
+
+/**
+ * A plain JS fetch loop in the page: the browser's own floor for the same requests. Returns each
+ * request's time, the wall time around the whole loop (both from performance.now() in the page)
+ * and how many answered with a non-2xx status.
+ */
 export async function rawFetchLoop(page, url, { concurrency, count, body }) {
   return page.evaluate(async ({ url, concurrency, count, body }) => {
     const times = [];
     let next = 0;
+    let failed = 0;
     async function worker() {
       while (next < count) {
         next += 1;
@@ -149,10 +162,12 @@ export async function rawFetchLoop(page, url, { concurrency, count, body }) {
         const r = await fetch(url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body });
         await r.text();
         times.push(performance.now() - t0);
+        if (!r.ok) failed += 1;
       }
     }
+    const start = performance.now();
     await Promise.all(Array.from({ length: concurrency }, worker));
-    return times;
+    return { times, wallMs: performance.now() - start, failed };
   }, { url, concurrency, count, body });
 }
 
