@@ -67,15 +67,12 @@ impl Shared {
     }
 
     fn abort_expired(&self, now: f64) {
-        let expired: Vec<InFlight> = {
-            let mut map = self.in_flight.borrow_mut();
-            let ids: Vec<u64> = map
-                .iter()
-                .filter(|(_, f)| now >= f.deadline_ms)
-                .map(|(id, _)| *id)
-                .collect();
-            ids.iter().filter_map(|id| map.remove(id)).collect()
-        };
+        let expired: Vec<InFlight> = self
+            .in_flight
+            .borrow_mut()
+            .extract_if(|_, f| now >= f.deadline_ms)
+            .map(|(_, f)| f)
+            .collect();
         for f in expired {
             f.abort(ErrorClass::Timeout);
         }
@@ -220,17 +217,18 @@ impl Transport for FetchTransport {
             let controller = AbortController::new().ok();
             let signal = controller.as_ref().map(|c| c.signal());
             let aborted_by = Rc::new(Cell::new(None));
+            let init = request_init(&req, signal.as_ref());
+            let start_ms = now_ms();
             if let Some(c) = &controller {
+                // From the request's own start, so a timeout never ends it early.
                 let entry = InFlight {
                     controller: c.clone(),
-                    deadline_ms: now_ms() + req.timeout_ms,
+                    deadline_ms: start_ms + req.timeout_ms,
                     aborted_by: aborted_by.clone(),
                 };
                 this.in_flight.borrow_mut().insert(id, entry);
                 this.start_sweeper();
             }
-            let init = request_init(&req, signal.as_ref());
-            let start_ms = now_ms();
             let mut out = HttpOutcome {
                 start_ms,
                 headers_ms: None,
