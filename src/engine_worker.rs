@@ -7,9 +7,7 @@ use std::rc::Rc;
 
 use futures::channel::mpsc;
 use gloo_timers::callback::Interval;
-use stampede_engine::runner::{self, Gauges};
-use stampede_engine::worker::{Batch, ToWorker};
-use stampede_engine::{Command, Event};
+use stampede_engine::{Batch, Command, Event, Gauges, ToEngine};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
@@ -72,7 +70,7 @@ fn start_run(w: &Rc<RefCell<Worker>>, plan: stampede_engine::Plan) {
     wasm_bindgen_futures::spawn_local(async move {
         let transport = FetchTransport::new();
         let ew = w.clone();
-        runner::run(&plan, &transport, rx, &gauges, move |e| {
+        stampede_engine::run(&plan, &transport, rx, &gauges, move |e| {
             let done = matches!(e, Event::RunFinished { .. });
             ew.borrow_mut().batch.events.push(e);
             if done {
@@ -94,9 +92,9 @@ pub fn start() {
         let Some(text) = ev.data().as_string() else {
             return;
         };
-        match ToWorker::from_json(&text) {
-            Ok(ToWorker::Start(plan)) => start_run(&w, *plan),
-            Ok(ToWorker::Command(c)) => {
+        match ToEngine::from_json(&text) {
+            Ok(ToEngine::Start(plan)) => start_run(&w, *plan),
+            Ok(ToEngine::Command(c)) => {
                 if let Some(tx) = &w.borrow().commands {
                     let _ = tx.unbounded_send(c);
                 }

@@ -5,6 +5,8 @@ pub mod app;
 pub mod browser;
 pub mod components;
 pub mod engine_worker;
+pub mod session;
+pub mod state;
 
 /// Mount the page.
 pub fn start_page() {

@@ -69,7 +69,8 @@ test('Quick suite: 30 requests in 2 stages, bounded concurrency, honest latency,
   assert.ok(!text.includes('header-secret'), 'Authorization header value redacted');
   assert.ok(text.includes('X-Team: e2e'));
   assert.ok(report.samples.every((s) => s.token_source === 'estimate' && s.output_tokens === 20));
-  assert.deepEqual(report.environment.http_protocols, ['http/1.1']);
+  assert.equal(report.schema_version, 2);
+  assert.ok(!('http_protocols' in report.environment), 'version 2 keeps protocols per target only');
   assert.equal(report.environment.engine_in_worker, true, 'the engine ran in its Web Worker');
   assert.ok(report.environment.worker_lag_ms.count > 0, 'worker event-loop lag recorded');
   assert.deepEqual(report.environment.origins.map((o) => o.protocol), ['http/1.1']);

@@ -4,9 +4,7 @@
 use std::rc::Rc;
 
 use futures::channel::mpsc;
-use stampede_engine::runner::{self, Gauges};
-use stampede_engine::worker::{Batch, ToWorker};
-use stampede_engine::{Command, Event, Plan};
+use stampede_engine::{Batch, Command, Event, Gauges, Plan, ToEngine};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{ErrorEvent, MessageEvent, Worker};
@@ -37,7 +35,7 @@ impl Engine {
         on_error: impl Fn(String) + 'static,
     ) -> Result<Engine, String> {
         let worker = Worker::new(WORKER_URL).map_err(|e| format!("{e:?}"))?;
-        let start = ToWorker::Start(Box::new(plan.clone())).to_json();
+        let start = ToEngine::Start(Box::new(plan.clone())).to_json();
         let me = worker.clone();
         let on_message = Closure::<dyn Fn(MessageEvent)>::new(move |ev: MessageEvent| {
             let Some(text) = ev.data().as_string() else {
@@ -71,7 +69,7 @@ impl Engine {
         let g = gauges.clone();
         wasm_bindgen_futures::spawn_local(async move {
             let transport = FetchTransport::new();
-            runner::run(&plan, &transport, rx, &g, emit).await;
+            stampede_engine::run(&plan, &transport, rx, &g, emit).await;
         });
         Engine::InPage { commands, gauges }
     }
@@ -79,7 +77,7 @@ impl Engine {
     pub fn send(&self, cmd: Command) {
         match self {
             Engine::Worker { worker, .. } => {
-                let _ = worker.post_message(&ToWorker::Command(cmd).to_json().into());
+                let _ = worker.post_message(&ToEngine::Command(cmd).to_json().into());
             }
             Engine::InPage { commands, .. } => {
                 let _ = commands.unbounded_send(cmd);

@@ -9,8 +9,9 @@ use std::rc::Rc;
 
 use futures::future::LocalBoxFuture;
 use gloo_timers::callback::Interval;
-use stampede_engine::runner::{Chunk, TransportError};
-use stampede_engine::{ErrorClass, HttpOutcome, HttpRequest, Transport};
+use stampede_engine::{
+    Chunk, ErrorClass, HttpOutcome, HttpRequest, Protocol, Transport, TransportError,
+};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -120,7 +121,7 @@ fn request_init(req: &HttpRequest, signal: Option<&AbortSignal>) -> Result<Reque
 /// at `end`, from resource timing. Queue = time before the request went out, less DNS and
 /// connection setup: waiting for a free connection (and any CORS preflight). Without the
 /// server's `Timing-Allow-Origin` the browser hides these and this returns `None`s.
-fn resource_timing(url: &str, start: f64, end: f64) -> (Option<String>, Option<f64>) {
+fn resource_timing(url: &str, start: f64, end: f64) -> (Option<Protocol>, Option<f64>) {
     let Some(perf) = super::performance() else {
         return (None, None);
     };
@@ -153,7 +154,7 @@ fn resource_timing(url: &str, start: f64, end: f64) -> (Option<String>, Option<f
     let Some(e) = found else {
         return (None, None);
     };
-    let protocol = Some(e.next_hop_protocol()).filter(|p| !p.is_empty());
+    let protocol = Protocol::parse(&e.next_hop_protocol());
     let queue = (e.request_start() > 0.0).then(|| {
         let setup = (e.connect_end() - e.connect_start())
             + (e.domain_lookup_end() - e.domain_lookup_start());

@@ -7,13 +7,13 @@ use leptos::html::Canvas;
 use leptos::prelude::*;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
-use stampede_engine::stats::StageStats;
 use stampede_engine::Sample;
+use stampede_engine::StageStats;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-use crate::app::{AppState, Shown};
 use crate::browser::env;
+use crate::state::{AppState, Shown};
 
 /// The scatter draws at most this many points (evenly strided) to stay responsive.
 const MAX_POINTS: usize = 5000;

@@ -2,11 +2,10 @@
 //! the fidelity panel, each item green / amber / red with a one-line reason.
 
 use leptos::prelude::*;
-use stampede_engine::report::Environment;
-use stampede_engine::stats::{StageStats, HTTP1_CONNECTIONS};
 use stampede_engine::ErrorClass;
+use stampede_engine::{Environment, Protocol, StageStats, HTTP1_CONNECTIONS};
 
-use crate::app::{AppState, Shown};
+use crate::state::{AppState, Shown};
 
 #[derive(Clone, Copy, PartialEq)]
 enum Level {
@@ -42,25 +41,28 @@ fn item(what: &'static str, level: Level, reason: String) -> Item {
 /// The fidelity items for a run's environment and stage figures.
 fn fidelity(env: &Environment, stats: &[StageStats]) -> Vec<Item> {
     let mut items = Vec::new();
-    let origins = env.origins.len().max(1);
+    let origins = env.targets.len().max(1);
     let top = stats
         .iter()
         .map(|s| s.requested_concurrency)
         .max()
         .unwrap_or(0);
     let protocols: Vec<String> = env
-        .origins
+        .targets
         .iter()
         .map(|o| {
             let host = o.url.split('/').nth(2).unwrap_or(&o.url);
-            format!("{host} {}", o.protocol.as_deref().unwrap_or("unknown"))
+            format!(
+                "{host} {}",
+                o.protocol.as_ref().map_or("unknown", Protocol::label)
+            )
         })
         .collect();
     let http1 = env
-        .origins
+        .targets
         .iter()
-        .any(|o| o.protocol.as_deref() == Some("http/1.1"));
-    let unknown = env.origins.iter().any(|o| o.protocol.is_none());
+        .any(|o| o.protocol == Some(Protocol::Http1));
+    let unknown = env.targets.iter().any(|o| o.protocol.is_none());
     items.push(if http1 && top > HTTP1_CONNECTIONS * origins as u32 {
         item("Protocol", Level::Red, format!(
             "{}: HTTP/1.1 carries at most {} in flight over {origins} origin(s), stages ask for up to {top}",
@@ -228,18 +230,18 @@ pub fn Diagnostics() -> impl IntoView {
         })
     };
     // Protocols seen so far, from the published environment (one per origin).
-    let seen = move |f: fn(&[Option<String>]) -> bool| {
+    let seen = move |f: fn(&[Option<Protocol>]) -> bool| {
         state.environment.with(|e| {
-            let p: Vec<Option<String>> = e.origins.iter().map(|o| o.protocol.clone()).collect();
+            let p: Vec<Option<Protocol>> = e.targets.iter().map(|o| o.protocol.clone()).collect();
             f(&p)
         })
     };
-    let http1 = move || seen(|p| p.iter().any(|p| p.as_deref() == Some("http/1.1")));
+    let http1 = move || seen(|p| p.contains(&Some(Protocol::Http1)));
     let multiplexed = move || {
         seen(|p| {
             !p.is_empty()
                 && p.iter()
-                    .all(|p| p.is_some() && p.as_deref() != Some("http/1.1"))
+                    .all(|p| p.as_ref().is_some_and(Protocol::multiplexed))
         })
     };
     let http1_warning = move || {

@@ -1,10 +1,10 @@
 //! Where the user says what to load: endpoint, preset, credentials, request shape.
 
 use leptos::prelude::*;
-use stampede_engine::config::{Field, Framing, Preset};
+use stampede_engine::{Field, Framing, Preset};
 
 use super::{parse_u32, FieldMessage};
-use crate::app::AppState;
+use crate::state::AppState;
 
 #[component]
 pub fn EndpointForm() -> impl IntoView {

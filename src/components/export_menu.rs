@@ -2,10 +2,10 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use stampede_engine::report::Report;
+use stampede_engine::Report;
 
-use crate::app::{AppState, Phase};
 use crate::browser::files;
+use crate::state::{AppState, Phase};
 
 #[component]
 pub fn ExportMenu() -> impl IntoView {

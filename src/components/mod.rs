@@ -10,9 +10,9 @@ pub mod run_bar;
 pub mod suite_editor;
 
 use leptos::prelude::*;
-use stampede_engine::config::Field;
+use stampede_engine::Field;
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The inline message under an input, shown while that input is invalid.
 #[component]

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 use stampede_engine::Sample;
 
-use crate::app::{AppState, Shown};
+use crate::state::{AppState, Shown};
 
 /// Rows shown per "Show more".
 const PAGE: usize = 100;

@@ -1,9 +1,9 @@
 //! Per-stage results: the seed's figures plus percentiles, achieved concurrency and errors.
 
 use leptos::prelude::*;
-use stampede_engine::stats::{Distribution, StageStats};
+use stampede_engine::{Distribution, StageStats};
 
-use crate::app::{AppState, Shown};
+use crate::state::{AppState, Shown};
 
 fn ms(v: f64) -> String {
     format!("{v:.1}")

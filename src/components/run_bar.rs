@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use stampede_engine::Command;
 
-use crate::app::{AppState, Phase};
+use crate::state::{AppState, Phase};
 
 fn pct(done: u64, total: u64) -> f64 {
     if total == 0 {

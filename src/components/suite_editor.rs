@@ -1,11 +1,11 @@
 //! Which stages to run: a seed suite, or custom concurrency × requests stages.
 
 use leptos::prelude::*;
-use stampede_engine::config::Field;
-use stampede_engine::suite::{default_stage_name, RateSpec, StageSpec, Suite};
+use stampede_engine::Field;
+use stampede_engine::{default_stage_name, RateSpec, StageSpec, Suite};
 
 use super::{parse_u32, FieldMessage};
-use crate::app::AppState;
+use crate::state::AppState;
 
 #[component]
 pub fn SuiteEditor() -> impl IntoView {

@@ -4,10 +4,7 @@
 
 use std::time::Instant;
 
-use stampede_engine::protocol::TokenSource;
-use stampede_engine::stats::Aggregator;
-use stampede_engine::suite::StageSpec;
-use stampede_engine::Sample;
+use stampede_engine::{Aggregator, Sample, StageSpec, TokenSource};
 
 fn main() {
     const N: u64 = 1_000_000;

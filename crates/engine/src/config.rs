@@ -1,280 +1,18 @@
-//! What the user typed ([`RunConfig`]) and its validated form ([`Plan`]).
+//! What the user edits ([`RunConfig`]) and its validation into a [`Plan`].
 //!
 //! Validation returns every problem at once, each tied to the input it belongs to, so the UI can
 //! show the message next to that input.
 
 use serde::{Deserialize, Serialize};
 
-use crate::runner::HttpRequest;
-use crate::suite::{seed_prompt, StageSpec, Suite};
+use crate::model::HTTP1_CONNECTIONS;
+use crate::plan::{
+    check_header, check_url, Plan, PlanParts, MAX_CONCURRENCY, MAX_RATE, MAX_REQUESTS, MAX_STAGES,
+    MAX_TIMEOUT_S, MAX_TOKENS, METHODS, MIN_RATE,
+};
+use crate::preset::{Preset, RequestShape};
+use crate::suite::{StageSpec, Suite};
 use crate::template::{self, Vars};
-
-pub const MAX_CONCURRENCY: u32 = 1000;
-pub const MAX_REQUESTS: u32 = 1_000_000;
-pub const MAX_TIMEOUT_S: u32 = 600;
-pub const MAX_STAGES: usize = 100;
-pub const MIN_RATE: f64 = 0.1;
-pub const MAX_RATE: f64 = 10_000.0;
-
-/// A preset fixes the path appended to the endpoint, the body template and how the response
-/// is read. Custom takes all of them from the user. vLLM, SGLang, llama.cpp and other
-/// OpenAI-compatible servers use the OpenAI presets.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Preset {
-    #[default]
-    Seed,
-    OpenaiChatStream,
-    OpenaiChat,
-    OpenaiCompletionsStream,
-    OpenaiCompletions,
-    OllamaChat,
-    OllamaGenerate,
-    TgiGenerateStream,
-    TgiGenerate,
-    Custom,
-}
-
-/// How a response body is framed.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Framing {
-    /// One JSON document.
-    #[default]
-    Json,
-    /// Server-sent events, one JSON object per `data:` event.
-    Sse,
-    /// One JSON object per line.
-    Ndjson,
-}
-
-/// How to build a request and read its response. Built-in presets have fixed values.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RequestShape {
-    pub method: String,
-    pub body_template: String,
-    #[serde(default)]
-    pub framing: Framing,
-    /// JSON pointer to the generated text: the whole text for JSON bodies, the content delta of
-    /// each event for streams (a string, for the request to succeed).
-    pub text_pointer: String,
-    /// Streams: pointer to a reasoning delta (counts as generated content); empty = none.
-    #[serde(default)]
-    pub reasoning_pointer: String,
-    /// Streams: pointer to a tool-call delta (counts as generated content); empty = none.
-    #[serde(default)]
-    pub tool_calls_pointer: String,
-    /// JSON pointer to the server's output token count; empty = count events or estimate.
-    pub tokens_pointer: String,
-    /// JSON pointer to the server's prompt token count; empty = none.
-    #[serde(default)]
-    pub prompt_tokens_pointer: String,
-    /// JSON pointer to the server's own tokens/s figure; empty = none.
-    pub server_tps_pointer: String,
-    /// Streams: pointer that is true or non-null on the terminal event; empty = SSE `[DONE]`.
-    #[serde(default)]
-    pub done_pointer: String,
-    /// Streams: a body that ends without a terminal event is a `parse` error (truncated).
-    #[serde(default)]
-    pub require_terminal: bool,
-}
-
-impl Default for RequestShape {
-    fn default() -> Self {
-        Preset::OpenaiChatStream.shape()
-    }
-}
-
-impl Preset {
-    pub const ALL: [Preset; 10] = [
-        Preset::Seed,
-        Preset::OpenaiChatStream,
-        Preset::OpenaiChat,
-        Preset::OpenaiCompletionsStream,
-        Preset::OpenaiCompletions,
-        Preset::OllamaChat,
-        Preset::OllamaGenerate,
-        Preset::TgiGenerateStream,
-        Preset::TgiGenerate,
-        Preset::Custom,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            Preset::Seed => "Seed model API (POST /generate)",
-            Preset::OpenaiChatStream => "OpenAI chat (streaming)",
-            Preset::OpenaiChat => "OpenAI chat completions",
-            Preset::OpenaiCompletionsStream => "OpenAI completions (streaming)",
-            Preset::OpenaiCompletions => "OpenAI completions",
-            Preset::OllamaChat => "Ollama /api/chat (streaming)",
-            Preset::OllamaGenerate => "Ollama /api/generate (streaming)",
-            Preset::TgiGenerateStream => "TGI /generate_stream (streaming)",
-            Preset::TgiGenerate => "TGI /generate",
-            Preset::Custom => "Custom",
-        }
-    }
-
-    pub fn id(self) -> &'static str {
-        match self {
-            Preset::Seed => "seed",
-            Preset::OpenaiChatStream => "openai-chat-stream",
-            Preset::OpenaiChat => "openai-chat",
-            Preset::OpenaiCompletionsStream => "openai-completions-stream",
-            Preset::OpenaiCompletions => "openai-completions",
-            Preset::OllamaChat => "ollama-chat",
-            Preset::OllamaGenerate => "ollama-generate",
-            Preset::TgiGenerateStream => "tgi-generate-stream",
-            Preset::TgiGenerate => "tgi-generate",
-            Preset::Custom => "custom",
-        }
-    }
-
-    pub fn from_id(id: &str) -> Option<Preset> {
-        Preset::ALL.into_iter().find(|p| p.id() == id)
-    }
-
-    /// Path appended to the base URL; Custom takes the endpoint as the full URL.
-    pub fn path(self) -> &'static str {
-        match self {
-            Preset::Seed | Preset::TgiGenerate => "/generate",
-            Preset::OpenaiChatStream | Preset::OpenaiChat => "/v1/chat/completions",
-            Preset::OpenaiCompletionsStream | Preset::OpenaiCompletions => "/v1/completions",
-            Preset::OllamaChat => "/api/chat",
-            Preset::OllamaGenerate => "/api/generate",
-            Preset::TgiGenerateStream => "/generate_stream",
-            Preset::Custom => "",
-        }
-    }
-
-    pub fn needs_model(self) -> bool {
-        !matches!(
-            self,
-            Preset::Seed | Preset::TgiGenerate | Preset::TgiGenerateStream | Preset::Custom
-        )
-    }
-
-    /// The preset's request shape; Custom starts from the OpenAI chat stream.
-    pub fn shape(self) -> RequestShape {
-        let s = |x: &str| x.to_string();
-        let chat = r#""model": "{{model}}", "messages": [{"role": "user", "content": "{{prompt}}"}], "max_tokens": {{max_tokens}}, "temperature": 0.7"#;
-        let completion = r#""model": "{{model}}", "prompt": "{{prompt}}", "max_tokens": {{max_tokens}}, "temperature": 0.7"#;
-        let stream = r#", "stream": true, "stream_options": {"include_usage": true}"#;
-        let ollama =
-            r#""stream": true, "options": {"num_predict": {{max_tokens}}, "temperature": 0.7}"#;
-        let tgi = r#"{"inputs": "{{prompt}}", "parameters": {"max_new_tokens": {{max_tokens}}, "temperature": 0.7, "details": true}}"#;
-        let base = RequestShape {
-            method: s("POST"),
-            body_template: String::new(),
-            framing: Framing::Json,
-            text_pointer: String::new(),
-            reasoning_pointer: String::new(),
-            tool_calls_pointer: String::new(),
-            tokens_pointer: String::new(),
-            prompt_tokens_pointer: String::new(),
-            server_tps_pointer: String::new(),
-            done_pointer: String::new(),
-            require_terminal: false,
-        };
-        let openai = |body: String, framing, text: &str| RequestShape {
-            body_template: body,
-            framing,
-            text_pointer: s(text),
-            reasoning_pointer: if framing == Framing::Sse && text.contains("delta") {
-                s("/choices/0/delta/reasoning_content")
-            } else {
-                String::new()
-            },
-            tool_calls_pointer: if framing == Framing::Sse && text.contains("delta") {
-                s("/choices/0/delta/tool_calls")
-            } else {
-                String::new()
-            },
-            tokens_pointer: s("/usage/completion_tokens"),
-            prompt_tokens_pointer: s("/usage/prompt_tokens"),
-            require_terminal: framing == Framing::Sse,
-            ..base.clone()
-        };
-        match self {
-            Preset::Seed => RequestShape {
-                body_template: s(
-                    r#"{"prompt": "{{prompt}}", "max_length": {{max_tokens}}, "temperature": 0.7, "do_sample": true}"#,
-                ),
-                text_pointer: s("/generated_text"),
-                server_tps_pointer: s("/tokens_per_second"),
-                ..base
-            },
-            Preset::OpenaiChatStream | Preset::Custom => openai(
-                format!("{{{chat}{stream}}}"),
-                Framing::Sse,
-                "/choices/0/delta/content",
-            ),
-            Preset::OpenaiChat => openai(
-                format!("{{{chat}}}"),
-                Framing::Json,
-                "/choices/0/message/content",
-            ),
-            Preset::OpenaiCompletionsStream => openai(
-                format!("{{{completion}{stream}}}"),
-                Framing::Sse,
-                "/choices/0/text",
-            ),
-            Preset::OpenaiCompletions => openai(
-                format!("{{{completion}}}"),
-                Framing::Json,
-                "/choices/0/text",
-            ),
-            Preset::OllamaChat | Preset::OllamaGenerate => {
-                let chat = self == Preset::OllamaChat;
-                let body = if chat {
-                    format!(
-                        r#"{{"model": "{{{{model}}}}", "messages": [{{"role": "user", "content": "{{{{prompt}}}}"}}], {ollama}}}"#
-                    )
-                } else {
-                    format!(r#"{{"model": "{{{{model}}}}", "prompt": "{{{{prompt}}}}", {ollama}}}"#)
-                };
-                RequestShape {
-                    body_template: body,
-                    framing: Framing::Ndjson,
-                    text_pointer: s(if chat {
-                        "/message/content"
-                    } else {
-                        "/response"
-                    }),
-                    reasoning_pointer: s(if chat {
-                        "/message/thinking"
-                    } else {
-                        "/thinking"
-                    }),
-                    tool_calls_pointer: if chat {
-                        s("/message/tool_calls")
-                    } else {
-                        String::new()
-                    },
-                    tokens_pointer: s("/eval_count"),
-                    prompt_tokens_pointer: s("/prompt_eval_count"),
-                    done_pointer: s("/done"),
-                    require_terminal: true,
-                    ..base
-                }
-            }
-            Preset::TgiGenerateStream => RequestShape {
-                body_template: s(tgi),
-                framing: Framing::Sse,
-                text_pointer: s("/token/text"),
-                tokens_pointer: s("/details/generated_tokens"),
-                done_pointer: s("/generated_text"),
-                require_terminal: true,
-                ..base
-            },
-            Preset::TgiGenerate => RequestShape {
-                body_template: s(tgi),
-                text_pointer: s("/generated_text"),
-                tokens_pointer: s("/details/generated_tokens"),
-                ..base
-            },
-        }
-    }
-}
 
 /// Everything the user sets before a run. The API key is never serialized.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -348,30 +86,13 @@ pub enum Field {
     StageRate(usize),
     Aliases,
     Warmup,
+    ApiKey,
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct FieldError {
     pub field: Field,
     pub message: String,
-}
-
-/// A validated run: every request of every stage can be built without further checks.
-/// Serializable so the page can hand it to the engine's worker.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Plan {
-    /// The endpoint's URL and one per host alias; requests are spread over them.
-    pub urls: Vec<String>,
-    pub shape: RequestShape,
-    pub headers: Vec<(String, String)>,
-    pub model: String,
-    pub max_tokens: u32,
-    pub timeout_ms: f64,
-    pub stages: Vec<StageSpec>,
-    /// The user's prompts; empty = the seed's topic prompts.
-    pub prompts: Vec<String>,
-    /// Warm-up requests before each stage (`None` = one per concurrent slot).
-    pub warmup: Option<u32>,
 }
 
 /// Headers a browser sets itself and refuses from scripts: naming them is a user mistake.
@@ -452,7 +173,7 @@ impl RunConfig {
             .map(|s| s.concurrency)
             .max()
             .unwrap_or(1);
-        let origins = top.div_ceil(crate::stats::HTTP1_CONNECTIONS).min(254);
+        let origins = top.div_ceil(HTTP1_CONNECTIONS).min(254);
         if !loopback || origins < 2 {
             return None;
         }
@@ -526,7 +247,7 @@ impl RunConfig {
                 "this preset needs a model name (the server's model id)".into(),
             );
         }
-        if !(1..=1_000_000).contains(&self.max_tokens) {
+        if !(1..=MAX_TOKENS).contains(&self.max_tokens) {
             err(
                 Field::MaxTokens,
                 "max output tokens must be between 1 and 1,000,000".into(),
@@ -547,7 +268,7 @@ impl RunConfig {
         };
         let shape = self.shape();
         let method = shape.method.trim().to_ascii_uppercase();
-        if !["POST", "PUT", "PATCH", "GET"].contains(&method.as_str()) {
+        if !METHODS.contains(&method.as_str()) {
             err(
                 Field::Method,
                 "method must be POST, PUT, PATCH or GET".into(),
@@ -596,6 +317,12 @@ impl RunConfig {
             );
         }
 
+        if let Err(m) = check_header("Authorization", self.api_key.trim()) {
+            err(
+                Field::ApiKey,
+                format!("the API key {}", m.trim_start_matches("the value ")),
+            );
+        }
         let stages = self.stages();
         if stages.is_empty() {
             err(Field::Stages, "add at least one stage".into());
@@ -645,7 +372,7 @@ impl RunConfig {
         }
         let mut urls = vec![url];
         urls.extend(aliases.iter().map(|a| self.url_for(a)));
-        Ok(Plan {
+        Plan::new(PlanParts {
             urls,
             shape: RequestShape { method, ..shape },
             headers,
@@ -656,49 +383,13 @@ impl RunConfig {
             prompts: self.prompt_list(),
             warmup: self.warmup,
         })
-    }
-}
-
-impl Plan {
-    /// Request `i` (counted across the whole run) of stage `stage`, to the first URL.
-    pub fn request(&self, stage: usize, i: u64) -> HttpRequest {
-        self.request_to(stage, i, 0)
-    }
-
-    /// Warm-up requests before stage `stage`.
-    pub fn warmup_count(&self, stage: usize) -> u32 {
-        let c = self.stages.get(stage).map_or(0, |s| s.concurrency);
-        self.warmup.unwrap_or(c)
-    }
-
-    /// Request `i` of stage `stage`, sent to `urls[origin]`.
-    pub fn request_to(&self, stage: usize, i: u64, origin: usize) -> HttpRequest {
-        let prompt = match self.prompts.len() {
-            0 => seed_prompt(stage),
-            n => self.prompts[(i % n as u64) as usize].clone(),
-        };
-        let vars = Vars {
-            prompt: &prompt,
-            model: &self.model,
-            max_tokens: self.max_tokens,
-            i,
-        };
-        let body = (self.shape.method != "GET").then(|| {
-            // Validated at plan time with the same placeholders; cannot fail here.
-            template::render(&self.shape.body_template, &vars).unwrap_or_default()
-        });
-        HttpRequest {
-            method: self.shape.method.clone(),
-            url: self.urls.get(origin).unwrap_or(&self.urls[0]).clone(),
-            headers: self.headers.clone(),
-            body,
-            timeout_ms: self.timeout_ms,
-            streaming: self.shape.framing != Framing::Json,
-        }
-    }
-
-    pub fn total_requests(&self) -> u64 {
-        self.stages.iter().map(|s| u64::from(s.requests)).sum()
+        // Every invariant `Plan::new` checks was checked above with a field to show it at.
+        .map_err(|message| {
+            vec![FieldError {
+                field: Field::Endpoint,
+                message,
+            }]
+        })
     }
 }
 
@@ -706,30 +397,8 @@ pub fn is_secret_header(name: &str) -> bool {
     SECRET_HEADERS.iter().any(|s| s.eq_ignore_ascii_case(name))
 }
 
-fn check_url(url: &str) -> Result<(), String> {
-    if url.trim().is_empty() {
-        return Err("enter the endpoint URL, e.g. http://127.0.0.1:8000".into());
-    }
-    let parsed = url::Url::parse(url.trim())
-        .map_err(|e| format!("not an absolute URL ({e}); e.g. http://127.0.0.1:8000"))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
-        return Err(format!(
-            "the URL must start with http:// or https://, not {}:",
-            parsed.scheme()
-        ));
-    }
-    if parsed.host_str().is_none_or(str::is_empty) {
-        return Err("the URL has no host".into());
-    }
-    Ok(())
-}
-
 fn is_pointer(p: &str) -> bool {
     p.is_empty() || p.starts_with('/')
-}
-
-fn is_token_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c)
 }
 
 /// Parse `Name: value` lines; blank lines are skipped. Errors name the line.
@@ -744,11 +413,8 @@ pub fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
             return Err(format!("line {line_no}: expected 'Name: value'"));
         };
         let name = name.trim();
-        if name.is_empty() || !name.chars().all(is_token_char) {
-            return Err(format!(
-                "line {line_no}: '{name}' is not a valid header name"
-            ));
-        }
+        let value = value.trim();
+        check_header(name, value).map_err(|m| format!("line {line_no}: {m}"))?;
         if FORBIDDEN_HEADERS
             .iter()
             .any(|f| f.eq_ignore_ascii_case(name))
@@ -756,10 +422,6 @@ pub fn parse_headers(text: &str) -> Result<Vec<(String, String)>, String> {
             return Err(format!(
                 "line {line_no}: the browser sets {name} itself and will not send yours"
             ));
-        }
-        let value = value.trim();
-        if value.chars().any(|c| c.is_control()) {
-            return Err(format!("line {line_no}: the value has a control character"));
         }
         out.push((name.to_string(), value.to_string()));
     }
@@ -782,8 +444,8 @@ mod tests {
     #[test]
     fn default_config_is_valid_seed_request() {
         let plan = RunConfig::default().validate().unwrap();
-        assert_eq!(plan.urls[0], "http://127.0.0.1:8000/generate");
-        assert_eq!(plan.timeout_ms, 30_000.0);
+        assert_eq!(plan.urls()[0], "http://127.0.0.1:8000/generate");
+        assert_eq!(plan.timeout_ms(), 30_000.0);
         assert_eq!(plan.total_requests(), 170);
         let req = plan.request(1, 4);
         assert_eq!(req.method, "POST");
@@ -910,9 +572,9 @@ mod tests {
         c.model = "llama".into();
         c.api_key = "sk-secret".into();
         let plan = c.validate().unwrap();
-        assert_eq!(plan.urls[0], "http://127.0.0.1:8000/v1/chat/completions");
+        assert_eq!(plan.urls()[0], "http://127.0.0.1:8000/v1/chat/completions");
         assert!(plan
-            .headers
+            .headers()
             .contains(&("Authorization".into(), "Bearer sk-secret".into())));
         let body: serde_json::Value =
             serde_json::from_str(plan.request(0, 0).body.as_deref().unwrap()).unwrap();
@@ -937,8 +599,8 @@ mod tests {
         );
         c.aliases = c.suggested_aliases().unwrap().join("\n");
         let plan = c.validate().unwrap();
-        assert_eq!(plan.urls.len(), 4);
-        assert_eq!(plan.urls[3], "http://127.0.0.4:8000/generate");
+        assert_eq!(plan.urls().len(), 4);
+        assert_eq!(plan.urls()[3], "http://127.0.0.4:8000/generate");
         assert_eq!(
             plan.request_to(0, 0, 2).url,
             "http://127.0.0.3:8000/generate"

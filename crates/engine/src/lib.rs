@@ -1,18 +1,58 @@
-//! Stampede's engine: everything that can be decided without a browser.
+//! Stampede's engine: everything about a load test that can be decided without a browser.
 //!
-//! Pure Rust with no web-sys and no runtime, so it is unit-tested natively and can later move into
-//! a Web Worker unchanged. The browser supplies a [`runner::Transport`]; the UI reads
-//! [`stats::Aggregator`] snapshots and builds a [`report::Report`].
+//! Pure Rust with no web-sys and no runtime, so it runs natively in tests (and on the command
+//! line) and in the page's Web Worker unchanged. The data flow:
+//!
+//! ```text
+//! RunConfig ──validate()──▶ Plan ──run(plan, &dyn Transport, commands, gauges, emit)──▶ Event
+//!   Event::Sample(Sample) ──▶ Aggregator::push ──▶ Aggregator::stats() ──▶ Vec<StageStats>
+//!   RunConfig + Environment + Aggregator ──▶ Report::new ──▶ to_json / from_json
+//! ```
+//!
+//! ```
+//! use stampede_engine::{Aggregator, RunConfig, Suite};
+//! let config = RunConfig { suite: Suite::Quick, ..RunConfig::default() };
+//! let plan = config.validate().expect("the default config is valid");
+//! assert_eq!(plan.total_requests(), 30);
+//! assert_eq!(plan.request(0, 0).url, "http://127.0.0.1:8000/generate");
+//! let agg = Aggregator::new(plan.stages().to_vec());
+//! assert!(agg.stats().is_empty());
+//! ```
+//!
+//! Modules are layered bottom up; none imports one above it (`tests/layers.rs` checks):
+//! `model` → `http`, `suite`, `template`, `stream` → `preset` → `plan` → `config`, `parse` →
+//! `runner`, `stats` → `report`, `messages`, `views`.
 
-pub mod config;
-pub mod protocol;
-pub mod report;
-pub mod runner;
-pub mod stats;
-pub mod stream;
-pub mod suite;
-pub mod template;
-pub mod worker;
+mod config;
+mod http;
+mod messages;
+mod model;
+mod parse;
+mod plan;
+mod preset;
+mod report;
+mod runner;
+mod stats;
+mod stream;
+mod suite;
+mod template;
 
-pub use config::{Field, FieldError, Plan, Preset, RunConfig};
-pub use runner::{Command, ErrorClass, Event, HttpOutcome, HttpRequest, Sample, Transport};
+pub use config::{is_secret_header, parse_headers, Field, FieldError, RunConfig, SECRET_HEADERS};
+pub use http::{Chunk, HttpOutcome, HttpRequest, Transport, TransportError};
+pub use messages::{Batch, ToEngine};
+pub use model::{
+    ErrorClass, Protocol, Sample, ServerDurations, TargetInfo, TokenSource, HTTP1_CONNECTIONS,
+};
+pub use parse::{estimate_tokens, parse, Parsed};
+pub use plan::{
+    Plan, MAX_CONCURRENCY, MAX_RATE, MAX_REQUESTS, MAX_STAGES, MAX_TIMEOUT_S, MAX_TOKENS, MIN_RATE,
+};
+pub use preset::{Framing, Preset, RequestShape};
+pub use report::{Environment, Period, Report, Tool, SCHEMA_VERSION};
+pub use runner::{run, to_sample, Command, Event, Gauges};
+pub use stats::{
+    shortfall, stage_stats, Aggregator, Distribution, ErrorSummary, StageStats, TokenSourceCount,
+    LATE_MS, SHORTFALL,
+};
+pub use stream::{NdjsonParser, SseEvent, SseParser};
+pub use suite::{default_stage_name, seed_prompt, RateSpec, StageSpec, Suite};

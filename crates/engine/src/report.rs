@@ -3,10 +3,13 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
-use crate::runner::Sample;
-use crate::stats::{Aggregator, Distribution, Origin, StageStats};
+use crate::model::{Sample, TargetInfo};
+use crate::stats::{Aggregator, Distribution, StageStats};
 
-pub const SCHEMA_VERSION: u32 = 1;
+/// Version 2 dropped `environment.http_protocols` (each target carries its protocol).
+pub const SCHEMA_VERSION: u32 = 2;
+/// Every version `from_json` still reads.
+pub const READS_SCHEMA_VERSIONS: [u32; 2] = [1, 2];
 pub const TOOL_NAME: &str = "stampede";
 pub const PERCENTILE_METHOD: &str =
     "nearest rank on the exact sorted samples; stddev with n-1; distributions over successful requests";
@@ -29,13 +32,11 @@ pub struct Environment {
     pub page_origin: String,
     /// Smallest step of `performance.now()` measured on this page.
     pub timer_resolution_ms: Option<f64>,
-    /// Protocols the browser reported, in the order first seen (`http/1.1`, `h2`, …).
-    pub http_protocols: Vec<String>,
     /// Periods the tab was hidden during the run, relative to the run start.
     pub hidden_periods: Vec<Period>,
     /// Each URL requests went to (the endpoint, then host aliases) and its protocol.
-    #[serde(default)]
-    pub origins: Vec<Origin>,
+    #[serde(default, rename = "origins")]
+    pub targets: Vec<TargetInfo>,
     /// Whether the page was cross-origin isolated (finer timers).
     #[serde(default)]
     pub cross_origin_isolated: Option<bool>,
@@ -83,7 +84,7 @@ impl Report {
             percentile_method: PERCENTILE_METHOD.to_string(),
             config: config.redacted(),
             environment: Environment {
-                origins: agg.origins().to_vec(),
+                targets: agg.targets().to_vec(),
                 ..environment
             },
             stopped,
@@ -115,11 +116,12 @@ impl Report {
             );
         }
         match obj.get("schema_version").and_then(|v| v.as_u64()) {
-            Some(v) if v == u64::from(SCHEMA_VERSION) => {}
+            Some(v) if READS_SCHEMA_VERSIONS.iter().any(|&r| u64::from(r) == v) => {}
             Some(v) => {
                 return Err(format!(
-                "This report has schema version {v}; this Stampede reads version {SCHEMA_VERSION}."
-            ))
+                    "This report has schema version {v}; this Stampede reads versions 1 to \
+                     {SCHEMA_VERSION}."
+                ))
             }
             None => return Err("This report has no schema_version.".into()),
         }
@@ -149,13 +151,13 @@ impl Report {
 
     /// An aggregator holding the report's samples, for the same table and charts as a live run.
     pub fn aggregator(&self) -> Aggregator {
-        let origins = &self.environment.origins;
-        let mut agg = Aggregator::with_origins(
+        let targets = &self.environment.targets;
+        let mut agg = Aggregator::with_targets(
             self.config.stages(),
-            origins.iter().map(|o| o.url.clone()).collect(),
+            targets.iter().map(|t| t.url.clone()).collect(),
         );
-        for (i, o) in origins.iter().enumerate() {
-            if let Some(p) = &o.protocol {
+        for (i, t) in targets.iter().enumerate() {
+            if let Some(p) = &t.protocol {
                 agg.set_protocol(i, p.clone());
             }
         }
@@ -172,8 +174,7 @@ impl Report {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::TokenSource;
-    use crate::runner::ErrorClass;
+    use crate::model::{ErrorClass, TokenSource};
     use crate::suite::Suite;
 
     pub(crate) fn example() -> Report {
@@ -204,7 +205,6 @@ mod tests {
             user_agent: "test".into(),
             page_origin: "http://127.0.0.1:8080".into(),
             timer_resolution_ms: Some(0.1),
-            http_protocols: vec!["http/1.1".into()],
             hidden_periods: vec![Period {
                 start_ms: 1.0,
                 end_ms: 2.0,
@@ -256,5 +256,17 @@ mod tests {
         assert!(Report::from_json(&r.to_json())
             .unwrap_err()
             .contains("ends before"));
+    }
+
+    #[test]
+    fn reads_version_1_reports() {
+        // Version 1 differed only by `environment.http_protocols`, the protocols in order seen.
+        let r = example();
+        let mut v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        v["schema_version"] = 1.into();
+        v["environment"]["http_protocols"] = serde_json::json!(["http/1.1"]);
+        let back = Report::from_json(&v.to_string()).unwrap();
+        assert_eq!(back.samples, r.samples);
+        assert_eq!(back.schema_version, 1);
     }
 }

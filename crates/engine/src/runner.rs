@@ -1,4 +1,5 @@
-//! The closed-loop runner: stages in sequence, exactly `c` requests in flight per stage.
+//! The runner: stages in sequence; closed stages keep exactly `c` requests in flight, open (rate)
+//! stages start requests on schedule with `c` as the cap.
 //!
 //! Runtime-agnostic (`futures` only, no `Send`), so the same code runs on wasm in a page or a
 //! worker and on a virtual clock in tests. Commands come in on a channel and events go out through
@@ -7,185 +8,15 @@
 use futures::channel::mpsc::UnboundedReceiver;
 use std::cell::RefCell;
 
-use futures::future::{FutureExt, LocalBoxFuture};
+use futures::future::FutureExt;
 use futures::stream::{FuturesUnordered, StreamExt};
 use serde::{Deserialize, Serialize};
 
-use crate::config::Plan;
-use crate::protocol::{self, ServerDurations, TokenSource};
+use crate::http::{HttpOutcome, Transport};
+use crate::model::{Protocol, Sample};
+use crate::parse;
+use crate::plan::Plan;
 use crate::suite::RateSpec;
-
-/// One request, fully built.
-#[derive(Clone, Debug, PartialEq)]
-pub struct HttpRequest {
-    pub method: String,
-    pub url: String,
-    pub headers: Vec<(String, String)>,
-    pub body: Option<String>,
-    pub timeout_ms: f64,
-    /// Read the body chunk by chunk, time-stamping each (streamed responses).
-    pub streaming: bool,
-}
-
-/// Why a request failed (DESIGN §3). Every request ends in success or exactly one class.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ErrorClass {
-    Http,
-    Timeout,
-    Network,
-    Aborted,
-    Parse,
-    StreamError,
-}
-
-impl ErrorClass {
-    pub const ALL: [ErrorClass; 6] = [
-        ErrorClass::Http,
-        ErrorClass::Timeout,
-        ErrorClass::Network,
-        ErrorClass::Aborted,
-        ErrorClass::Parse,
-        ErrorClass::StreamError,
-    ];
-
-    pub fn label(self) -> &'static str {
-        match self {
-            ErrorClass::Http => "http",
-            ErrorClass::Timeout => "timeout",
-            ErrorClass::Network => "network",
-            ErrorClass::Aborted => "aborted",
-            ErrorClass::Parse => "parse",
-            ErrorClass::StreamError => "stream-error",
-        }
-    }
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct TransportError {
-    /// Network, Timeout or Aborted: the transport decides which.
-    pub class: ErrorClass,
-    pub message: String,
-}
-
-/// What a transport saw. Times are from the transport's clock ([`Transport::now_ms`]).
-#[derive(Clone, Debug, PartialEq)]
-pub struct HttpOutcome {
-    /// Just before the request was handed to the network stack.
-    pub start_ms: f64,
-    /// When the response headers arrived, if they did.
-    pub headers_ms: Option<f64>,
-    /// When the body was fully read, or the request failed.
-    pub end_ms: f64,
-    pub status: Option<u16>,
-    /// The body as it arrived: one entry per chunk the network delivered.
-    pub chunks: Vec<Chunk>,
-    pub error: Option<TransportError>,
-    /// HTTP protocol the browser reports (`http/1.1`, `h2`, …), when it can tell.
-    pub protocol: Option<String>,
-    /// Time the browser held the request before sending it (connection queue, preflight),
-    /// from resource timing, when the server allows it (`Timing-Allow-Origin`).
-    pub queue_ms: Option<f64>,
-}
-
-/// A piece of a response body and when it arrived (transport clock).
-#[derive(Clone, Debug, PartialEq)]
-pub struct Chunk {
-    pub at_ms: f64,
-    pub bytes: Vec<u8>,
-}
-
-impl HttpOutcome {
-    /// The whole body as text (invalid UTF-8 replaced).
-    pub fn body_text(&self) -> String {
-        let bytes: Vec<u8> = self
-            .chunks
-            .iter()
-            .flat_map(|c| c.bytes.iter().copied())
-            .collect();
-        String::from_utf8_lossy(&bytes).into_owned()
-    }
-}
-
-/// Sends requests. The browser's fetch in the app, a virtual-clock fake in tests.
-pub trait Transport {
-    fn send(&self, req: HttpRequest) -> LocalBoxFuture<'static, HttpOutcome>;
-    /// Abort every request in flight; each then resolves with class `Aborted`.
-    fn abort_all(&self);
-    /// Resolve at `at_ms` on this transport's clock (at once if that has passed).
-    fn sleep_until(&self, at_ms: f64) -> LocalBoxFuture<'static, ()>;
-    /// Milliseconds on a monotonic clock.
-    fn now_ms(&self) -> f64;
-}
-
-/// One request's record. Times are milliseconds relative to the run's start.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Sample {
-    pub stage: u32,
-    /// Index of the request within the run (the `{{i}}` placeholder).
-    pub index: u64,
-    pub start_ms: f64,
-    pub headers_ms: Option<f64>,
-    pub end_ms: f64,
-    pub status: Option<u16>,
-    pub error_class: Option<ErrorClass>,
-    pub error_message: Option<String>,
-    pub output_tokens: Option<u64>,
-    pub token_source: Option<TokenSource>,
-    pub server_tokens_per_s: Option<f64>,
-    /// Streams: when the first content-bearing event arrived.
-    #[serde(default)]
-    pub first_token_ms: Option<f64>,
-    /// Streams: arrival of every content-bearing event (the request's chunk timeline).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub content_ms: Vec<f64>,
-    #[serde(default)]
-    pub prompt_tokens: Option<u64>,
-    /// The server's own timings where it reports them (Ollama).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub server_durations: Option<ServerDurations>,
-    /// Which of the plan's URLs (0 = the endpoint, then the host aliases) it went to.
-    #[serde(default)]
-    pub origin: u32,
-    /// A warm-up request: listed, but not in the stage's statistics.
-    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
-    pub warmup: bool,
-    /// Open-loop stages: when the schedule meant it to start.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub intended_ms: Option<f64>,
-    /// Time queued in the browser before it was sent (resource timing).
-    #[serde(default)]
-    pub queue_ms: Option<f64>,
-}
-
-impl Sample {
-    /// Time to first token (streams): first content event − start.
-    pub fn ttft_ms(&self) -> Option<f64> {
-        self.first_token_ms.map(|t| t - self.start_ms)
-    }
-
-    /// Time per output token (streams, ≥ 2 tokens): (latency − ttft) / (tokens − 1).
-    pub fn tpot_ms(&self) -> Option<f64> {
-        let ttft = self.ttft_ms()?;
-        let n = self.output_tokens.filter(|&n| n >= 2)?;
-        Some((self.latency_ms() - ttft) / (n - 1) as f64)
-    }
-
-    /// Gaps between consecutive content-bearing events (inter-chunk latency).
-    pub fn gaps_ms(&self) -> impl Iterator<Item = f64> + '_ {
-        self.content_ms.windows(2).map(|w| w[1] - w[0])
-    }
-
-    pub fn ok(&self) -> bool {
-        self.error_class.is_none()
-    }
-    pub fn latency_ms(&self) -> f64 {
-        self.end_ms - self.start_ms
-    }
-    pub fn ttfb_ms(&self) -> Option<f64> {
-        self.headers_ms.map(|h| h - self.start_ms)
-    }
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
@@ -202,13 +33,13 @@ pub enum Event {
         at_ms: f64,
     },
     Sample(Box<Sample>),
-    /// The first protocol the browser reported for an origin.
+    /// The first protocol the browser reported for a target.
     Protocol {
         stage: u32,
-        origin: u32,
-        protocol: String,
+        target: u32,
+        protocol: Protocol,
     },
-    /// `max_in_flight`: the most requests in flight at once per origin during the stage;
+    /// `max_in_flight`: the most requests in flight at once per target during the stage;
     /// `dropped`: open-loop arrivals not started because the in-flight cap was reached.
     StageFinished {
         stage: u32,
@@ -222,7 +53,7 @@ pub enum Event {
     },
 }
 
-/// Requests in flight per origin right now; the UI reads it on its own timer.
+/// Requests in flight per target right now; the UI reads it on its own timer.
 #[derive(Debug, Default)]
 pub struct Gauges {
     in_flight: RefCell<Vec<u32>>,
@@ -238,30 +69,34 @@ impl Gauges {
 #[derive(Clone, Copy)]
 struct Meta {
     index: u64,
-    origin: usize,
+    target: usize,
     warmup: bool,
     intended: Option<f64>,
 }
 
-/// Per-stage in-flight bookkeeping: spread over origins, track each origin's maximum.
+/// Per-stage in-flight bookkeeping: spread over targets, track each target's maximum.
 struct Slots<'a> {
     gauges: &'a Gauges,
     max: RefCell<Vec<u32>>,
 }
 
 impl Slots<'_> {
-    /// The origin with the fewest requests in flight (lowest index on ties).
+    /// The target with the fewest requests in flight (lowest index on ties).
     fn take(&self) -> usize {
         let mut now = self.gauges.in_flight.borrow_mut();
-        let origin = (0..now.len()).min_by_key(|&o| now[o]).unwrap_or(0);
-        now[origin] += 1;
-        let mut max = self.max.borrow_mut();
-        max[origin] = max[origin].max(now[origin]);
-        origin
+        let target = (0..now.len()).min_by_key(|&t| now[t]).unwrap_or(0);
+        if let Some(n) = now.get_mut(target) {
+            *n += 1;
+            let mut max = self.max.borrow_mut();
+            if let Some(m) = max.get_mut(target) {
+                *m = (*m).max(*n);
+            }
+        }
+        target
     }
 
-    fn give_back(&self, origin: usize) {
-        if let Some(n) = self.gauges.in_flight.borrow_mut().get_mut(origin) {
+    fn give_back(&self, target: usize) {
+        if let Some(n) = self.gauges.in_flight.borrow_mut().get_mut(target) {
             *n = n.saturating_sub(1);
         }
     }
@@ -309,13 +144,13 @@ pub async fn run(
     gauges: &Gauges,
     mut emit: impl FnMut(Event),
 ) {
-    let origin = transport.now_ms();
-    let rel = |t: f64| t - origin;
-    *gauges.in_flight.borrow_mut() = vec![0; plan.urls.len()];
+    let run_start = transport.now_ms();
+    let rel = |t: f64| t - run_start;
+    *gauges.in_flight.borrow_mut() = vec![0; plan.urls().len()];
     let mut stopped = false;
     let mut next_index: u64 = 0;
-    let mut protocols: Vec<bool> = vec![false; plan.urls.len()];
-    for (stage_idx, stage) in plan.stages.iter().enumerate() {
+    let mut protocols: Vec<bool> = vec![false; plan.urls().len()];
+    for (stage_idx, stage) in plan.stages().iter().enumerate() {
         let stage_no = stage_idx as u32;
         emit(Event::StageStarted {
             stage: stage_no,
@@ -323,7 +158,7 @@ pub async fn run(
         });
         let slots = Slots {
             gauges,
-            max: RefCell::new(vec![0; plan.urls.len()]),
+            max: RefCell::new(vec![0; plan.urls().len()]),
         };
         let cap = stage.concurrency.max(1) as usize;
         let warmups = u64::from(plan.warmup_count(stage_idx));
@@ -336,7 +171,7 @@ pub async fn run(
         let mut halted = false;
         let mut in_flight = FuturesUnordered::new();
         let start = |meta: Meta| {
-            let fut = transport.send(plan.request_to(stage_idx, meta.index, meta.origin));
+            let fut = transport.send(plan.request_to(stage_idx, meta.index, meta.target));
             async move { (meta, fut.await) }
         };
         loop {
@@ -348,7 +183,7 @@ pub async fn run(
             if more && (warmup || arrivals.is_none()) && in_flight.len() < cap {
                 let meta = Meta {
                     index: next_index,
-                    origin: slots.take(),
+                    target: slots.take(),
                     warmup,
                     intended: None,
                 };
@@ -378,15 +213,15 @@ pub async fn run(
                 }
                 done = in_flight.select_next_some() => {
                     let (meta, out) = done;
-                    slots.give_back(meta.origin);
-                    if !protocols[meta.origin] {
-                        if let Some(p) = out.protocol.clone().filter(|p| !p.is_empty()) {
-                            protocols[meta.origin] = true;
-                            emit(Event::Protocol { stage: stage_no, origin: meta.origin as u32, protocol: p });
+                    slots.give_back(meta.target);
+                    if let (Some(seen), Some(p)) = (protocols.get_mut(meta.target), &out.protocol) {
+                        if !*seen {
+                            *seen = true;
+                            emit(Event::Protocol { stage: stage_no, target: meta.target as u32, protocol: p.clone() });
                         }
                     }
-                    let mut sample = to_sample(plan, stage_no, meta.index, &out, origin);
-                    sample.origin = meta.origin as u32;
+                    let mut sample = to_sample(plan, stage_no, meta.index, &out, run_start);
+                    sample.target = meta.target as u32;
                     sample.warmup = meta.warmup;
                     sample.intended_ms = meta.intended.map(rel);
                     emit(Event::Sample(Box::new(sample)));
@@ -396,7 +231,7 @@ pub async fn run(
                     if in_flight.len() >= cap {
                         dropped += 1;
                     } else {
-                        let meta = Meta { index: next_index, origin: slots.take(), warmup: false, intended: Some(intended) };
+                        let meta = Meta { index: next_index, target: slots.take(), warmup: false, intended: Some(intended) };
                         next_index += 1;
                         in_flight.push(start(meta));
                     }
@@ -422,9 +257,9 @@ pub async fn run(
     });
 }
 
-/// The sample for one finished request (`origin` = the run start on the transport clock).
-pub fn to_sample(plan: &Plan, stage: u32, index: u64, out: &HttpOutcome, origin: f64) -> Sample {
-    let parsed = protocol::parse(&plan.shape, out);
+/// The sample for one finished request (`run_start` on the transport clock).
+pub fn to_sample(plan: &Plan, stage: u32, index: u64, out: &HttpOutcome, run_start: f64) -> Sample {
+    let parsed = parse::parse(plan.shape(), out);
     let (error_class, error_message) = match parsed.error {
         Some((c, m)) => (Some(c), Some(m)),
         None => (None, None),
@@ -432,17 +267,17 @@ pub fn to_sample(plan: &Plan, stage: u32, index: u64, out: &HttpOutcome, origin:
     Sample {
         stage,
         index,
-        start_ms: out.start_ms - origin,
-        headers_ms: out.headers_ms.map(|t| t - origin),
-        end_ms: out.end_ms - origin,
+        start_ms: out.start_ms - run_start,
+        headers_ms: out.headers_ms.map(|t| t - run_start),
+        end_ms: out.end_ms - run_start,
         status: out.status,
         error_class,
         error_message,
         output_tokens: parsed.output_tokens,
         token_source: parsed.token_source,
         server_tokens_per_s: parsed.server_tokens_per_s,
-        first_token_ms: parsed.content_at.first().map(|t| t - origin),
-        content_ms: parsed.content_at.iter().map(|t| t - origin).collect(),
+        first_token_ms: parsed.content_at.first().map(|t| t - run_start),
+        content_ms: parsed.content_at.iter().map(|t| t - run_start).collect(),
         prompt_tokens: parsed.prompt_tokens,
         server_durations: parsed.server_durations,
         queue_ms: out.queue_ms,
@@ -453,10 +288,14 @@ pub fn to_sample(plan: &Plan, stage: u32, index: u64, out: &HttpOutcome, origin:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{Preset, RunConfig};
+    use crate::config::RunConfig;
+    use crate::http::{Chunk, HttpRequest, TransportError};
+    use crate::model::ErrorClass;
+    use crate::preset::Preset;
     use crate::suite::{StageSpec, Suite};
     use futures::channel::{mpsc, oneshot};
     use futures::executor::LocalPool;
+    use futures::future::LocalBoxFuture;
     use futures::task::LocalSpawnExt;
     use std::cell::Cell;
     use std::rc::Rc;
@@ -524,7 +363,7 @@ mod tests {
                                 .to_vec(),
                         }],
                         error: None,
-                        protocol: Some("http/1.1".into()),
+                        protocol: Some(Protocol::Http1),
                         queue_ms: Some(0.5),
                     });
                 }
@@ -828,7 +667,7 @@ mod tests {
         let s = h.samples();
         // Equal latencies: a finished request frees its origin, which takes the next one.
         assert_eq!(
-            s.iter().filter(|x| x.stage == 0 && x.origin == 1).count(),
+            s.iter().filter(|x| x.stage == 0 && x.target == 1).count(),
             20
         );
         let protocols = h

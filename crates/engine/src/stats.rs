@@ -5,8 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::protocol::TokenSource;
-use crate::runner::{ErrorClass, Sample};
+use crate::model::{ErrorClass, Protocol, Sample, TargetInfo, TokenSource, HTTP1_CONNECTIONS};
 use crate::suite::StageSpec;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -158,8 +157,6 @@ pub struct StageStats {
 
 /// A scheduled request that starts later than this is counted late.
 pub const LATE_MS: f64 = 5.0;
-/// Chromium and Firefox open at most this many HTTP/1.1 connections per origin.
-pub const HTTP1_CONNECTIONS: u32 = 6;
 /// Below this share of the requested concurrency or rate, a stage is flagged.
 pub const SHORTFALL: f64 = 0.9;
 
@@ -282,7 +279,6 @@ pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageSt
         warmups,
         browser_queue_ms: Distribution::of(&mut queue),
         // Resource timing misses the odd request; with 90 % covered, the rest count as unqueued.
-        // Resource timing misses the odd request; with 90 % covered, the rest count as unqueued.
         sent_concurrency: (queue_known * 10 >= samples.len() * 9 && queue_known > 0)
             .then(|| sent_while_busy(samples))
             .flatten(),
@@ -326,15 +322,8 @@ fn achieved_rate(starts: &mut [f64]) -> Option<f64> {
     (span > 0.0).then(|| (starts.len() - 1) as f64 / (span / 1000.0))
 }
 
-/// A plan's URL and the protocol the browser reported for it.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Origin {
-    pub url: String,
-    pub protocol: Option<String>,
-}
-
 /// Why a stage fell short, with the remedy; `None` when it reached what it asked for.
-pub fn shortfall(st: &StageStats, spec: &StageSpec, origins: &[Origin]) -> Option<String> {
+pub fn shortfall(st: &StageStats, spec: &StageSpec, targets: &[TargetInfo]) -> Option<String> {
     if let Some(rate) = &spec.rate {
         let achieved = st.achieved_rate_per_s.unwrap_or(0.0);
         let mut why = Vec::new();
@@ -354,11 +343,9 @@ pub fn shortfall(st: &StageStats, spec: &StageSpec, origins: &[Origin]) -> Optio
         return (!why.is_empty()).then(|| why.join("; "));
     }
     let c = spec.concurrency;
-    let n = origins.len().max(1) as u32;
-    let http1 = origins
-        .iter()
-        .any(|o| o.protocol.as_deref() == Some("http/1.1"));
-    let unknown = origins.iter().all(|o| o.protocol.is_none());
+    let n = targets.len().max(1) as u32;
+    let http1 = targets.iter().any(|t| t.protocol == Some(Protocol::Http1));
+    let unknown = targets.iter().all(|t| t.protocol.is_none());
     let cap = HTTP1_CONNECTIONS * n;
     let seen = st.sent_concurrency.or(st.achieved_concurrency)?;
     let capped = (http1 || unknown) && c > cap;
@@ -392,24 +379,24 @@ pub fn shortfall(st: &StageStats, spec: &StageSpec, origins: &[Origin]) -> Optio
 pub struct Aggregator {
     stages: Vec<StageSpec>,
     samples: Vec<Sample>,
-    origins: Vec<Origin>,
+    targets: Vec<TargetInfo>,
     /// Per stage, from the runner: most in flight per origin, and dropped arrivals.
     ends: Vec<Option<(Vec<u32>, u64)>>,
 }
 
 impl Aggregator {
     pub fn new(stages: Vec<StageSpec>) -> Aggregator {
-        Aggregator::with_origins(stages, Vec::new())
+        Aggregator::with_targets(stages, Vec::new())
     }
 
-    pub fn with_origins(stages: Vec<StageSpec>, urls: Vec<String>) -> Aggregator {
+    pub fn with_targets(stages: Vec<StageSpec>, urls: Vec<String>) -> Aggregator {
         let ends = vec![None; stages.len()];
         Aggregator {
             stages,
             samples: Vec::new(),
-            origins: urls
+            targets: urls
                 .into_iter()
-                .map(|url| Origin {
+                .map(|url| TargetInfo {
                     url,
                     protocol: None,
                 })
@@ -418,13 +405,13 @@ impl Aggregator {
         }
     }
 
-    pub fn origins(&self) -> &[Origin] {
-        &self.origins
+    pub fn targets(&self) -> &[TargetInfo] {
+        &self.targets
     }
 
-    pub fn set_protocol(&mut self, origin: usize, protocol: String) {
-        if let Some(o) = self.origins.get_mut(origin) {
-            o.protocol = Some(protocol);
+    pub fn set_protocol(&mut self, target: usize, protocol: Protocol) {
+        if let Some(t) = self.targets.get_mut(target) {
+            t.protocol = Some(protocol);
         }
     }
 
@@ -464,7 +451,7 @@ impl Aggregator {
             st.max_in_flight = max.clone();
             st.dropped = *dropped;
         }
-        st.shortfall = shortfall(&st, &self.stages[i], &self.origins);
+        st.shortfall = shortfall(&st, &self.stages[i], &self.targets);
         st
     }
 
@@ -656,9 +643,9 @@ mod tests {
         // Within [0, 100] (first to last start) only the first six were past the browser.
         assert_eq!(st.sent_concurrency, Some(6.0));
         assert_eq!(st.browser_queue_ms.as_ref().unwrap().max, 100.0);
-        let http1 = [Origin {
+        let http1 = [TargetInfo {
             url: "u".into(),
-            protocol: Some("http/1.1".into()),
+            protocol: Some(Protocol::Http1),
         }];
         let why = shortfall(&st, &spec, &http1).unwrap();
         assert!(
@@ -685,9 +672,9 @@ mod tests {
             Some(10.0),
             "the ramp-down after the last start does not count"
         );
-        let h2 = [Origin {
+        let h2 = [TargetInfo {
             url: "u".into(),
-            protocol: Some("h2".into()),
+            protocol: Some(Protocol::Http2),
         }];
         assert_eq!(shortfall(&st, &spec, &h2), None);
         // HTTP/1.1 without queue times: Σ latency looks full, the cap still flags it.
@@ -737,7 +724,7 @@ mod tests {
         assert_eq!((lag.p50, lag.max), (1.0, 20.0));
         assert_eq!(st.latency_from_intended_ms.as_ref().unwrap().max, 70.0);
         assert_eq!(shortfall(&st, &spec, &[]), None);
-        let mut agg = Aggregator::with_origins(vec![spec.clone()], vec!["u".into()]);
+        let mut agg = Aggregator::with_targets(vec![spec.clone()], vec!["u".into()]);
         for x in v {
             agg.push(x);
         }

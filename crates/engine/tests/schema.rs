@@ -1,11 +1,11 @@
 //! Exported reports validate against the committed JSON Schema, and damaged ones do not.
 
 use serde_json::Value;
-use stampede_engine::protocol::{ServerDurations, TokenSource};
-use stampede_engine::report::{Environment, Report};
-use stampede_engine::stats::Aggregator;
-use stampede_engine::suite::Suite;
+use stampede_engine::Aggregator;
+use stampede_engine::Suite;
+use stampede_engine::{Environment, Report};
 use stampede_engine::{ErrorClass, RunConfig, Sample};
+use stampede_engine::{ServerDurations, TokenSource};
 
 fn schema() -> Value {
     let path = concat!(
@@ -107,7 +107,7 @@ fn schema_rejects_damaged_reports() {
     bad["samples"][0]["error_class"] = "exploded".into();
     assert!(!validator.is_valid(&bad));
     let mut bad = good.clone();
-    bad["schema_version"] = 2.into();
+    bad["schema_version"] = 3.into();
     assert!(!validator.is_valid(&bad));
     let mut bad = good.clone();
     bad["samples"][0]["content_ms"] = serde_json::json!(["soon"]);

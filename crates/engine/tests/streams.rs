@@ -1,10 +1,10 @@
 //! Streamed responses in the exact wire formats of OpenAI, vLLM, Ollama and TGI, split at every
 //! byte boundary; and the streaming metrics (TTFT, TPOT, gaps, token source) on known timelines.
 
-use stampede_engine::config::{Preset, RequestShape, RunConfig};
-use stampede_engine::protocol::{parse, Parsed, TokenSource};
-use stampede_engine::runner::{to_sample, Chunk, HttpOutcome};
 use stampede_engine::ErrorClass;
+use stampede_engine::{parse, Parsed, TokenSource};
+use stampede_engine::{to_sample, Chunk, HttpOutcome};
+use stampede_engine::{Preset, RequestShape, RunConfig};
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/fixtures/{name}", env!("CARGO_MANIFEST_DIR"));
@@ -293,7 +293,7 @@ fn non_streaming_presets_estimate_or_use_usage() {
     expect(&p, 0, 3, TokenSource::Usage, None);
     let body = br#"{"model":"llama3.2","response":"abcdefgh","done":true,"eval_count":9}"#;
     let mut shape = Preset::OllamaGenerate.shape();
-    shape.framing = stampede_engine::config::Framing::Json;
+    shape.framing = stampede_engine::Framing::Json;
     let p = parse(&shape, &outcome(vec![(9.0, body.to_vec())]));
     expect(&p, 0, 9, TokenSource::Usage, None);
     let body = br#"{"choices":[{"text":"abcdefghi"}]}"#;

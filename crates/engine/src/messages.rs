@@ -6,12 +6,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Plan;
+use crate::plan::Plan;
 use crate::runner::{Command, Event};
 
 /// Page → worker.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub enum ToWorker {
+pub enum ToEngine {
     Start(Box<Plan>),
     Command(Command),
 }
@@ -34,11 +34,11 @@ pub struct Batch {
     pub ready: bool,
 }
 
-impl ToWorker {
+impl ToEngine {
     pub fn to_json(&self) -> String {
         serde_json::to_string(self).unwrap_or_default()
     }
-    pub fn from_json(s: &str) -> Result<ToWorker, String> {
+    pub fn from_json(s: &str) -> Result<ToEngine, String> {
         serde_json::from_str(s).map_err(|e| format!("bad message to the worker: {e}"))
     }
 }
@@ -56,15 +56,15 @@ impl Batch {
 mod tests {
     use super::*;
     use crate::config::RunConfig;
-    use crate::runner::Sample;
+    use crate::model::Sample;
 
     #[test]
     fn messages_round_trip() {
         let plan = RunConfig::default().validate().unwrap();
-        let m = ToWorker::Start(Box::new(plan));
-        assert_eq!(ToWorker::from_json(&m.to_json()).unwrap(), m);
-        let c = ToWorker::Command(Command::Stop);
-        assert_eq!(ToWorker::from_json(&c.to_json()).unwrap(), c);
+        let m = ToEngine::Start(Box::new(plan));
+        assert_eq!(ToEngine::from_json(&m.to_json()).unwrap(), m);
+        let c = ToEngine::Command(Command::Stop);
+        assert_eq!(ToEngine::from_json(&c.to_json()).unwrap(), c);
         let b = Batch {
             events: vec![
                 Event::Sample(Box::new(Sample {
@@ -85,6 +85,6 @@ mod tests {
             ready: false,
         };
         assert_eq!(Batch::from_json(&b.to_json()).unwrap(), b);
-        assert!(ToWorker::from_json("{").is_err());
+        assert!(ToEngine::from_json("{").is_err());
     }
 }

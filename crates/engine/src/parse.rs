@@ -3,43 +3,16 @@
 //! Everything is read through the request shape's JSON pointers, so presets and Custom share
 //! one code path. Streams are decoded from the chunks as they arrived, with their arrival times.
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::config::{Framing, RequestShape};
-use crate::runner::{ErrorClass, HttpOutcome};
+use crate::http::HttpOutcome;
+use crate::model::{ErrorClass, ServerDurations, TokenSource};
+use crate::preset::{Framing, RequestShape};
 use crate::stream::{NdjsonParser, SseParser};
 
-/// Where a sample's output token count came from (DESIGN §3).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TokenSource {
-    Usage,
-    StreamEvents,
-    Estimate,
-}
-
-impl TokenSource {
-    pub fn label(self) -> &'static str {
-        match self {
-            TokenSource::Usage => "usage",
-            TokenSource::StreamEvents => "stream-events",
-            TokenSource::Estimate => "estimate",
-        }
-    }
-}
-
-/// Ollama's own timings (reported in ns), in ms, to show beside the client's.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct ServerDurations {
-    pub total_ms: Option<f64>,
-    pub load_ms: Option<f64>,
-    pub prompt_eval_ms: Option<f64>,
-    pub eval_ms: Option<f64>,
-}
-
-impl ServerDurations {
-    fn from(v: &Value) -> Option<ServerDurations> {
+/// Ollama's own timings (reported in ns) as ms, when the object has any.
+fn server_durations(v: &Value) -> Option<ServerDurations> {
+    {
         let ms = |k: &str| v.get(k).and_then(Value::as_f64).map(|ns| ns / 1e6);
         let d = ServerDurations {
             total_ms: ms("total_duration"),
@@ -166,7 +139,7 @@ fn parse_json(shape: &RequestShape, body: &str) -> Parsed {
         server_tokens_per_s: at(&json, &shape.server_tps_pointer)
             .and_then(Value::as_f64)
             .filter(|v| v.is_finite()),
-        server_durations: ServerDurations::from(&json),
+        server_durations: server_durations(&json),
         content_at: Vec::new(),
     }
 }
@@ -223,7 +196,7 @@ impl StreamState {
         if let Some(n) = at(&v, &shape.prompt_tokens_pointer).and_then(Value::as_u64) {
             self.parsed.prompt_tokens = Some(n);
         }
-        if let Some(d) = ServerDurations::from(&v) {
+        if let Some(d) = server_durations(&v) {
             self.parsed.server_durations = Some(d);
         }
         if truthy(at(&v, &shape.done_pointer)) {
@@ -315,8 +288,8 @@ pub fn estimate_tokens(text: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Preset;
-    use crate::runner::{Chunk, TransportError};
+    use crate::http::{Chunk, TransportError};
+    use crate::preset::Preset;
 
     fn ok(status: u16, body: &str) -> HttpOutcome {
         HttpOutcome {

@@ -1,0 +1,310 @@
+//! The run lifecycle: start, worker batches and events, tab visibility, publishing snapshots,
+//! the report, and import. Samples accumulate in [`Session`]; a timer publishes a snapshot about
+//! four times a second and at stage ends, so no signal changes per response.
+
+use gloo_timers::callback::Interval;
+use leptos::prelude::*;
+use stampede_engine::{
+    Aggregator, Batch, Command, Distribution, Environment, Event, Period, Report,
+};
+
+use crate::browser::{engine::Engine, env, now_ms, time_origin};
+use crate::state::{AppState, Phase, Progress, Session, Shown};
+
+/// Snapshot interval for live figures.
+const PUBLISH_MS: u32 = 250;
+
+impl AppState {
+    /// Follow the page's visibility and long tasks while a run is in progress.
+    pub fn watch_page(&self) {
+        let state = *self;
+        env::on_visibility_change(move |hidden| state.on_visibility(hidden));
+        env::on_long_task(move |start, duration| state.on_long_task(start, duration));
+    }
+
+    /// A timer tick: publish, unless the last snapshot was so costly (a stage with very many
+    /// samples) that publishing now would take more than a fifth of the main thread.
+    fn tick(&self) {
+        let due = self
+            .session
+            .with_value(|s| now_ms() - s.last_publish_at >= 4.0 * s.last_publish_cost_ms);
+        if due {
+            self.publish();
+        }
+    }
+
+    /// Copy the session's figures into the signals the UI reads. While running, only the
+    /// current stage is recomputed; finished stages keep their final figures.
+    pub fn publish(&self) {
+        let started = now_ms();
+        let (stats, progress) = self.session.with_value(|s| {
+            let stats = if self.phase.get_untracked() == Phase::Running {
+                let mut st = s.finished.clone();
+                let running = s
+                    .current_stage
+                    .filter(|&i| !st.iter().any(|f| f.stage as usize == i));
+                st.extend(running.and_then(|i| s.agg.stage(i)));
+                st
+            } else {
+                s.agg.stats()
+            };
+            let stages = s.agg.stages();
+            let done = s.agg.samples().iter().filter(|x| !x.warmup).count() as u64;
+            let total = stages.iter().map(|st| u64::from(st.requests)).sum();
+            let stage = s.current_stage;
+            let (stage_name, stage_total) = stage
+                .and_then(|i| stages.get(i))
+                .map(|st| (st.name.clone(), u64::from(st.requests)))
+                .unwrap_or_default();
+            let stage_done = stage
+                .map(|i| {
+                    s.agg
+                        .samples()
+                        .iter()
+                        .filter(|x| x.stage as usize == i && !x.warmup)
+                        .count() as u64
+                })
+                .unwrap_or(0);
+            let in_flight = s
+                .agg
+                .targets()
+                .iter()
+                .map(|t| t.url.split('/').nth(2).unwrap_or(&t.url).to_string())
+                .zip(
+                    s.engine
+                        .as_ref()
+                        .and_then(Engine::local_in_flight)
+                        .unwrap_or_else(|| s.in_flight.clone()),
+                )
+                .collect();
+            let elapsed_ms = if s.run_start > 0.0 {
+                now_ms() - s.run_start
+            } else {
+                0.0
+            };
+            let progress = Progress {
+                done,
+                total,
+                stage,
+                stage_name,
+                stage_done,
+                stage_total,
+                elapsed_ms,
+                in_flight,
+            };
+            (stats, progress)
+        });
+        self.stats.set(stats);
+        self.environment
+            .set(self.session.with_value(|s| Environment {
+                targets: s.agg.targets().to_vec(),
+                ..s.env.clone()
+            }));
+        if self.phase.get_untracked() == Phase::Running {
+            self.progress.set(progress);
+        }
+        self.chart_tick.update(|t| *t += 1);
+        let done = now_ms();
+        self.session.update_value(|s| {
+            s.last_publish_at = done;
+            s.last_publish_cost_ms = done - started;
+        });
+    }
+
+    /// Start a run of the current (valid) config.
+    pub fn start(&self) {
+        let Ok(plan) = self.validation.get_untracked() else {
+            return;
+        };
+        let config = self.config.get_untracked();
+        let state = *self;
+        let ticker = Interval::new(PUBLISH_MS, move || state.tick());
+        let environment = Environment {
+            user_agent: env::user_agent(),
+            page_origin: env::page_origin(),
+            timer_resolution_ms: env::timer_resolution_ms(),
+            cross_origin_isolated: env::cross_origin_isolated(),
+            ..Environment::default()
+        };
+        self.session.set_value(Session {
+            agg: Aggregator::with_targets(plan.stages().to_vec(), plan.urls().to_vec()),
+            plan: Some(plan.clone()),
+            config,
+            env: environment,
+            run_start: now_ms(),
+            hidden_since: env::tab_hidden().then(now_ms),
+            ticker: Some(ticker),
+            ..Session::default()
+        });
+        self.shown.set(Shown::Live);
+        self.phase.set(Phase::Running);
+        self.publish();
+        let engine = Engine::worker(
+            &plan,
+            move |b| state.on_batch(b),
+            move |e| state.on_worker_error(e),
+        )
+        .unwrap_or_else(|_| Engine::in_page(plan, move |e| state.on_event(e)));
+        self.session.update_value(|s| s.engine = Some(engine));
+    }
+
+    pub fn send(&self, cmd: Command) {
+        self.session.with_value(|s| {
+            if let Some(engine) = &s.engine {
+                engine.send(cmd);
+            }
+        });
+    }
+
+    fn on_batch(&self, batch: Batch) {
+        self.session.update_value(|s| {
+            s.in_flight = batch.in_flight;
+            s.worker_lag.extend(batch.lag_ms);
+            if let Some(epoch) = batch.started_epoch_ms {
+                // The worker's run clock, in this page's performance.now() terms.
+                s.run_start = epoch - time_origin();
+            }
+        });
+        for e in batch.events {
+            self.on_event(e);
+        }
+    }
+
+    /// The worker could not start or died: before any result, run on this page instead;
+    /// later, end the run and say why.
+    fn on_worker_error(&self, message: String) {
+        web_sys::console::error_1(&message.clone().into());
+        let fresh = self.session.with_value(|s| {
+            s.agg.samples().is_empty() && s.engine.as_ref().is_some_and(Engine::in_worker)
+        });
+        let plan = self.session.with_value(|s| s.plan.clone());
+        match plan {
+            Some(plan) if fresh && self.running() => {
+                let state = *self;
+                let engine = Engine::in_page(plan, move |e| state.on_event(e));
+                self.session.update_value(|s| s.engine = Some(engine));
+            }
+            _ if self.running() => self.on_event(Event::RunFinished {
+                stopped: true,
+                at_ms: 0.0,
+            }),
+            _ => {}
+        }
+    }
+
+    fn on_event(&self, event: Event) {
+        match event {
+            Event::Sample(sample) => self.session.update_value(|s| s.agg.push(*sample)),
+            Event::StageStarted { stage, .. } => {
+                self.session
+                    .update_value(|s| s.current_stage = Some(stage as usize));
+                self.publish();
+            }
+            Event::Protocol {
+                protocol, target, ..
+            } => {
+                self.session
+                    .update_value(|s| s.agg.set_protocol(target as usize, protocol));
+            }
+            Event::StageFinished {
+                stage,
+                max_in_flight,
+                dropped,
+                ..
+            } => {
+                self.session.update_value(|s| {
+                    s.agg.stage_ended(stage as usize, max_in_flight, dropped);
+                    if let Some(st) = s.agg.stage(stage as usize) {
+                        s.finished.push(st);
+                    }
+                });
+                self.publish();
+            }
+            Event::RunFinished { stopped, .. } => {
+                self.session.update_value(|s| {
+                    s.stopped = stopped;
+                    s.ticker = None;
+                    s.env.engine_in_worker = s.engine.as_ref().map(Engine::in_worker);
+                    s.env.worker_lag_ms = Distribution::of(&mut s.worker_lag.clone());
+                    // This may run inside the worker's own message handler: end the worker
+                    // (and free that handler) only after it returns.
+                    let engine = s.engine.take();
+                    wasm_bindgen_futures::spawn_local(async move { drop(engine) });
+                    if let Some(since) = s.hidden_since.take() {
+                        let (o, now) = (s.run_start, now_ms());
+                        s.env.hidden_periods.push(Period {
+                            start_ms: since - o,
+                            end_ms: now - o,
+                        });
+                    }
+                });
+                self.publish();
+                self.phase.set(Phase::Finished { stopped });
+            }
+        }
+    }
+
+    /// Note hidden-tab periods of a run in progress (they throttle timers, DESIGN §6).
+    fn on_visibility(&self, hidden: bool) {
+        if self.phase.get_untracked() != Phase::Running {
+            return;
+        }
+        self.session.update_value(|s| {
+            let t = now_ms();
+            match (hidden, s.hidden_since) {
+                (true, None) => s.hidden_since = Some(t),
+                (false, Some(since)) => {
+                    let o = s.run_start;
+                    s.env.hidden_periods.push(Period {
+                        start_ms: since - o,
+                        end_ms: t - o,
+                    });
+                    s.hidden_since = None;
+                }
+                _ => {}
+            }
+        });
+    }
+
+    /// Note a main-thread long task of a run in progress: it delays response handling.
+    fn on_long_task(&self, start: f64, duration: f64) {
+        if self.phase.get_untracked() != Phase::Running {
+            return;
+        }
+        self.session.update_value(|s| {
+            let o = s.run_start;
+            s.env.long_tasks.push(Period {
+                start_ms: start - o,
+                end_ms: start + duration - o,
+            });
+        });
+    }
+
+    /// The report to export: the imported one as it was, or one built from the last run.
+    pub fn report(&self) -> Option<Report> {
+        self.session.with_value(|s| {
+            if let Some(r) = &s.imported {
+                return Some(r.clone());
+            }
+            // A run has happened once the session has stages (the default session has none).
+            (!s.agg.stages().is_empty())
+                .then(|| Report::new(env::iso_now(), &s.config, s.env.clone(), s.stopped, &s.agg))
+        })
+    }
+
+    /// Show an imported report with the same table and charts as a live run.
+    pub fn show_imported(&self, name: String, report: Report) {
+        let stopped = report.stopped;
+        self.session.set_value(Session {
+            agg: report.aggregator(),
+            config: report.config.clone(),
+            env: report.environment.clone(),
+            stopped,
+            imported: Some(report),
+            ..Session::default()
+        });
+        self.shown.set(Shown::Imported(name));
+        self.phase.set(Phase::Finished { stopped });
+        self.publish();
+    }
+}
