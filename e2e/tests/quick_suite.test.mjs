@@ -40,10 +40,10 @@ test('Quick suite: 30 requests in 2 stages, bounded concurrency, honest latency,
   await mock.reset();
 
   await configure(page, {
-    endpoint: mock.url,
+    endpoint: `${mock.url}/?api_key=q-e2e-secret`,
     suite: 'quick',
     apiKey: 'sk-e2e-secret-key',
-    headers: 'Authorization: Bearer header-secret\nX-Team: e2e',
+    headers: 'Authorization: Bearer header-secret\nX-Goog-Api-Key: goog-e2e-secret\nX-Team: e2e\nAccept: application/json',
   });
   await runToEnd(page);
 
@@ -65,9 +65,11 @@ test('Quick suite: 30 requests in 2 stages, bounded concurrency, honest latency,
   assert.equal(schemaErrors(report), null, JSON.stringify(schemaErrors(report), null, 1));
   assert.equal(report.samples.length - warmups.length, 30);
   assert.deepEqual(report.stages.map((s) => [s.requested_concurrency, s.completed, s.successful]), [[2, 10, 10], [5, 20, 20]]);
-  assert.ok(!text.includes('sk-e2e-secret-key'), 'API key never exported');
-  assert.ok(!text.includes('header-secret'), 'Authorization header value redacted');
-  assert.ok(text.includes('X-Team: e2e'));
+  for (const secret of ['sk-e2e-secret-key', 'header-secret', 'goog-e2e-secret', 'q-e2e-secret', 'X-Team: e2e']) {
+    assert.ok(!text.includes(secret), `${secret} must not be exported`);
+  }
+  assert.match(report.config.headers, /X-Goog-Api-Key: \[redacted\]\nX-Team: \[redacted\]\nAccept: application\/json/);
+  assert.equal(report.config.endpoint, `${mock.url}/?api_key=[redacted]`);
   assert.ok(report.samples.every((s) => s.token_source === 'estimate' && s.output_tokens === 20));
   assert.equal(report.schema_version, 2);
   assert.ok(!('http_protocols' in report.environment), 'version 2 keeps protocols per target only');

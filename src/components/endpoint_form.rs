@@ -1,7 +1,7 @@
 //! Where the user says what to load: endpoint, preset, credentials, request shape.
 
 use leptos::prelude::*;
-use stampede_engine::{Field, Framing, Preset};
+use stampede_engine::{Field, Framing, Preset, HARMLESS_HEADERS};
 
 use super::{parse_u32, FieldMessage};
 use crate::state::AppState;
@@ -64,6 +64,7 @@ pub fn EndpointForm() -> impl IntoView {
                     prop:value=move || cfg.with(|c| c.api_key.clone())
                     on:input=move |ev| cfg.update(|c| c.api_key = event_target_value(&ev)) />
                 <p class="hint">"Sent as Authorization: Bearer …; never stored, shared or exported."</p>
+                <FieldMessage field=Field::ApiKey id="api-key-error" />
             </div>
             <div class="row pair">
                 <div>
@@ -128,8 +129,17 @@ pub fn EndpointForm() -> impl IntoView {
                 <textarea id="headers" rows="2" spellcheck="false" placeholder="X-Team: ml-platform"
                     prop:value=move || cfg.with(|c| c.headers.clone())
                     on:input=move |ev| cfg.update(|c| c.headers = event_target_value(&ev))></textarea>
-                <p class="hint">"One Name: value per line. Authorization and API-key headers are redacted in exports."</p>
+                <p class="hint">{format!(
+                    "One Name: value per line. Exports show only the values of {}; every other value reads [redacted].",
+                    HARMLESS_HEADERS.join(", ")
+                )}</p>
                 <FieldMessage field=Field::Headers id="headers-error" />
+                <label class="check">
+                    <input id="include-header-values" type="checkbox"
+                        prop:checked=move || cfg.with(|c| c.include_header_values)
+                        on:change=move |ev| cfg.update(|c| c.include_header_values = event_target_checked(&ev)) />
+                    "Include header values in exports"
+                </label>
             </div>
             <Show when=move || preset() == Preset::Custom>
                 <CustomRequest />

@@ -117,13 +117,23 @@ pub fn ResultsTable() -> impl IntoView {
 #[component]
 fn StageRow(s: StageStats, streamed: bool, open_loop: bool) -> impl IntoView {
     let short = s.shortfall.is_some();
-    let achieved = match s.sent_concurrency {
-        Some(sent)
+    let achieved = match (s.sent_concurrency, &s.sent_concurrency_unknown) {
+        (Some(sent), _)
             if (sent - s.achieved_concurrency.unwrap_or(sent)).abs() > 0.05 * sent.max(1.0) =>
         {
             format!("{} (sent {sent:.2})", opt(s.achieved_concurrency, 2))
         }
+        // Without resource timing the achieved figure includes time queued in the browser.
+        (None, Some(_)) => format!(
+            "{} incl. browser queue (sent unknown)",
+            opt(s.achieved_concurrency, 2)
+        ),
         _ => opt(s.achieved_concurrency, 2),
+    };
+    let concurrency_title = match (&s.shortfall, &s.sent_concurrency_unknown) {
+        (Some(_), _) => "Fell short of what the stage asked for: see below the table".to_string(),
+        (None, Some(why)) => format!("Sent concurrency {why}"),
+        (None, None) => "Achieved = Σ latency ÷ wall time; sent = Σ (time past the browser queue) while work remained ÷ that span, what the server saw".to_string(),
     };
     let sources = s
         .token_sources
@@ -145,7 +155,7 @@ fn StageRow(s: StageStats, streamed: bool, open_loop: bool) -> impl IntoView {
             <td>{s.name.clone()}</td>
             <td class="num" class:shortfall=short
                 data-col="concurrency"
-                title=if short { "Fell short of what the stage asked for: see below the table" } else { "Achieved = Σ latency ÷ wall time; sent = Σ (time past the browser queue) while work remained ÷ that span, what the server saw" }>
+                title=concurrency_title>
                 {s.requested_concurrency}" / "{achieved}
             </td>
             <td class="num" data-col="total">{s.completed}</td>

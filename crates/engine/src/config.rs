@@ -11,6 +11,7 @@ use crate::plan::{
     MAX_TIMEOUT_S, MAX_TOKENS, METHODS, MIN_RATE,
 };
 use crate::preset::{Preset, RequestShape};
+use crate::secrets::{self, REDACTED};
 use crate::suite::{StageSpec, Suite};
 use crate::template::{self, Vars};
 
@@ -43,6 +44,10 @@ pub struct RunConfig {
     /// concurrent slot.
     #[serde(default)]
     pub warmup: Option<u32>,
+    /// The user's opt-in to export every header value as typed ("Include header values in
+    /// exports"); off, only harmless headers keep their values.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub include_header_values: bool,
 }
 
 impl Default for RunConfig {
@@ -61,6 +66,7 @@ impl Default for RunConfig {
             custom_stages: Suite::Quick.stages().unwrap_or_default(),
             aliases: String::new(),
             warmup: None,
+            include_header_values: false,
         }
     }
 }
@@ -105,16 +111,6 @@ const FORBIDDEN_HEADERS: [&str; 8] = [
     "cookie",
     "keep-alive",
     "transfer-encoding",
-];
-
-/// Header names whose values are secrets: redacted from exports and share links.
-pub const SECRET_HEADERS: [&str; 6] = [
-    "authorization",
-    "proxy-authorization",
-    "x-api-key",
-    "api-key",
-    "cookie",
-    "openai-api-key",
 ];
 
 impl RunConfig {
@@ -187,31 +183,57 @@ impl RunConfig {
         Some(list)
     }
 
+    /// The preset's path goes before any query (`…/v1?key=k` → `…/v1/chat/completions?key=k`).
     fn url_for(&self, base: &str) -> String {
         let base = base.trim();
         let path = self.preset.path();
-        if path.is_empty() || base.trim_end_matches('/').ends_with(path) {
+        let (before_query, query) = match base.split_once('?') {
+            Some((b, q)) => (b, Some(q)),
+            None => (base, None),
+        };
+        let stem = before_query.trim_end_matches('/');
+        if path.is_empty() || stem.ends_with(path) {
             return base.to_string();
         }
-        format!("{}{}", base.trim_end_matches('/'), path)
+        match query {
+            Some(q) => format!("{stem}{path}?{q}"),
+            None => format!("{stem}{path}"),
+        }
     }
 
-    /// A copy safe to export: header values that look secret are replaced, the key is dropped.
+    /// A copy safe to export or share (DESIGN §8): the API key dropped; header values kept only
+    /// for harmless names unless the user opted in; credential-like URL query values replaced;
+    /// the Custom request shape kept only when the Custom preset uses it.
     pub fn redacted(&self) -> RunConfig {
         let headers = self
             .headers
             .lines()
             .map(|line| match line.split_once(':') {
-                Some((name, _)) if is_secret_header(name.trim()) => {
-                    format!("{}: [redacted]", name.trim())
+                Some((name, _))
+                    if !self.include_header_values && !secrets::is_harmless_header(name) =>
+                {
+                    format!("{}: {REDACTED}", name.trim())
                 }
                 _ => line.to_string(),
             })
             .collect::<Vec<_>>()
             .join("\n");
+        let aliases = self
+            .aliases
+            .lines()
+            .map(secrets::redact_url)
+            .collect::<Vec<_>>()
+            .join("\n");
         RunConfig {
+            endpoint: secrets::redact_url(&self.endpoint),
+            aliases,
             headers,
             api_key: String::new(),
+            custom: if self.preset == Preset::Custom {
+                self.custom.clone()
+            } else {
+                Preset::Custom.shape()
+            },
             ..self.clone()
         }
     }
@@ -391,10 +413,6 @@ impl RunConfig {
             }]
         })
     }
-}
-
-pub fn is_secret_header(name: &str) -> bool {
-    SECRET_HEADERS.iter().any(|s| s.eq_ignore_ascii_case(name))
 }
 
 fn is_pointer(p: &str) -> bool {
@@ -675,18 +693,90 @@ mod tests {
     }
 
     #[test]
-    fn redaction_drops_secrets() {
+    fn redaction_keeps_only_what_is_harmless() {
         let c = RunConfig {
-            headers: "Authorization: Bearer abc\nX-Team: ml\nx-api-key: k".into(),
+            endpoint: "https://h.test/v1?key=AIza-secret&region=eu".into(),
+            aliases: "https://h2.test/v1?token=tok-secret".into(),
+            headers: "Authorization: Bearer abc\nX-Goog-Api-Key: g-secret\n\
+                      Ocp-Apim-Subscription-Key: o-secret\nContent-Type: application/json"
+                .into(),
             api_key: "sk-1".into(),
+            preset: Preset::OpenaiChat,
+            custom: RequestShape {
+                body_template: r#"{"secret": "in-template"}"#.into(),
+                ..Preset::Custom.shape()
+            },
             ..RunConfig::default()
         };
         let r = c.redacted();
         assert_eq!(
             r.headers,
-            "Authorization: [redacted]\nX-Team: ml\nx-api-key: [redacted]"
+            "Authorization: [redacted]\nX-Goog-Api-Key: [redacted]\n\
+             Ocp-Apim-Subscription-Key: [redacted]\nContent-Type: application/json"
         );
-        let json = serde_json::to_string(&c).unwrap();
-        assert!(!json.contains("sk-1"), "api key never serialized");
+        assert_eq!(r.endpoint, "https://h.test/v1?key=[redacted]&region=eu");
+        assert_eq!(r.aliases, "https://h2.test/v1?token=[redacted]");
+        let json = serde_json::to_string(&r).unwrap();
+        for secret in [
+            "sk-1",
+            "abc",
+            "g-secret",
+            "o-secret",
+            "AIza",
+            "tok-secret",
+            "in-template",
+        ] {
+            assert!(!json.contains(secret), "{secret} leaked: {json}");
+        }
+        assert!(
+            !serde_json::to_string(&c).unwrap().contains("sk-1"),
+            "key never serialized"
+        );
+        // Opted in: header values as typed; the key and URL credentials still go.
+        let opted = RunConfig {
+            include_header_values: true,
+            ..c.clone()
+        }
+        .redacted();
+        assert!(opted.headers.contains("X-Goog-Api-Key: g-secret"));
+        assert!(!serde_json::to_string(&opted).unwrap().contains("AIza"));
+        // The Custom preset keeps its template: it is needed to re-run the test.
+        let custom = RunConfig {
+            preset: Preset::Custom,
+            ..c
+        }
+        .redacted();
+        assert!(custom.custom.body_template.contains("in-template"));
+    }
+
+    #[test]
+    fn the_preset_path_goes_before_the_query() {
+        let c = RunConfig {
+            endpoint: "https://h.test/?key=k".into(),
+            ..RunConfig::default()
+        };
+        assert_eq!(c.request_url(), "https://h.test/generate?key=k");
+    }
+
+    #[test]
+    fn credentials_in_urls_and_non_latin1_values_are_refused_at_the_input() {
+        let c = RunConfig {
+            endpoint: "http://user:pw@127.0.0.1:8000".into(),
+            headers: "X-Name: ключ".into(),
+            api_key: "ключ".into(),
+            ..RunConfig::default()
+        };
+        let errors = c.validate().unwrap_err();
+        let at = |f: Field| {
+            errors
+                .iter()
+                .find(|e| e.field == f)
+                .map(|e| e.message.clone())
+        };
+        assert!(at(Field::Endpoint)
+            .unwrap()
+            .contains("user name and password"));
+        assert!(at(Field::Headers).unwrap().contains("only Latin-1"));
+        assert!(at(Field::ApiKey).unwrap().contains("only Latin-1"));
     }
 }

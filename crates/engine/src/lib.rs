@@ -20,7 +20,8 @@
 //! ```
 //!
 //! Modules are layered bottom up; none imports one above it (`tests/layers.rs` checks):
-//! `model` → `http`, `suite`, `template`, `stream` → `preset` → `plan` → `config`, `parse` →
+//! `model` → `http`, `secrets`, `suite`, `template`, `stream` → `preset` → `plan` → `config`,
+//! `parse` →
 //! `runner`, `stats` → `report`, `messages`, `views`.
 
 mod config;
@@ -32,12 +33,13 @@ mod plan;
 mod preset;
 mod report;
 mod runner;
+mod secrets;
 mod stats;
 mod stream;
 mod suite;
 mod template;
 
-pub use config::{is_secret_header, parse_headers, Field, FieldError, RunConfig, SECRET_HEADERS};
+pub use config::{parse_headers, Field, FieldError, RunConfig};
 pub use http::{Chunk, HttpOutcome, HttpRequest, Transport, TransportError};
 pub use messages::{Batch, ToEngine};
 pub use model::{
@@ -50,6 +52,7 @@ pub use plan::{
 pub use preset::{Framing, Preset, RequestShape};
 pub use report::{Environment, Period, Report, Tool, SCHEMA_VERSION};
 pub use runner::{run, to_sample, Command, Event, Gauges};
+pub use secrets::{is_harmless_header, HARMLESS_HEADERS, REDACTED};
 pub use stats::{
     shortfall, stage_stats, Aggregator, Distribution, ErrorSummary, StageStats, TokenSourceCount,
     LATE_MS, SHORTFALL,

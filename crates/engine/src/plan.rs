@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::http::HttpRequest;
 use crate::preset::{Framing, RequestShape};
+use crate::secrets;
 use crate::suite::{seed_prompt, StageSpec};
 use crate::template::{self, Vars};
 
@@ -43,7 +44,11 @@ pub struct PlanParts {
 /// invariants after [`Plan::new`] checked them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "PlanParts", into = "PlanParts")]
-pub struct Plan(PlanParts);
+pub struct Plan {
+    parts: PlanParts,
+    /// Header values and URL credentials this run sends, scrubbed from what servers echo.
+    secrets: Vec<String>,
+}
 
 impl TryFrom<PlanParts> for Plan {
     type Error = String;
@@ -54,7 +59,7 @@ impl TryFrom<PlanParts> for Plan {
 
 impl From<Plan> for PlanParts {
     fn from(plan: Plan) -> PlanParts {
-        plan.0
+        plan.parts
     }
 }
 
@@ -107,25 +112,39 @@ impl Plan {
             };
             template::render(&p.shape.body_template, &vars)?;
         }
-        Ok(Plan(p))
+        let mut secrets: Vec<String> = p
+            .headers
+            .iter()
+            .filter(|(name, _)| !secrets::is_harmless_header(name))
+            .flat_map(|(_, value)| secrets::header_secrets(value))
+            .chain(p.urls.iter().flat_map(|u| secrets::url_secrets(u)))
+            .collect();
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        Ok(Plan { parts: p, secrets })
+    }
+
+    /// What must never appear in an export: scrub server echoes with [`secrets::scrub`].
+    pub fn secrets(&self) -> &[String] {
+        &self.secrets
     }
 
     /// The endpoint's URL, then one per host alias. Never empty.
     pub fn urls(&self) -> &[String] {
-        &self.0.urls
+        &self.parts.urls
     }
     pub fn stages(&self) -> &[StageSpec] {
-        &self.0.stages
+        &self.parts.stages
     }
     pub fn shape(&self) -> &RequestShape {
-        &self.0.shape
+        &self.parts.shape
     }
     /// Every header sent, including the `Authorization` built from the API key.
     pub fn headers(&self) -> &[(String, String)] {
-        &self.0.headers
+        &self.parts.headers
     }
     pub fn timeout_ms(&self) -> f64 {
-        self.0.timeout_ms
+        self.parts.timeout_ms
     }
 
     /// Request `i` (counted across the whole run) of stage `stage`, to the first URL.
@@ -135,13 +154,13 @@ impl Plan {
 
     /// Warm-up requests before stage `stage`.
     pub fn warmup_count(&self, stage: usize) -> u32 {
-        let c = self.0.stages.get(stage).map_or(0, |s| s.concurrency);
-        self.0.warmup.unwrap_or(c)
+        let c = self.parts.stages.get(stage).map_or(0, |s| s.concurrency);
+        self.parts.warmup.unwrap_or(c)
     }
 
     /// Request `i` of stage `stage`, sent to `urls()[target]` (the first URL if out of range).
     pub fn request_to(&self, stage: usize, i: u64, target: usize) -> HttpRequest {
-        let p = &self.0;
+        let p = &self.parts;
         let prompt = match p.prompts.len() {
             0 => seed_prompt(stage),
             n => p.prompts[(i % n as u64) as usize].clone(),
@@ -168,7 +187,11 @@ impl Plan {
     }
 
     pub fn total_requests(&self) -> u64 {
-        self.0.stages.iter().map(|s| u64::from(s.requests)).sum()
+        self.parts
+            .stages
+            .iter()
+            .map(|s| u64::from(s.requests))
+            .sum()
     }
 }
 

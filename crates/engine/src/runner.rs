@@ -16,6 +16,7 @@ use crate::http::{HttpOutcome, Transport};
 use crate::model::{Protocol, Sample};
 use crate::parse;
 use crate::plan::Plan;
+use crate::secrets;
 use crate::suite::RateSpec;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -261,7 +262,8 @@ pub async fn run(
 pub fn to_sample(plan: &Plan, stage: u32, index: u64, out: &HttpOutcome, run_start: f64) -> Sample {
     let parsed = parse::parse(plan.shape(), out);
     let (error_class, error_message) = match parsed.error {
-        Some((c, m)) => (Some(c), Some(m)),
+        // A server may echo the request (a bad key, the URL): never keep what the run sent.
+        Some((c, m)) => (Some(c), Some(secrets::scrub(&m, plan.secrets()))),
         None => (None, None),
     };
     Sample {
@@ -785,5 +787,36 @@ mod tests {
             })
             .collect();
         assert_eq!(dropped, vec![45]);
+    }
+
+    #[test]
+    fn server_echoes_of_what_the_run_sent_are_scrubbed() {
+        let plan = RunConfig {
+            endpoint: "http://127.0.0.1:8000?api_key=q-secret-77".into(),
+            api_key: "sk-echo-1234".into(),
+            headers: "X-Goog-Api-Key: goog-5678".into(),
+            ..RunConfig::default()
+        }
+        .validate()
+        .unwrap();
+        let body = "denied: key sk-echo-1234, goog-5678, url ?api_key=q-secret-77";
+        let out = HttpOutcome {
+            start_ms: 0.0,
+            headers_ms: Some(1.0),
+            end_ms: 2.0,
+            status: Some(401),
+            chunks: vec![Chunk {
+                at_ms: 2.0,
+                bytes: body.as_bytes().to_vec(),
+            }],
+            error: None,
+            protocol: None,
+            queue_ms: None,
+        };
+        let s = to_sample(&plan, 0, 0, &out, 0.0);
+        assert_eq!(
+            s.error_message.as_deref(),
+            Some("HTTP 401: denied: key [redacted], [redacted], url ?api_key=[redacted]")
+        );
     }
 }

@@ -129,6 +129,10 @@ pub struct StageStats {
     /// when every request started at once.
     #[serde(default)]
     pub sent_concurrency: Option<f64>,
+    /// Why `sent_concurrency` is unknown (no resource timing), so no reader takes the achieved
+    /// figure, which includes browser queueing, for what the server saw.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_concurrency_unknown: Option<String>,
     /// The most requests in flight at once per origin (endpoint, then each host alias).
     #[serde(default)]
     pub max_in_flight: Vec<u32>,
@@ -290,6 +294,7 @@ pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageSt
         late,
         dropped: 0,
         shortfall: None,
+        sent_concurrency_unknown: None,
     }
 }
 
@@ -322,6 +327,60 @@ fn achieved_rate(starts: &mut [f64]) -> Option<f64> {
     (span > 0.0).then(|| (starts.len() - 1) as f64 / (span / 1000.0))
 }
 
+/// What the browser lets through at once to a stage's targets, and how sure that is.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum BrowserCap {
+    /// Every target speaks HTTP/1.x: at most this many requests are on the wire.
+    Known(u32),
+    /// Some https:// target's protocol is hidden (no `Timing-Allow-Origin`): if it is HTTP/1.1,
+    /// at most this many; if HTTP/2, no cap.
+    Maybe(u32),
+    /// A target multiplexes (HTTP/2 or 3): no per-origin connection cap.
+    None,
+}
+
+/// The browser's cap over `targets`. A browser speaks HTTP/1.1 to every `http://` origin
+/// (HTTP/2 needs TLS), so those are capped whatever resource timing says.
+pub fn browser_cap(targets: &[TargetInfo]) -> BrowserCap {
+    if targets.is_empty() {
+        return BrowserCap::Maybe(HTTP1_CONNECTIONS);
+    }
+    let mut sure = true;
+    for t in targets {
+        let plain_http = t
+            .url
+            .trim_start()
+            .to_ascii_lowercase()
+            .starts_with("http://");
+        match &t.protocol {
+            Some(p) if p.multiplexed() => return BrowserCap::None,
+            Some(_) => {}
+            None if plain_http => {}
+            None => sure = false,
+        }
+    }
+    let cap = HTTP1_CONNECTIONS.saturating_mul(targets.len() as u32);
+    if sure {
+        BrowserCap::Known(cap)
+    } else {
+        BrowserCap::Maybe(cap)
+    }
+}
+
+/// Why `sent_concurrency` is unknown, for the table and the report; `None` when it is known.
+pub fn sent_unknown_reason(st: &StageStats) -> Option<String> {
+    if st.sent_concurrency.is_some() || st.completed == 0 {
+        return None;
+    }
+    Some(if st.browser_queue_ms.is_none() {
+        "unknown: the server does not send Timing-Allow-Origin, so the browser hides how long \
+         requests queued; achieved concurrency includes that queueing"
+            .into()
+    } else {
+        "unknown: every request started at once, so there is no span to measure over".into()
+    })
+}
+
 /// Why a stage fell short, with the remedy; `None` when it reached what it asked for.
 pub fn shortfall(st: &StageStats, spec: &StageSpec, targets: &[TargetInfo]) -> Option<String> {
     if let Some(rate) = &spec.rate {
@@ -343,35 +402,40 @@ pub fn shortfall(st: &StageStats, spec: &StageSpec, targets: &[TargetInfo]) -> O
         return (!why.is_empty()).then(|| why.join("; "));
     }
     let c = spec.concurrency;
-    let n = targets.len().max(1) as u32;
-    let http1 = targets.iter().any(|t| t.protocol == Some(Protocol::Http1));
-    let unknown = targets.iter().all(|t| t.protocol.is_none());
-    let cap = HTTP1_CONNECTIONS * n;
+    let n = targets.len().max(1);
     let seen = st.sent_concurrency.or(st.achieved_concurrency)?;
-    let capped = (http1 || unknown) && c > cap;
     let measured_short = seen < SHORTFALL * f64::from(c);
-    // Without queue times, Σ latency hides the browser's queue; a known HTTP/1.1 cap still tells.
-    let known_capped = capped && http1 && st.sent_concurrency.is_none();
-    if !measured_short && !known_capped {
-        return None;
-    }
-    Some(if capped {
+    let queue = st
+        .browser_queue_ms
+        .as_ref()
+        .map(|q| format!(" (queue p50 {:.1} ms)", q.p50))
+        .unwrap_or_default();
+    let remedy = "Remedy: add host aliases (other names or addresses of the same server, e.g. \
+                  127.0.0.2…) or put an HTTP/2 proxy (Caddy, nginx) in front of the server";
+    let capped = |cap: u32| {
         format!(
-            "asked for {c} in flight, but the browser allows {HTTP1_CONNECTIONS} HTTP/1.1 connections per \
-             origin: {n} origin(s) carry at most {cap}; the rest waited in the browser{}. Remedy: add \
-             host aliases (other names or addresses of the same server, e.g. 127.0.0.2…) or put an \
-             HTTP/2 proxy (Caddy, nginx) in front of the server",
-            st.browser_queue_ms
-                .as_ref()
-                .map(|q| format!(" (queue p50 {:.1} ms)", q.p50))
-                .unwrap_or_default()
+            "asked for {c} in flight, but the browser allows {HTTP1_CONNECTIONS} HTTP/1.1 \
+             connections per origin: {n} origin(s) carry at most {cap}; the rest waited in the \
+             browser{queue}. {remedy}"
         )
-    } else {
-        format!(
+    };
+    match browser_cap(targets) {
+        // Certain, with or without resource timing: the browser never sends more.
+        BrowserCap::Known(cap) if c > cap => Some(capped(cap)),
+        BrowserCap::Maybe(cap) if c > cap && st.sent_concurrency.is_none() => Some(format!(
+            "asked for {c} in flight over https:// with the protocol hidden (the server sends no \
+             Timing-Allow-Origin): if it speaks HTTP/1.1, the browser allows {HTTP1_CONNECTIONS} \
+             connections per origin, so {n} origin(s) carry at most {cap} and the rest wait \
+             inside the latency. To tell, open DevTools → Network → Protocol, or let the server \
+             send Timing-Allow-Origin. {remedy}"
+        )),
+        BrowserCap::Maybe(cap) if c > cap && measured_short => Some(capped(cap)),
+        _ if measured_short => Some(format!(
             "asked for {c} in flight but about {seen:.1} were: the client spent time between \
              requests (a busy page) or the server was slow to accept connections"
-        )
-    })
+        )),
+        _ => None,
+    }
 }
 
 /// Collects samples outside any reactive graph and computes statistics on demand.
@@ -452,6 +516,7 @@ impl Aggregator {
             st.dropped = *dropped;
         }
         st.shortfall = shortfall(&st, &self.stages[i], &self.targets);
+        st.sent_concurrency_unknown = sent_unknown_reason(&st);
         st
     }
 
@@ -691,6 +756,66 @@ mod tests {
         let st = stage_stats(0, &spec, &refs);
         assert_eq!(st.sent_concurrency, None);
         assert!(shortfall(&st, &spec, &http1).is_some());
+    }
+
+    #[test]
+    fn http_targets_are_capped_without_resource_timing() {
+        // A plain HTTP/1.1 server with no Timing-Allow-Origin, c = 10, 100 ms each: the browser
+        // sends 6, queues 4 inside the latency. Starts at 0 (×10) and 100 (×10), ends 100 later:
+        // Σ latency 20 × 100 = 2000 over 200 ms → "achieved" 10.0, which hides the queue.
+        let blind: Vec<Sample> = (0..20)
+            .map(|i| {
+                let start = f64::from(i / 10) * 100.0;
+                sample(start, start + 100.0, None)
+            })
+            .collect();
+        let refs: Vec<&Sample> = blind.iter().collect();
+        let spec = StageSpec {
+            concurrency: 10,
+            ..spec()
+        };
+        let mut st = stage_stats(0, &spec, &refs);
+        assert_eq!(st.achieved_concurrency, Some(10.0));
+        assert_eq!(st.sent_concurrency, None);
+        let target = |url: &str| TargetInfo {
+            url: url.into(),
+            protocol: None,
+        };
+        let http = [target("http://10.0.0.1:8000/generate")];
+        assert_eq!(browser_cap(&http), BrowserCap::Known(6));
+        let why = shortfall(&st, &spec, &http).unwrap();
+        assert!(
+            why.contains("allows 6 HTTP/1.1 connections per origin"),
+            "{why}"
+        );
+        // Two http:// aliases carry 12 ≥ 10: nothing to flag when the measure looks full.
+        let two = [http[0].clone(), target("http://10.0.0.2:8000/generate")];
+        assert_eq!(shortfall(&st, &spec, &two), None);
+        // https:// with the protocol hidden: it may be capped, and the message says how to tell.
+        let https = [target("https://example.test/v1/chat/completions")];
+        assert_eq!(browser_cap(&https), BrowserCap::Maybe(6));
+        let why = shortfall(&st, &spec, &https).unwrap();
+        assert!(
+            why.contains("if it speaks HTTP/1.1") && why.contains("DevTools"),
+            "{why}"
+        );
+        // At or under the cap nothing is flagged: the c = 5 stage of the same server.
+        st.requested_concurrency = 5;
+        let five = StageSpec {
+            concurrency: 5,
+            ..spec.clone()
+        };
+        assert_eq!(shortfall(&st, &five, &http), None);
+        // The reason for the unknown sent figure names the missing header.
+        assert!(sent_unknown_reason(&st)
+            .unwrap()
+            .contains("does not send Timing-Allow-Origin"));
+        // A multiplexed target lifts the cap.
+        let h2 = [TargetInfo {
+            url: "https://example.test".into(),
+            protocol: Some(Protocol::Http2),
+        }];
+        assert_eq!(browser_cap(&h2), BrowserCap::None);
     }
 
     #[test]
