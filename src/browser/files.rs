@@ -27,12 +27,24 @@ pub fn download(name: &str, text: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// The text of the first file chosen in `input`, with its name.
-pub async fn read_chosen(input: &web_sys::HtmlInputElement) -> Result<(String, String), String> {
+/// The text of the first file chosen in `input`, with its name; a file over `max_bytes` is
+/// refused before it is read, with `too_big`'s message.
+pub async fn read_chosen(
+    input: &web_sys::HtmlInputElement,
+    max_bytes: usize,
+    too_big: fn(usize) -> String,
+) -> Result<(String, String), String> {
     let file = input
         .files()
         .and_then(|f| f.get(0))
         .ok_or("no file was chosen")?;
+    if file.size() > max_bytes as f64 {
+        return Err(format!(
+            "{}: {}",
+            file.name(),
+            too_big(file.size() as usize)
+        ));
+    }
     let text = JsFuture::from(file.text())
         .await
         .map_err(|_| format!("could not read {}", file.name()))?;

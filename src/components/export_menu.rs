@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use stampede_engine::Report;
+use stampede_engine::{too_big, Report, MAX_REPORT_BYTES};
 
 use crate::browser::files;
 use crate::state::{AppState, Phase};
@@ -27,11 +27,13 @@ pub fn ExportMenu() -> impl IntoView {
             return;
         };
         spawn_local(async move {
-            let result = files::read_chosen(&input).await.and_then(|(name, text)| {
-                Report::from_json(&text)
-                    .map(|r| (name.clone(), r))
-                    .map_err(|e| format!("{name}: {e}"))
-            });
+            let result = files::read_chosen(&input, MAX_REPORT_BYTES, too_big)
+                .await
+                .and_then(|(name, text)| {
+                    Report::from_json(&text)
+                        .map(|r| (name.clone(), r))
+                        .map_err(|e| format!("{name}: {e}"))
+                });
             input.set_value("");
             match result {
                 Ok((name, report)) => {

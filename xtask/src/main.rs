@@ -37,6 +37,8 @@ commands:
   site                   build the static site into dist/
   bench                  engine statistics benchmark, then (setup, build the mock and the app)
                          the browser client-overhead benchmark: Stampede vs a plain fetch loop
+  fuzz [N]               N mutated reports, configs and plans (default 1,000,000) through
+                         import and validation, in release; prints the count and the panics (0)
 ";
 
 fn main() -> ExitCode {
@@ -72,6 +74,17 @@ fn run(args: &[String]) -> Result<()> {
         }
         "site" => no_args("site", rest).and_then(|()| site(&ctx)),
         "bench" => no_args("bench", rest).and_then(|()| bench(&ctx)),
+        "fuzz" => {
+            let n = match rest {
+                [] => 1_000_000,
+                [n] => n
+                    .replace([',', '_'], "")
+                    .parse::<u64>()
+                    .map_err(|_| format!("fuzz takes a count, not `{n}`\n{USAGE}"))?,
+                _ => return Err(format!("unexpected arguments for fuzz: {rest:?}\n{USAGE}")),
+            };
+            fuzz(&ctx, n)
+        }
         "help" | "-h" | "--help" => {
             print!("{USAGE}");
             Ok(())
@@ -855,6 +868,23 @@ fn site(ctx: &Ctx) -> Result<()> {
          (Trunk.toml sets public_url = \"./\", so every asset URL is relative)."
     );
     Ok(())
+}
+
+/// The engine's fuzz test with a larger count, optimised (the default test run does 5,000).
+fn fuzz(ctx: &Ctx, n: u64) -> Result<()> {
+    run_cmd(
+        ctx.cargo()
+            .args([
+                "test",
+                "--release",
+                "-p",
+                "stampede-engine",
+                "--test",
+                "fuzz",
+            ])
+            .args(["--", "--nocapture"])
+            .env("STAMPEDE_FUZZ_ITERATIONS", n.to_string()),
+    )
 }
 
 fn bench(ctx: &Ctx) -> Result<()> {

@@ -50,7 +50,10 @@ pub use plan::{
     Plan, MAX_CONCURRENCY, MAX_RATE, MAX_REQUESTS, MAX_STAGES, MAX_TIMEOUT_S, MAX_TOKENS, MIN_RATE,
 };
 pub use preset::{Framing, Preset, RequestShape};
-pub use report::{Environment, Period, Report, Tool, SCHEMA_VERSION};
+pub use report::{
+    too_big, Environment, Period, Report, Tool, MAX_IMPORT_SAMPLES, MAX_REPORT_BYTES,
+    SCHEMA_VERSION,
+};
 pub use runner::{run, to_sample, Command, Event, Gauges};
 pub use secrets::{is_harmless_header, HARMLESS_HEADERS, REDACTED};
 pub use stats::{

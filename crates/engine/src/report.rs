@@ -4,12 +4,41 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::RunConfig;
 use crate::model::{Sample, TargetInfo};
+use crate::plan::MAX_STAGES;
 use crate::stats::{Aggregator, Distribution, StageStats};
 
 /// Version 2 dropped `environment.http_protocols` (each target carries its protocol).
 pub const SCHEMA_VERSION: u32 = 2;
 /// Every version `from_json` still reads.
 pub const READS_SCHEMA_VERSIONS: [u32; 2] = [1, 2];
+/// The largest report file the page reads (the browser holds it as text, then as samples).
+pub const MAX_REPORT_BYTES: usize = 400_000_000;
+/// Samples an imported report may hold.
+pub const MAX_IMPORT_SAMPLES: usize = 5_000_000;
+/// Stream events (content arrival times) over all of an imported report's samples.
+pub const MAX_IMPORT_EVENTS: usize = 50_000_000;
+/// Targets (the endpoint and its host aliases) a report may name.
+pub const MAX_TARGETS: usize = 256;
+/// Hidden-tab and long-task periods a report may list.
+pub const MAX_PERIODS: usize = 100_000;
+/// Times in a report are within ± this many ms of the run's start (30 days).
+pub const MAX_TIME_MS: f64 = 30.0 * 24.0 * 3600.0 * 1000.0;
+/// Token counts above this are not from a real model response.
+pub const MAX_TOKEN_COUNT: u64 = 1_000_000_000_000;
+
+/// A run time: finite and within [`MAX_TIME_MS`] of the start.
+fn time(t: f64) -> bool {
+    t.is_finite() && t.abs() <= MAX_TIME_MS
+}
+
+/// The message for a file over [`MAX_REPORT_BYTES`], in the user's units.
+pub fn too_big(bytes: usize) -> String {
+    format!(
+        "This file is {:.0} MB; Stampede imports reports up to {} MB.",
+        bytes as f64 / 1e6,
+        MAX_REPORT_BYTES / 1_000_000
+    )
+}
 pub const TOOL_NAME: &str = "stampede";
 pub const PERCENTILE_METHOD: &str =
     "nearest rank on the exact sorted samples; stddev with n-1; distributions over successful requests";
@@ -98,24 +127,34 @@ impl Report {
         serde_json::to_string_pretty(self).unwrap_or_default()
     }
 
-    /// Accept only what `to_json` writes; every rejection says why, for the user.
+    /// Accept only what `to_json` writes; every rejection says why, for the user. Every number
+    /// the page later computes with is bounded here, so a hostile file cannot make it allocate
+    /// or index without limit.
     pub fn from_json(text: &str) -> Result<Report, String> {
-        let value: serde_json::Value =
+        if text.len() > MAX_REPORT_BYTES {
+            return Err(too_big(text.len()));
+        }
+        if !text.trim_start().starts_with('{') {
+            return Err(match serde_json::from_str::<serde::de::IgnoredAny>(text) {
+                Ok(_) => "This JSON is not a Stampede report (expected an object).".into(),
+                Err(e) => format!("This file is not JSON ({e})."),
+            });
+        }
+        // A first pass reads only the header, without building the whole document.
+        #[derive(Deserialize)]
+        struct Head {
+            tool: Option<serde_json::Value>,
+            schema_version: Option<serde_json::Value>,
+        }
+        let head: Head =
             serde_json::from_str(text).map_err(|e| format!("This file is not JSON ({e})."))?;
-        let obj = value
-            .as_object()
-            .ok_or("This JSON is not a Stampede report (expected an object).")?;
-        if obj
-            .get("tool")
-            .and_then(|t| t.get("name"))
-            .and_then(|n| n.as_str())
-            != Some(TOOL_NAME)
-        {
+        let name = head.tool.as_ref().and_then(|t| t.get("name"));
+        if name.and_then(|n| n.as_str()) != Some(TOOL_NAME) {
             return Err(
                 "This JSON is not a Stampede report (tool.name is not \"stampede\").".into(),
             );
         }
-        match obj.get("schema_version").and_then(|v| v.as_u64()) {
+        match head.schema_version.as_ref().and_then(|v| v.as_u64()) {
             Some(v) if READS_SCHEMA_VERSIONS.iter().any(|&r| u64::from(r) == v) => {}
             Some(v) => {
                 return Err(format!(
@@ -125,28 +164,106 @@ impl Report {
             }
             None => return Err("This report has no schema_version.".into()),
         }
-        let report: Report = serde_json::from_value(value)
+        let report: Report = serde_json::from_str(text)
             .map_err(|e| format!("This Stampede report is damaged: {e}."))?;
-        let n = report.stages.len();
-        let planned = report.config.stages().len();
-        if n > planned {
-            return Err(format!(
-                "This Stampede report is damaged: {n} stages but its config plans {planned}."
-            ));
-        }
-        if let Some(s) = report.samples.iter().find(|s| s.stage as usize >= planned) {
-            return Err(format!(
-                "This Stampede report is damaged: sample {} names stage {} of {planned}.",
-                s.index, s.stage
-            ));
-        }
-        if let Some(s) = report.samples.iter().find(|s| s.end_ms < s.start_ms) {
-            return Err(format!(
-                "This Stampede report is damaged: sample {} ends before it starts.",
-                s.index
-            ));
-        }
+        report
+            .check_bounds()
+            .map_err(|e| format!("This Stampede report is damaged: {e}."))?;
         Ok(report)
+    }
+
+    /// The limits of DESIGN §5 import: what the page can draw and compute without trusting
+    /// the file.
+    fn check_bounds(&self) -> Result<(), String> {
+        let planned = self.config.stages().len();
+        if planned == 0 || planned > MAX_STAGES {
+            return Err(format!(
+                "its config plans {planned} stages (1 to {MAX_STAGES})"
+            ));
+        }
+        let n = self.stages.len();
+        if n > planned {
+            return Err(format!("{n} stages but its config plans {planned}"));
+        }
+        if self.samples.len() > MAX_IMPORT_SAMPLES {
+            return Err(format!(
+                "{} samples; this Stampede imports at most {MAX_IMPORT_SAMPLES}",
+                self.samples.len()
+            ));
+        }
+        let targets = self.environment.targets.len().max(1);
+        if targets > MAX_TARGETS {
+            return Err(format!("{targets} targets (at most {MAX_TARGETS})"));
+        }
+        let mut events = 0usize;
+        for s in &self.samples {
+            let what = |m: &str| format!("sample {} {m}", s.index);
+            if s.stage as usize >= planned {
+                return Err(what(&format!("names stage {} of {planned}", s.stage)));
+            }
+            if s.target as usize >= targets {
+                return Err(what(&format!("names target {} of {targets}", s.target)));
+            }
+            if !time(s.start_ms) || !time(s.end_ms) {
+                return Err(what("has a time out of range"));
+            }
+            if s.end_ms < s.start_ms {
+                return Err(what("ends before it starts"));
+            }
+            let within = |t: f64| t.is_finite() && t >= s.start_ms && t <= s.end_ms;
+            if !s.headers_ms.is_none_or(within)
+                || !s.first_token_ms.is_none_or(within)
+                || !s.content_ms.iter().all(|&t| within(t))
+            {
+                return Err(what("has an event outside its start and end"));
+            }
+            events += s.content_ms.len();
+            if events > MAX_IMPORT_EVENTS {
+                return Err(format!(
+                    "more than {MAX_IMPORT_EVENTS} stream events in all"
+                ));
+            }
+            let duration = |v: Option<f64>| {
+                v.is_none_or(|v| v.is_finite() && (0.0..=MAX_TIME_MS).contains(&v))
+            };
+            if !duration(s.queue_ms)
+                || !s.intended_ms.is_none_or(time)
+                || !s.server_tokens_per_s.is_none_or(f64::is_finite)
+            {
+                return Err(what("has a figure out of range"));
+            }
+            if let Some(d) = &s.server_durations {
+                if ![d.total_ms, d.load_ms, d.prompt_eval_ms, d.eval_ms]
+                    .into_iter()
+                    .all(duration)
+                {
+                    return Err(what("has a server duration out of range"));
+                }
+            }
+            if s.output_tokens.is_some_and(|t| t > MAX_TOKEN_COUNT)
+                || s.prompt_tokens.is_some_and(|t| t > MAX_TOKEN_COUNT)
+            {
+                return Err(what("has a token count out of range"));
+            }
+        }
+        for st in &self.stages {
+            if st.max_in_flight.len() > targets {
+                return Err(format!(
+                    "stage {} lists more targets than the run had",
+                    st.stage
+                ));
+            }
+        }
+        let env = &self.environment;
+        let periods = env.hidden_periods.iter().chain(&env.long_tasks);
+        if env.hidden_periods.len() + env.long_tasks.len() > MAX_PERIODS
+            || !periods
+                .into_iter()
+                .all(|p| time(p.start_ms) && time(p.end_ms))
+        {
+            return Err("its hidden-tab or long-task periods are out of range".into());
+        }
+        Ok(())
     }
 
     /// An aggregator holding the report's samples, for the same table and charts as a live run.
@@ -268,5 +385,64 @@ mod tests {
         let back = Report::from_json(&v.to_string()).unwrap();
         assert_eq!(back.samples, r.samples);
         assert_eq!(back.schema_version, 1);
+    }
+
+    #[test]
+    fn import_bounds_every_number_the_page_uses() {
+        type Damage = fn(&mut serde_json::Value);
+        let cases: [(&str, Damage, &str); 7] = [
+            (
+                "huge end",
+                |v| v["samples"][0]["end_ms"] = 1e300.into(),
+                "out of range",
+            ),
+            (
+                "target",
+                |v| v["samples"][0]["origin"] = 9.into(),
+                "names target 9",
+            ),
+            (
+                "event outside",
+                |v| v["samples"][0]["content_ms"] = serde_json::json!([1e9]),
+                "outside its start",
+            ),
+            (
+                "negative queue",
+                |v| v["samples"][0]["queue_ms"] = (-5.0).into(),
+                "out of range",
+            ),
+            (
+                "tokens",
+                |v| v["samples"][0]["output_tokens"] = u64::MAX.into(),
+                "token count",
+            ),
+            (
+                "stages",
+                |v| v["config"]["custom_stages"] = serde_json::json!([]),
+                "plans",
+            ),
+            (
+                "periods",
+                |v| {
+                    v["environment"]["long_tasks"] =
+                        serde_json::json!([{"start_ms": 0, "end_ms": 1e300}])
+                },
+                "periods",
+            ),
+        ];
+        let good: serde_json::Value = serde_json::from_str(&example().to_json()).unwrap();
+        for (what, damage, want) in cases {
+            let mut v = good.clone();
+            if what == "stages" {
+                v["config"]["suite"] = "custom".into();
+            }
+            damage(&mut v);
+            let e = Report::from_json(&v.to_string()).unwrap_err();
+            assert!(e.contains(want), "{what}: {e}");
+        }
+        let big = format!("{{\"pad\": \"{}\"}}", " ".repeat(MAX_REPORT_BYTES));
+        assert!(Report::from_json(&big)
+            .unwrap_err()
+            .contains("imports reports up to 400 MB"));
     }
 }
