@@ -250,6 +250,7 @@ async fn run(cli: Cli, cfg: MockConfig) -> io::Result<()> {
         Some(dir) => Some(start_app(dir, cli.app_listen).await?),
         None => None,
     };
+    let signalled = shutdown_signal()?;
     {
         let mut out = io::stdout().lock();
         for addr in mock.addrs() {
@@ -261,7 +262,7 @@ async fn run(cli: Cli, cfg: MockConfig) -> io::Result<()> {
         out.flush()?;
     }
 
-    shutdown_signal().await;
+    signalled.await;
     eprintln!("stampede-mock: shutting down");
     // In-flight requests get a moment to finish; a stuck client must not keep us alive.
     mock.shutdown_handle().shutdown();
@@ -281,26 +282,30 @@ async fn run(cli: Cli, cfg: MockConfig) -> io::Result<()> {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are registered when this is called,
+/// not when it is first awaited, so calling it before printing the listening lines leaves no
+/// window in which a script that signals right after reading them kills the process by the
+/// signal's default action instead of shutting it down.
+fn shutdown_signal() -> io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
+    {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+    {
+        // No SIGTERM here; Ctrl-C registers on first poll.
+        Ok(async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
     }
 }
