@@ -210,7 +210,7 @@ impl MockConfig {
     }
 }
 
-/// Counters reported by `GET /stats`.
+/// Counters reported by `GET /stats` (beside `faults`, see [`Faults`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// Model requests received (including rejected and failed ones).
@@ -220,7 +220,8 @@ pub struct Stats {
     pub in_flight: u64,
     /// Highest `in_flight` seen since start or the last reset.
     pub max_in_flight: u64,
-    /// Injected HTTP failures (`--error-rate`).
+    /// Injected HTTP 500s (`--error-rate`), counted when sent; the other injected statuses
+    /// are only in `faults`.
     pub errors: u64,
     /// In-band stream error events sent (`--stream-error-rate`).
     #[serde(default)]
