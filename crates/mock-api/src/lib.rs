@@ -4,11 +4,14 @@
 //! (`POST /v1/chat/completions`, `POST /v1/completions`, SSE when `"stream": true`), Ollama
 //! (`POST /api/generate`, `POST /api/chat`, NDJSON) and TGI (`POST /generate` with `inputs`,
 //! `POST /generate_stream`, SSE). Knobs set latency, time to first token, per-token time,
-//! packing of tokens into chunks, jitter, HTTP failures and in-band stream faults. It counts
-//! concurrency and faults so tests can check what a load generator really did (`GET /stats`).
+//! packing of tokens into chunks, jitter, and a matrix of faults (HTTP 429/500/502/503/504,
+//! hangs, connection resets, malformed bodies, in-band stream faults; see [`Outcome`]), at
+//! most one per request. It counts concurrency and outcomes so tests can check what a load
+//! generator really did (`GET /stats`, `GET /stats/requests`).
 //! CORS is open and `Timing-Allow-Origin: *` and `Cross-Origin-Resource-Policy: cross-origin`
 //! are sent everywhere, because the client is a web page on another origin (and may be
-//! cross-origin isolated).
+//! cross-origin isolated); [`MockConfig::cors`] and [`MockConfig::timing_allow_origin`] turn
+//! the first two off to imitate servers that do not send them.
 //!
 //! The model API speaks plain HTTP/1.1, or with [`start_tls`] (`--tls`) HTTPS with HTTP/2 and
 //! HTTP/1.1 negotiated by ALPN, on a self-signed certificate made at start. The web app server
@@ -20,12 +23,14 @@
 //! content chunk `k` (0-based) goes out at `ttft + jitter + k × tokens_per_chunk × per_token`,
 //! each awaited with `sleep_until` against the stream's start, so delays never accumulate.
 
+mod faults;
 mod ollama;
 mod openai;
 mod stream;
 mod tgi;
 mod tls;
 
+pub use faults::{Faults, Outcome, RequestLog, RequestRecord, REQUEST_LOG_LIMIT, TAG_LIMIT};
 pub use tls::{Tls, H2_MAX_CONCURRENT_STREAMS};
 
 use std::io;
@@ -35,13 +40,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use axum::body::Body;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::serve::ListenerExt;
 use axum::{Json, Router};
+use futures_util::StreamExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::de::DeserializeOwned;
@@ -77,6 +85,8 @@ pub struct MockConfig {
     /// (and so the whole schedule after it).
     pub jitter_ms: f64,
     /// Probability in `[0, 1]` that a model request fails with a 500 (before any streaming).
+    /// This and every other fault probability below share one draw per request: their sum
+    /// must be at most 1 (see [`Outcome::FAULTS`] for the order).
     pub error_rate: f64,
     /// Seed of the RNG behind jitter and failures, so runs are repeatable.
     pub seed: u64,
@@ -97,7 +107,40 @@ pub struct MockConfig {
     /// Streams: probability of one malformed event after half the chunks (the stream then
     /// goes on normally).
     pub malformed_rate: f64,
+    /// Probability of an HTTP 429 with `Retry-After: retry_after_secs`.
+    pub rate_limit_rate: f64,
+    /// The `Retry-After` of injected 429s, in seconds.
+    pub retry_after_secs: u32,
+    /// Probability of an HTTP 502.
+    pub bad_gateway_rate: f64,
+    /// Probability of an HTTP 503.
+    pub unavailable_rate: f64,
+    /// Probability of an HTTP 504.
+    pub gateway_timeout_rate: f64,
+    /// Probability that the request is never answered (until the client leaves,
+    /// [`HANG_LIMIT`] passes or the server shuts down; then the connection is closed).
+    pub hang_rate: f64,
+    /// Probability that the connection is aborted mid-body: plain responses after half their
+    /// `Content-Length`, streams after half their chunks.
+    pub reset_rate: f64,
+    /// Plain requests: probability of a 200 whose JSON body is cut in half (invalid JSON,
+    /// complete transfer).
+    pub malformed_body_rate: f64,
+    /// Send CORS headers and answer preflights (the default). Off, a browser's cross-origin
+    /// fetch fails as a CORS error.
+    pub cors: bool,
+    /// Send `Timing-Allow-Origin: *` (the default). Off, as vLLM, Ollama and TGI do by
+    /// default, a cross-origin page's resource timing hides the connection phases.
+    pub timing_allow_origin: bool,
 }
+
+/// A hung request is closed after this at the latest, so a forgotten client cannot hold the
+/// server's memory forever.
+pub const HANG_LIMIT: Duration = Duration::from_secs(600);
+
+/// A reset waits this long after the last bytes it sends, so they reach the client before
+/// the connection is aborted (an abort drops whatever is still buffered).
+pub(crate) const RESET_PAUSE: Duration = Duration::from_millis(20);
 
 impl Default for MockConfig {
     fn default() -> Self {
@@ -115,6 +158,16 @@ impl Default for MockConfig {
             stream_error_rate: 0.0,
             cut_rate: 0.0,
             malformed_rate: 0.0,
+            rate_limit_rate: 0.0,
+            retry_after_secs: 1,
+            bad_gateway_rate: 0.0,
+            unavailable_rate: 0.0,
+            gateway_timeout_rate: 0.0,
+            hang_rate: 0.0,
+            reset_rate: 0.0,
+            malformed_body_rate: 0.0,
+            cors: true,
+            timing_allow_origin: true,
         }
     }
 }
@@ -134,16 +187,7 @@ impl MockConfig {
                 ));
             }
         }
-        for (flag, v) in [
-            ("--error-rate", self.error_rate),
-            ("--stream-error-rate", self.stream_error_rate),
-            ("--cut-rate", self.cut_rate),
-            ("--malformed-rate", self.malformed_rate),
-        ] {
-            if !(0.0..=1.0).contains(&v) {
-                return Err(format!("{flag} must be between 0 and 1, got {v}"));
-            }
-        }
+        faults::validate(self)?;
         if self.tokens_per_chunk == 0 {
             return Err("--tokens-per-chunk must be at least 1, got 0".to_string());
         }
@@ -166,7 +210,7 @@ impl MockConfig {
     }
 }
 
-/// Counters reported by `GET /stats`.
+/// Counters reported by `GET /stats` (beside `faults`, see [`Faults`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Stats {
     /// Model requests received (including rejected and failed ones).
@@ -176,7 +220,8 @@ pub struct Stats {
     pub in_flight: u64,
     /// Highest `in_flight` seen since start or the last reset.
     pub max_in_flight: u64,
-    /// Injected HTTP failures (`--error-rate`).
+    /// Injected HTTP 500s (`--error-rate`), counted when sent; the other injected statuses
+    /// are only in `faults`.
     pub errors: u64,
     /// In-band stream error events sent (`--stream-error-rate`).
     #[serde(default)]
@@ -187,6 +232,14 @@ pub struct Stats {
     /// Malformed stream events sent (`--malformed-rate`).
     #[serde(default)]
     pub malformed: u64,
+}
+
+/// `GET /stats`: the counters above and, under `faults`, the model requests by outcome.
+#[derive(Serialize)]
+struct StatsBody {
+    #[serde(flatten)]
+    stats: Stats,
+    faults: Faults,
 }
 
 #[derive(Default)]
@@ -200,27 +253,116 @@ struct Counters {
     malformed: AtomicU64,
 }
 
-/// Counts one model request in flight; decrements on drop, so a handler cancelled by a client
-/// disconnect is counted out too. Streams move it into their body.
-pub(crate) struct InFlight(Arc<Shared>);
+/// One model request being handled: counts it in flight and decrements on drop, so a handler
+/// cancelled by a client disconnect is counted out too (streams move it into their body). It
+/// also carries what the request's outcome is logged with.
+pub(crate) struct InFlight {
+    shared: Arc<Shared>,
+    path: &'static str,
+    tag: Option<String>,
+}
 
 impl InFlight {
-    fn enter(s: &Arc<Shared>) -> Self {
+    fn enter(s: &Arc<Shared>, path: &'static str, headers: &HeaderMap) -> Self {
         let c = &s.counters;
         c.requests.fetch_add(1, Ordering::SeqCst);
         let now = c.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         c.max_in_flight.fetch_max(now, Ordering::SeqCst);
-        InFlight(Arc::clone(s))
+        let tag = headers
+            .get("x-stampede-request")
+            .map(|v| faults::bounded_tag(&String::from_utf8_lossy(v.as_bytes())));
+        InFlight {
+            shared: Arc::clone(s),
+            path,
+            tag,
+        }
     }
 
     pub(crate) fn shared(&self) -> &Shared {
-        &self.0
+        &self.shared
+    }
+
+    /// Draws jitter and the request's outcome, and logs it. A knob at zero draws nothing, so
+    /// with no faults the jitter sequence is the same as before faults existed, and with
+    /// only `--error-rate` the 500s fall on the same requests as before the fault matrix.
+    pub(crate) fn draw(&mut self, streaming: bool) -> Draw {
+        let s = &self.shared;
+        let cfg = &s.cfg;
+        // A poisoned lock only means another handler panicked; the state is still usable.
+        let mut ledger = s.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        let jitter_ms = if cfg.jitter_ms > 0.0 {
+            ledger.rng.random::<f64>() * cfg.jitter_ms
+        } else {
+            0.0
+        };
+        let fault = if faults::total(cfg) > 0.0 {
+            let u = ledger.rng.random::<f64>();
+            faults::pick(cfg, u, streaming)
+        } else {
+            Outcome::Ok
+        };
+        ledger
+            .faults
+            .record(self.path, streaming, fault, self.tag.take());
+        Draw { jitter_ms, fault }
+    }
+
+    /// Logs the request as rejected and builds its 400.
+    pub(crate) fn reject(&mut self, dialect: Dialect, message: &str) -> Response {
+        let s = &self.shared;
+        let mut ledger = s.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        ledger
+            .faults
+            .record(self.path, false, Outcome::BadRequest, self.tag.take());
+        dialect.bad_request(message)
+    }
+
+    /// Draws for a non-streamed request and sleeps its simulated generation time
+    /// (latency + tokens × per-token time + jitter). Returns what the response body needs, or
+    /// the whole response of an HTTP fault (a hang never sleeps: it waits for its end).
+    pub(crate) async fn simulate(
+        &mut self,
+        tokens: u32,
+        dialect: Dialect,
+    ) -> Result<Plain, Response> {
+        let draw = self.draw(false);
+        if draw.fault == Outcome::Hang {
+            return Err(self.shared.hang().await);
+        }
+        let cfg = &self.shared.cfg;
+        let ms = cfg.latency_ms + f64::from(tokens) * cfg.per_token_ms + draw.jitter_ms;
+        if ms.is_finite() && ms > 0.0 {
+            tokio::time::sleep(stream::millis(ms)).await;
+        }
+        if let Some(resp) = self.shared.status_fault(draw.fault, dialect) {
+            return Err(resp);
+        }
+        Ok(Plain {
+            jitter_ms: draw.jitter_ms,
+            fault: draw.fault,
+        })
+    }
+
+    /// Draws for a stream and answers its HTTP faults (at once, before any streaming) and
+    /// hangs; `Err` is that whole response, `Ok` the draw to stream with.
+    pub(crate) async fn draw_stream(&mut self, dialect: Dialect) -> Result<Draw, Response> {
+        let draw = self.draw(true);
+        if draw.fault == Outcome::Hang {
+            return Err(self.shared.hang().await);
+        }
+        match self.shared.status_fault(draw.fault, dialect) {
+            Some(resp) => Err(resp),
+            None => Ok(draw),
+        }
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        self.0.counters.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.shared
+            .counters
+            .in_flight
+            .fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -238,9 +380,12 @@ pub(crate) enum Dialect {
 impl Dialect {
     fn error(self, status: StatusCode, message: &str) -> Response {
         let client = status.is_client_error();
+        let limited = status == StatusCode::TOO_MANY_REQUESTS;
         match self {
             Dialect::OpenAi => {
-                let kind = if client {
+                let kind = if limited {
+                    "rate_limit_exceeded"
+                } else if client {
                     "invalid_request_error"
                 } else {
                     "server_error"
@@ -249,7 +394,14 @@ impl Dialect {
             }
             Dialect::Ollama => (status, Json(json!({"error": message}))).into_response(),
             Dialect::Tgi => {
-                let kind = if client { "validation" } else { "generation" };
+                // TGI answers a full queue with 429 "overloaded".
+                let kind = if limited {
+                    "overloaded"
+                } else if client {
+                    "validation"
+                } else {
+                    "generation"
+                };
                 (status, Json(json!({"error": message, "error_type": kind}))).into_response()
             }
         }
@@ -261,16 +413,69 @@ impl Dialect {
 }
 
 /// What the seeded RNG decided for one request.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub(crate) struct Draw {
     pub jitter_ms: f64,
-    pub fail: bool,
-    pub stream_error: bool,
-    pub cut: bool,
-    pub malformed: bool,
+    pub fault: Outcome,
 }
 
-/// An in-band stream fault, counted when it is actually sent.
+/// A non-streamed request that got past its HTTP faults: its jitter, and the fault its body
+/// may still carry (a reset or a malformed body).
+pub(crate) struct Plain {
+    pub jitter_ms: f64,
+    fault: Outcome,
+}
+
+impl Plain {
+    /// The JSON response with `body`, or the fault drawn for it.
+    pub(crate) fn respond(self, body: &Value) -> Response {
+        let bytes = Bytes::from(body.to_string());
+        match self.fault {
+            Outcome::Reset => reset_midway(bytes),
+            Outcome::MalformedBody => json_bytes(bytes.slice(..bytes.len() / 2)),
+            _ => json_bytes(bytes),
+        }
+    }
+}
+
+fn json_bytes(bytes: Bytes) -> Response {
+    let mut resp = Response::new(Body::from(bytes));
+    resp.headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    resp
+}
+
+/// The error a body stream yields to make hyper abort the connection (HTTP/2: reset the
+/// stream) instead of ending the body properly.
+pub(crate) fn injected_reset() -> io::Error {
+    io::Error::new(io::ErrorKind::ConnectionReset, "injected reset")
+}
+
+/// 200 with the full `Content-Length` and the first half of `bytes`; then, after
+/// [`RESET_PAUSE`], the connection is aborted, so the client sees a truncated body.
+fn reset_midway(bytes: Bytes) -> Response {
+    let len = bytes.len();
+    let part = bytes.slice(..len / 2);
+    let first = futures_util::stream::once(async move { Ok::<_, io::Error>(part) });
+    let abort = futures_util::stream::once(async {
+        tokio::time::sleep(RESET_PAUSE).await;
+        Err(injected_reset())
+    });
+    let mut resp = json_bytes(Bytes::new());
+    *resp.body_mut() = Body::from_stream(first.chain(abort));
+    resp.headers_mut()
+        .insert(CONTENT_LENGTH, HeaderValue::from(len));
+    resp
+}
+
+/// A response that aborts the connection before anything is written (hyper buffers the head
+/// until the body's first frame, and an error drops both), so the client never sees a status.
+fn abort() -> Response {
+    let body = futures_util::stream::once(async { Err::<Bytes, _>(injected_reset()) });
+    Response::new(Body::from_stream(body))
+}
+
+/// An in-band stream fault, counted in the legacy `/stats` fields when it is actually sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Fault {
     StreamError,
@@ -278,50 +483,53 @@ pub(crate) enum Fault {
     Malformed,
 }
 
-pub(crate) struct Shared {
-    cfg: MockConfig,
-    rng: Mutex<StdRng>,
-    counters: Counters,
-    next_id: AtomicU64,
+/// The seeded RNG and the outcome ledger, under one lock so the log follows the draws.
+struct Draws {
+    rng: StdRng,
+    faults: faults::Ledger,
 }
 
-/// True with probability `p`; draws nothing when `p` is zero.
-fn chance(rng: &mut StdRng, p: f64) -> bool {
-    p > 0.0 && rng.random::<f64>() < p
+pub(crate) struct Shared {
+    cfg: MockConfig,
+    ledger: Mutex<Draws>,
+    counters: Counters,
+    next_id: AtomicU64,
+    /// Turns true on shutdown (or errs once every sender is gone): ends hangs.
+    stop: watch::Receiver<bool>,
 }
 
 impl Shared {
-    /// Draws jitter and failures for one request; a stream also draws its faults. A knob at
-    /// zero draws nothing, so the draws of non-streamed requests are the same as before
-    /// streams existed.
-    pub(crate) fn draw(&self, streaming: bool) -> Draw {
-        let cfg = &self.cfg;
-        // A poisoned lock only means another handler panicked; the RNG is still usable.
-        let mut rng = self.rng.lock().unwrap_or_else(|e| e.into_inner());
-        let rng = &mut *rng;
-        let jitter_ms = if cfg.jitter_ms > 0.0 {
-            rng.random::<f64>() * cfg.jitter_ms
-        } else {
-            0.0
+    /// The response of an HTTP status fault (`None` for any other outcome). The 500 also
+    /// counts in the legacy `errors` field.
+    fn status_fault(&self, fault: Outcome, dialect: Dialect) -> Option<Response> {
+        let (status, message) = match fault {
+            Outcome::Http429 => (StatusCode::TOO_MANY_REQUESTS, "injected rate limit"),
+            Outcome::Http500 => {
+                self.counters.errors.fetch_add(1, Ordering::SeqCst);
+                (StatusCode::INTERNAL_SERVER_ERROR, "injected failure")
+            }
+            Outcome::Http502 => (StatusCode::BAD_GATEWAY, "injected bad gateway"),
+            Outcome::Http503 => (StatusCode::SERVICE_UNAVAILABLE, "injected unavailable"),
+            Outcome::Http504 => (StatusCode::GATEWAY_TIMEOUT, "injected gateway timeout"),
+            _ => return None,
         };
-        let fail = chance(rng, cfg.error_rate);
-        let mut d = Draw {
-            jitter_ms,
-            fail,
-            ..Draw::default()
-        };
-        if streaming && !fail {
-            d.stream_error = chance(rng, cfg.stream_error_rate);
-            d.cut = chance(rng, cfg.cut_rate);
-            d.malformed = chance(rng, cfg.malformed_rate);
+        let mut resp = dialect.error(status, message);
+        if fault == Outcome::Http429 {
+            let secs = HeaderValue::from(self.cfg.retry_after_secs);
+            resp.headers_mut().insert(RETRY_AFTER, secs);
         }
-        d
+        Some(resp)
     }
 
-    /// Counts and builds the injected HTTP failure.
-    pub(crate) fn fail(&self, dialect: Dialect) -> Response {
-        self.counters.errors.fetch_add(1, Ordering::SeqCst);
-        dialect.error(StatusCode::INTERNAL_SERVER_ERROR, "injected failure")
+    /// Waits until shutdown or [`HANG_LIMIT`] (a client that leaves first drops the handler
+    /// and so ends it sooner), then closes the connection without an answer.
+    async fn hang(&self) -> Response {
+        let mut stop = self.stop.clone();
+        tokio::select! {
+            () = tokio::time::sleep(HANG_LIMIT) => {}
+            _ = stop.wait_for(|stop| *stop) => {}
+        }
+        abort()
     }
 
     pub(crate) fn count(&self, fault: Fault) {
@@ -334,22 +542,6 @@ impl Shared {
         counter.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// Sleeps for the simulated generation time of a non-streamed request
-    /// (latency + tokens × per-token time + jitter). Returns the jitter it drew in ms, or the
-    /// injected failure.
-    pub(crate) async fn simulate(&self, tokens: u32, dialect: Dialect) -> Result<f64, Response> {
-        let cfg = &self.cfg;
-        let draw = self.draw(false);
-        let ms = cfg.latency_ms + f64::from(tokens) * cfg.per_token_ms + draw.jitter_ms;
-        if ms.is_finite() && ms > 0.0 {
-            tokio::time::sleep(stream::millis(ms)).await;
-        }
-        if draw.fail {
-            return Err(self.fail(dialect));
-        }
-        Ok(draw.jitter_ms)
-    }
-
     pub(crate) fn cfg(&self) -> &MockConfig {
         &self.cfg
     }
@@ -359,16 +551,25 @@ impl Shared {
         self.next_id.fetch_add(1, Ordering::SeqCst)
     }
 
-    fn stats(&self) -> Stats {
+    fn stats(&self) -> StatsBody {
         let c = &self.counters;
-        Stats {
-            requests: c.requests.load(Ordering::SeqCst),
-            in_flight: c.in_flight.load(Ordering::SeqCst),
-            max_in_flight: c.max_in_flight.load(Ordering::SeqCst),
-            errors: c.errors.load(Ordering::SeqCst),
-            stream_errors: c.stream_errors.load(Ordering::SeqCst),
-            cuts: c.cuts.load(Ordering::SeqCst),
-            malformed: c.malformed.load(Ordering::SeqCst),
+        let faults = self
+            .ledger
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .faults
+            .counts;
+        StatsBody {
+            stats: Stats {
+                requests: c.requests.load(Ordering::SeqCst),
+                in_flight: c.in_flight.load(Ordering::SeqCst),
+                max_in_flight: c.max_in_flight.load(Ordering::SeqCst),
+                errors: c.errors.load(Ordering::SeqCst),
+                stream_errors: c.stream_errors.load(Ordering::SeqCst),
+                cuts: c.cuts.load(Ordering::SeqCst),
+                malformed: c.malformed.load(Ordering::SeqCst),
+            },
+            faults,
         }
     }
 }
@@ -447,9 +648,9 @@ struct GenerateRequest {
 }
 
 /// `POST /generate`: TGI when the body has `inputs`, else the seed API.
-async fn generate(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+async fn generate(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     let started = Instant::now();
-    let guard = InFlight::enter(&s);
+    let mut guard = InFlight::enter(&s, "/generate", &headers);
     if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(&body) {
         if map.contains_key("inputs") {
             return tgi::generate(&s, guard, &body).await;
@@ -457,37 +658,56 @@ async fn generate(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
     }
     let req: GenerateRequest = match parse(&body) {
         Ok(r) => r,
-        Err(msg) => return Dialect::OpenAi.bad_request(&msg),
+        Err(msg) => return guard.reject(Dialect::OpenAi, &msg),
     };
     let (tokens, _) = s.cfg.tokens_for(&[req.max_length]);
-    if let Err(resp) = s.simulate(tokens, Dialect::OpenAi).await {
-        return resp;
-    }
+    let plain = match guard.simulate(tokens, Dialect::OpenAi).await {
+        Ok(plain) => plain,
+        Err(resp) => return resp,
+    };
     let secs = started.elapsed().as_secs_f64();
     let tps = if secs > 0.0 {
         f64::from(tokens) / secs
     } else {
         0.0
     };
-    Json(json!({
+    plain.respond(&json!({
         "generated_text": generated_text(tokens),
         "input_prompt": req.prompt,
         "model_info": {"name": MODEL_NAME, "version": env!("CARGO_PKG_VERSION"), "tokens": tokens},
         "inference_time": secs,
         "tokens_per_second": tps,
     }))
-    .into_response()
 }
 
 async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
-async fn stats(State(s): State<Arc<Shared>>) -> Json<Stats> {
+async fn stats(State(s): State<Arc<Shared>>) -> Json<StatsBody> {
     Json(s.stats())
 }
 
-async fn reset_stats(State(s): State<Arc<Shared>>) -> Json<Stats> {
+/// `GET /stats/requests`: the outcome of each recent model request, for tests that match
+/// request by request.
+async fn request_log(State(s): State<Arc<Shared>>) -> Json<RequestLog> {
+    let log = s
+        .ledger
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .faults
+        .log();
+    Json(log)
+}
+
+/// `POST /stats/reset`: zeroes the counters and the request log (not the RNG, so a reset
+/// does not replay the same faults).
+async fn reset_stats(State(s): State<Arc<Shared>>) -> Json<StatsBody> {
+    s.ledger
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .faults
+        .reset();
     let c = &s.counters;
     for counter in [
         &c.requests,
@@ -526,21 +746,20 @@ fn timing_allow_origin() -> SetResponseHeaderLayer<HeaderValue> {
     header("timing-allow-origin", "*")
 }
 
-fn api_router(cfg: MockConfig) -> Router {
+/// The model API. `stop` ends hung requests at shutdown.
+fn api_router(cfg: MockConfig, stop: watch::Receiver<bool>) -> Router {
+    let (cors, tao) = (cfg.cors, cfg.timing_allow_origin);
     let shared = Arc::new(Shared {
-        rng: Mutex::new(StdRng::seed_from_u64(cfg.seed)),
+        ledger: Mutex::new(Draws {
+            rng: StdRng::seed_from_u64(cfg.seed),
+            faults: faults::Ledger::default(),
+        }),
         cfg,
         counters: Counters::default(),
         next_id: AtomicU64::new(1),
+        stop,
     });
-    // Mirror requested headers rather than `*`: a wildcard does not cover `Authorization`.
-    let cors = CorsLayer::new()
-        .allow_origin(Any)
-        .allow_methods(Any)
-        .allow_headers(AllowHeaders::mirror_request())
-        .allow_private_network(true)
-        .max_age(Duration::from_secs(86400));
-    Router::new()
+    let mut router = Router::new()
         .route("/health", get(health))
         .route("/generate", post(generate))
         .route("/generate_stream", post(tgi::generate_stream))
@@ -550,13 +769,29 @@ fn api_router(cfg: MockConfig) -> Router {
         .route("/api/chat", post(ollama::chat))
         .route("/stats", get(stats))
         .route("/stats/reset", post(reset_stats))
+        .route("/stats/requests", get(request_log))
         .fallback(not_found)
-        .with_state(shared)
-        .layer(cors)
-        // Outermost, so preflight responses carry them too. CORP lets a cross-origin isolated
-        // page (COEP require-corp) use the responses; CORS already does for `cors` fetches.
-        .layer(timing_allow_origin())
-        .layer(header("cross-origin-resource-policy", "cross-origin"))
+        .with_state(shared);
+    if cors {
+        // Mirror requested headers rather than `*`: a wildcard does not cover
+        // `Authorization`. Exposing every header lets the page read `Retry-After`, which is
+        // not CORS-safelisted.
+        router = router.layer(
+            CorsLayer::new()
+                .allow_origin(Any)
+                .allow_methods(Any)
+                .allow_headers(AllowHeaders::mirror_request())
+                .expose_headers(Any)
+                .allow_private_network(true)
+                .max_age(Duration::from_secs(86400)),
+        );
+    }
+    // Outside CORS, so preflight responses carry them too. CORP lets a cross-origin isolated
+    // page (COEP require-corp) use the responses; CORS already does for `cors` fetches.
+    if tao {
+        router = router.layer(timing_allow_origin());
+    }
+    router.layer(header("cross-origin-resource-policy", "cross-origin"))
 }
 
 /// Stops the servers of a [`RunningMock`]; cheap to clone and send to a signal handler.
@@ -631,7 +866,12 @@ impl RunningMock {
 
 /// Binds every address first (so a bad one leaves nothing running), then serves `router`,
 /// over TLS when `tls` is given.
-async fn serve(router: Router, listen: &[SocketAddr], tls: Option<Tls>) -> io::Result<RunningMock> {
+async fn serve(
+    router: Router,
+    listen: &[SocketAddr],
+    tls: Option<Tls>,
+    tx: watch::Sender<bool>,
+) -> io::Result<RunningMock> {
     if listen.is_empty() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -645,7 +885,6 @@ async fn serve(router: Router, listen: &[SocketAddr], tls: Option<Tls>) -> io::R
             .map_err(|e| io::Error::new(e.kind(), format!("cannot listen on {addr}: {e}")))?;
         listeners.push(listener);
     }
-    let (tx, _) = watch::channel(false);
     let connections = Arc::new(AtomicU64::new(0));
     let mut addrs = Vec::with_capacity(listeners.len());
     let mut tasks = Vec::with_capacity(listeners.len());
@@ -686,7 +925,8 @@ async fn serve(router: Router, listen: &[SocketAddr], tls: Option<Tls>) -> io::R
 pub async fn start(cfg: MockConfig, listen: &[SocketAddr]) -> io::Result<RunningMock> {
     cfg.validate()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    serve(api_router(cfg), listen, None).await
+    let (tx, rx) = watch::channel(false);
+    serve(api_router(cfg, rx), listen, None, tx).await
 }
 
 /// Starts the model API over HTTPS on every `listen` address, with `tls`'s certificate
@@ -700,7 +940,8 @@ pub async fn start_tls(
 ) -> io::Result<RunningMock> {
     cfg.validate()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
-    serve(api_router(cfg), listen, Some(tls.clone())).await
+    let (tx, rx) = watch::channel(false);
+    serve(api_router(cfg, rx), listen, Some(tls.clone()), tx).await
 }
 
 /// Serves the built web app from `dir` on `addr` (plain HTTP). Unknown paths get
@@ -723,5 +964,5 @@ pub async fn start_app(dir: &Path, addr: SocketAddr) -> io::Result<RunningMock> 
         .layer(timing_allow_origin())
         .layer(header("cross-origin-opener-policy", "same-origin"))
         .layer(header("cross-origin-embedder-policy", "require-corp"));
-    serve(router, &[addr], None).await
+    serve(router, &[addr], None, watch::channel(false).0).await
 }

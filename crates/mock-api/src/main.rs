@@ -15,10 +15,16 @@ use stampede_mock::{start, start_app, start_tls, MockConfig, Tls};
 /// (`/v1/chat/completions`, `/v1/completions`), Ollama (`/api/generate`, `/api/chat`) and TGI
 /// (`/generate` with `inputs`, `/generate_stream`), streamed or not, with configurable latency,
 /// time to first token, token rate, chunking and injected failures. `GET /stats` counts
-/// requests, concurrency and injected faults. With --tls the model API is served over HTTPS
-/// with HTTP/2 (and HTTP/1.1) on a self-signed certificate.
+/// requests, concurrency and injected faults; `GET /stats/requests` lists each recent request's
+/// fault. With --tls the model API is served over HTTPS with HTTP/2 (and HTTP/1.1) on a
+/// self-signed certificate.
 #[derive(Parser, Debug)]
-#[command(name = "stampede-mock", version, allow_negative_numbers = true)]
+#[command(
+    name = "stampede-mock",
+    version,
+    allow_negative_numbers = true,
+    after_help = FAULTS_HELP
+)]
 struct Cli {
     /// Address of the model API; repeatable. Port 0 picks a free port.
     #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8000")]
@@ -57,10 +63,38 @@ struct Cli {
     /// (and the schedule after it).
     #[arg(long, value_name = "MS", default_value_t = 0.0, value_parser = millis)]
     jitter_ms: f64,
-    /// Probability (0..=1) that a model request fails with HTTP 500 (streams: before any
-    /// streaming).
+    /// Probability (0..=1) of HTTP 429 with a Retry-After header (--retry-after-secs).
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    rate_limit_rate: f64,
+    /// The Retry-After of injected 429s, in whole seconds.
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    retry_after_secs: u32,
+    /// Probability (0..=1) that a model request fails with HTTP 500.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     error_rate: f64,
+    /// Probability (0..=1) of HTTP 502.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    bad_gateway_rate: f64,
+    /// Probability (0..=1) of HTTP 503.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    unavailable_rate: f64,
+    /// Probability (0..=1) of HTTP 504.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    gateway_timeout_rate: f64,
+    /// Probability (0..=1) that a request is never answered: no status, no headers, the
+    /// connection kept open until the client gives up (or 10 minutes pass, or shutdown; then
+    /// the connection is closed).
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    hang_rate: f64,
+    /// Probability (0..=1) that the connection is aborted mid-body: plain responses send 200,
+    /// the full Content-Length and half the body; streams send half their chunks. HTTP/2
+    /// resets the stream instead of the connection.
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    reset_rate: f64,
+    /// Non-streamed requests: probability (0..=1) of 200 with Content-Type application/json
+    /// and invalid JSON (the body cut in half, sent completely).
+    #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
+    malformed_body_rate: f64,
     /// Streams: probability (0..=1) of an in-band error event after half the chunks, which
     /// then ends the stream (no [DONE] / done:true / final event).
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
@@ -73,6 +107,14 @@ struct Cli {
     /// then goes on normally.
     #[arg(long, value_name = "P", default_value_t = 0.0, value_parser = probability)]
     malformed_rate: f64,
+    /// Send no CORS headers and answer no preflight with them, so a browser's cross-origin
+    /// fetch fails as a CORS error.
+    #[arg(long)]
+    no_cors: bool,
+    /// Keep CORS but send no Timing-Allow-Origin (like vLLM, Ollama and TGI by default), so a
+    /// cross-origin page's resource timing hides the connection and request phases.
+    #[arg(long)]
+    no_timing_allow_origin: bool,
     /// Seed for jitter and failure injection.
     #[arg(long, value_name = "N", default_value_t = 42)]
     seed: u64,
@@ -101,6 +143,20 @@ struct Cli {
     )]
     app_listen: SocketAddr,
 }
+
+/// How faults combine; shown at the end of --help.
+const FAULTS_HELP: &str = "\
+Faults: each model request draws at most one fault. One uniform u in [0, 1) from the seeded
+RNG is compared against the cumulative probabilities in this order: --rate-limit-rate (429),
+--error-rate (500), --bad-gateway-rate (502), --unavailable-rate (503), --gateway-timeout-rate
+(504), --hang-rate, --reset-rate, --malformed-body-rate, --stream-error-rate, --cut-rate,
+--malformed-rate; u past their sum means no fault, so the probabilities must add up to at most
+1. The same --seed and request order give the same faults. A request that draws a fault which
+cannot happen to it (--stream-error-rate, --cut-rate or --malformed-rate on a non-streamed
+request, --malformed-body-rate on a stream) is served normally and counted as ok. Status faults
+answer non-streamed requests after the simulated generation time and streams at once, with the
+API's error body. GET /stats counts requests by outcome under \"faults\"; GET /stats/requests
+lists the last 100000 requests with their fault and X-Stampede-Request header.";
 
 fn millis(s: &str) -> Result<f64, String> {
     match s.parse::<f64>() {
@@ -132,7 +188,15 @@ async fn main() -> ExitCode {
             Cli::command().error(ErrorKind::ValueValidation, msg).exit();
         }
     }
-    match run(cli).await {
+    let cfg = config(&cli);
+    // Checked here too, so a bad combination (e.g. fault probabilities adding up to more than
+    // 1) is a usage error (exit 2) like any other bad flag.
+    if let Err(msg) = cfg.validate() {
+        Cli::command()
+            .error(ErrorKind::ArgumentConflict, msg)
+            .exit();
+    }
+    match run(cli, cfg).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("stampede-mock: {e}");
@@ -141,8 +205,8 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> io::Result<()> {
-    let cfg = MockConfig {
+fn config(cli: &Cli) -> MockConfig {
+    MockConfig {
         latency_ms: cli.latency_ms,
         per_token_ms: cli.per_token_ms,
         tokens: cli.tokens,
@@ -156,7 +220,20 @@ async fn run(cli: Cli) -> io::Result<()> {
         stream_error_rate: cli.stream_error_rate,
         cut_rate: cli.cut_rate,
         malformed_rate: cli.malformed_rate,
-    };
+        rate_limit_rate: cli.rate_limit_rate,
+        retry_after_secs: cli.retry_after_secs,
+        bad_gateway_rate: cli.bad_gateway_rate,
+        unavailable_rate: cli.unavailable_rate,
+        gateway_timeout_rate: cli.gateway_timeout_rate,
+        hang_rate: cli.hang_rate,
+        reset_rate: cli.reset_rate,
+        malformed_body_rate: cli.malformed_body_rate,
+        cors: !cli.no_cors,
+        timing_allow_origin: !cli.no_timing_allow_origin,
+    }
+}
+
+async fn run(cli: Cli, cfg: MockConfig) -> io::Result<()> {
     let mock = if cli.tls {
         let ips: Vec<_> = cli.listen.iter().map(SocketAddr::ip).collect();
         let tls = Tls::self_signed(&ips)?;
@@ -173,6 +250,7 @@ async fn run(cli: Cli) -> io::Result<()> {
         Some(dir) => Some(start_app(dir, cli.app_listen).await?),
         None => None,
     };
+    let signalled = shutdown_signal()?;
     {
         let mut out = io::stdout().lock();
         for addr in mock.addrs() {
@@ -184,7 +262,7 @@ async fn run(cli: Cli) -> io::Result<()> {
         out.flush()?;
     }
 
-    shutdown_signal().await;
+    signalled.await;
     eprintln!("stampede-mock: shutting down");
     // In-flight requests get a moment to finish; a stuck client must not keep us alive.
     mock.shutdown_handle().shutdown();
@@ -204,26 +282,30 @@ async fn run(cli: Cli) -> io::Result<()> {
     }
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    };
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are registered when this is called,
+/// not when it is first awaited, so calling it before printing the listening lines leaves no
+/// window in which a script that signals right after reading them kills the process by the
+/// signal's default action instead of shutting it down.
+fn shutdown_signal() -> io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
+    {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+        let mut term = signal(SignalKind::terminate())?;
+        let mut int = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = int.recv() => {}
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
+        })
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
+    {
+        // No SIGTERM here; Ctrl-C registers on first poll.
+        Ok(async {
+            if tokio::signal::ctrl_c().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        })
     }
 }

@@ -12,8 +12,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -143,37 +143,41 @@ impl Format for OllamaStream {
 }
 
 /// Both endpoints once the request is parsed.
-async fn reply(s: &Shared, guard: InFlight, reply: Reply, stream: bool) -> Response {
+async fn reply(s: &Shared, mut guard: InFlight, reply: Reply, stream: bool) -> Response {
     let cfg = s.cfg();
     if stream {
-        let draw = s.draw(true);
-        if draw.fail {
-            return s.fail(Dialect::Ollama);
-        }
+        let draw = match guard.draw_stream(Dialect::Ollama).await {
+            Ok(draw) => draw,
+            Err(resp) => return resp,
+        };
         let sched = Schedule::new(cfg, reply.tokens, draw.jitter_ms);
         return stream::respond(guard, &sched, &draw, &OllamaStream { reply, sched });
     }
-    let jitter_ms = match s.simulate(reply.tokens, Dialect::Ollama).await {
-        Ok(j) => j,
+    let plain = match guard.simulate(reply.tokens, Dialect::Ollama).await {
+        Ok(plain) => plain,
         Err(resp) => return resp,
     };
     let timings = Timings {
         load: Duration::ZERO,
-        prompt_eval: millis(cfg.latency_ms + jitter_ms),
+        prompt_eval: millis(cfg.latency_ms + plain.jitter_ms),
         eval: millis(f64::from(reply.tokens) * cfg.per_token_ms),
     };
     let body = reply.object(token_text(0, reply.tokens), Some(&timings));
     drop(guard);
-    Json(body).into_response()
+    plain.respond(&body)
 }
 
 /// `POST /api/generate`.
-pub(crate) async fn generate(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+pub(crate) async fn generate(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let received = Instant::now();
-    let guard = InFlight::enter(&s);
+    let mut guard = InFlight::enter(&s, "/api/generate", &headers);
     let req: GenerateRequest = match parse(&body) {
         Ok(r) => r,
-        Err(msg) => return Dialect::Ollama.bad_request(&msg),
+        Err(msg) => return guard.reject(Dialect::Ollama, &msg),
     };
     let (tokens, cut) = s.cfg().tokens_for(&[num_predict(req.options.as_ref())]);
     let r = Reply {
@@ -188,12 +192,16 @@ pub(crate) async fn generate(State(s): State<Arc<Shared>>, body: Bytes) -> Respo
 }
 
 /// `POST /api/chat`.
-pub(crate) async fn chat(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
+pub(crate) async fn chat(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let received = Instant::now();
-    let guard = InFlight::enter(&s);
+    let mut guard = InFlight::enter(&s, "/api/chat", &headers);
     let req: ChatRequest = match parse(&body) {
         Ok(r) => r,
-        Err(msg) => return Dialect::Ollama.bad_request(&msg),
+        Err(msg) => return guard.reject(Dialect::Ollama, &msg),
     };
     let (tokens, cut) = s.cfg().tokens_for(&[num_predict(req.options.as_ref())]);
     let r = Reply {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -178,21 +178,25 @@ impl Format for OpenAiStream {
 }
 
 /// `POST /v1/chat/completions`.
-pub(crate) async fn chat(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    let guard = InFlight::enter(&s);
+pub(crate) async fn chat(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut guard = InFlight::enter(&s, "/v1/chat/completions", &headers);
     let req: ChatRequest = match parse(&body) {
         Ok(r) => r,
-        Err(msg) => return Dialect::OpenAi.bad_request(&msg),
+        Err(msg) => return guard.reject(Dialect::OpenAi, &msg),
     };
     let cfg = s.cfg();
     let (tokens, cut) = cfg.tokens_for(&[req.max_tokens, req.max_completion_tokens]);
     let prompt_tokens = chat_prompt_tokens(&req.messages);
     let model = req.model.unwrap_or_else(|| MODEL_NAME.to_string());
     if req.stream {
-        let draw = s.draw(true);
-        if draw.fail {
-            return s.fail(Dialect::OpenAi);
-        }
+        let draw = match guard.draw_stream(Dialect::OpenAi).await {
+            Ok(draw) => draw,
+            Err(resp) => return resp,
+        };
         let sched = Schedule::new(cfg, tokens, draw.jitter_ms);
         let fmt = OpenAiStream {
             id: format!("chatcmpl-mock-{}", s.next_id()),
@@ -208,9 +212,10 @@ pub(crate) async fn chat(State(s): State<Arc<Shared>>, body: Bytes) -> Response 
         };
         return stream::respond(guard, &sched, &draw, &fmt);
     }
-    if let Err(resp) = s.simulate(tokens, Dialect::OpenAi).await {
-        return resp;
-    }
+    let plain = match guard.simulate(tokens, Dialect::OpenAi).await {
+        Ok(plain) => plain,
+        Err(resp) => return resp,
+    };
     let reasoning = cfg.reasoning_tokens.min(tokens);
     let mut message = json!({
         "role": "assistant",
@@ -219,7 +224,7 @@ pub(crate) async fn chat(State(s): State<Arc<Shared>>, body: Bytes) -> Response 
     if reasoning > 0 {
         message["reasoning_content"] = token_text(0, reasoning).into();
     }
-    let resp = Json(json!({
+    let resp = plain.respond(&json!({
         "id": format!("chatcmpl-mock-{}", s.next_id()),
         "object": "chat.completion",
         "created": unix_now(),
@@ -231,28 +236,31 @@ pub(crate) async fn chat(State(s): State<Arc<Shared>>, body: Bytes) -> Response 
             "finish_reason": finish_reason(cut),
         }],
         "usage": usage(prompt_tokens, tokens),
-    }))
-    .into_response();
+    }));
     drop(guard);
     resp
 }
 
 /// `POST /v1/completions`.
-pub(crate) async fn completions(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    let guard = InFlight::enter(&s);
+pub(crate) async fn completions(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut guard = InFlight::enter(&s, "/v1/completions", &headers);
     let req: CompletionRequest = match parse(&body) {
         Ok(r) => r,
-        Err(msg) => return Dialect::OpenAi.bad_request(&msg),
+        Err(msg) => return guard.reject(Dialect::OpenAi, &msg),
     };
     let cfg = s.cfg();
     let (tokens, cut) = cfg.tokens_for(&[req.max_tokens]);
     let prompt_tokens = words(&req.prompt);
     let model = req.model.unwrap_or_else(|| MODEL_NAME.to_string());
     if req.stream {
-        let draw = s.draw(true);
-        if draw.fail {
-            return s.fail(Dialect::OpenAi);
-        }
+        let draw = match guard.draw_stream(Dialect::OpenAi).await {
+            Ok(draw) => draw,
+            Err(resp) => return resp,
+        };
         let sched = Schedule::new(cfg, tokens, draw.jitter_ms);
         let fmt = OpenAiStream {
             id: format!("cmpl-mock-{}", s.next_id()),
@@ -265,10 +273,11 @@ pub(crate) async fn completions(State(s): State<Arc<Shared>>, body: Bytes) -> Re
         };
         return stream::respond(guard, &sched, &draw, &fmt);
     }
-    if let Err(resp) = s.simulate(tokens, Dialect::OpenAi).await {
-        return resp;
-    }
-    let resp = Json(json!({
+    let plain = match guard.simulate(tokens, Dialect::OpenAi).await {
+        Ok(plain) => plain,
+        Err(resp) => return resp,
+    };
+    let resp = plain.respond(&json!({
         "id": format!("cmpl-mock-{}", s.next_id()),
         "object": "text_completion",
         "created": unix_now(),
@@ -280,8 +289,7 @@ pub(crate) async fn completions(State(s): State<Arc<Shared>>, body: Bytes) -> Re
             "finish_reason": finish_reason(cut),
         }],
         "usage": usage(prompt_tokens, tokens),
-    }))
-    .into_response();
+    }));
     drop(guard);
     resp
 }

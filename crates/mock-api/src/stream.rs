@@ -7,7 +7,7 @@
 //! the body is pending between events, so hyper flushes every event to the socket when it is
 //! produced.
 
-use std::convert::Infallible;
+use std::io;
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
@@ -16,7 +16,7 @@ use axum::http::HeaderValue;
 use axum::response::Response;
 use futures_util::stream;
 
-use crate::{Draw, Fault, InFlight, MockConfig};
+use crate::{injected_reset, Draw, Fault, InFlight, MockConfig, Outcome, RESET_PAUSE};
 
 /// One piece of a streamed body.
 pub(crate) enum Piece {
@@ -26,6 +26,9 @@ pub(crate) enum Piece {
     Lazy(Box<dyn FnOnce() -> Bytes + Send>),
     /// Ends the body here (a cut stream).
     End,
+    /// Aborts the connection here, after [`RESET_PAUSE`] so what came before reaches the
+    /// client (a reset stream).
+    Reset,
 }
 
 impl Piece {
@@ -144,10 +147,11 @@ pub(crate) trait Format {
     fn malformed(&self) -> Piece;
 }
 
-/// Plans the events of one stream. The faults drawn for it happen at the slot of content
-/// chunk `chunks / 2` (rounded down), i.e. after half the chunks: the malformed event first,
-/// then either the error event (which ends the stream) or the cut (which ends it silently);
-/// a malformed-only stream then goes on with the remaining chunks and its tail.
+/// Plans the events of one stream. The fault drawn for it happens at the slot of content
+/// chunk `chunks / 2` (rounded down), i.e. after half the chunks: the error event (which ends
+/// the stream), the cut (which ends it cleanly but silently), the reset (which aborts it), or
+/// the malformed event, after which the stream goes on with the remaining chunks and its
+/// tail.
 fn plan(sched: &Schedule, draw: &Draw, fmt: &impl Format) -> Vec<Event> {
     let n = sched.chunks();
     let mut events: Vec<Event> = fmt
@@ -163,28 +167,11 @@ fn plan(sched: &Schedule, draw: &Draw, fmt: &impl Format) -> Vec<Event> {
     for k in 0..=n {
         let at = if k < n { sched.at(k) } else { sched.last() };
         if k == half {
-            if draw.malformed {
-                events.push(Event {
-                    at,
-                    piece: fmt.malformed(),
-                    fault: Some(Fault::Malformed),
-                });
-            }
-            if draw.stream_error {
-                events.push(Event {
-                    at,
-                    piece: fmt.error(),
-                    fault: Some(Fault::StreamError),
-                });
-                return events;
-            }
-            if draw.cut {
-                events.push(Event {
-                    at,
-                    piece: Piece::End,
-                    fault: Some(Fault::Cut),
-                });
-                return events;
+            if let Some((piece, fault)) = fault_piece(draw.fault, fmt) {
+                events.push(Event { at, piece, fault });
+                if draw.fault != Outcome::MalformedEvent {
+                    return events;
+                }
             }
         }
         if k < n {
@@ -202,6 +189,17 @@ fn plan(sched: &Schedule, draw: &Draw, fmt: &impl Format) -> Vec<Event> {
         }
     }
     events
+}
+
+/// The event of a stream fault, with the legacy `/stats` counter it bumps when sent.
+fn fault_piece(fault: Outcome, fmt: &impl Format) -> Option<(Piece, Option<Fault>)> {
+    Some(match fault {
+        Outcome::MalformedEvent => (fmt.malformed(), Some(Fault::Malformed)),
+        Outcome::StreamError => (fmt.error(), Some(Fault::StreamError)),
+        Outcome::Cut => (Piece::End, Some(Fault::Cut)),
+        Outcome::Reset => (Piece::Reset, None),
+        _ => return None,
+    })
 }
 
 /// The streamed response: status 200 and headers at once, then the planned events. The
@@ -231,8 +229,12 @@ pub(crate) fn respond(
             Piece::Now(bytes) => bytes,
             Piece::Lazy(make) => make(),
             Piece::End => return None,
+            Piece::Reset => {
+                tokio::time::sleep(RESET_PAUSE).await;
+                return Some((Err(injected_reset()), (guard, events)));
+            }
         };
-        Some((Ok::<_, Infallible>(bytes), (guard, events)))
+        Some((Ok::<_, io::Error>(bytes), (guard, events)))
     });
     let mut resp = Response::new(Body::from_stream(body));
     let headers = resp.headers_mut();

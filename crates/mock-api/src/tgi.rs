@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -38,17 +38,18 @@ fn finish_reason(cut: bool) -> &'static str {
 
 /// `POST /generate` with `inputs` (dispatched from the shared handler, which counted the
 /// request in flight).
-pub(crate) async fn generate(s: &Shared, guard: InFlight, body: &[u8]) -> Response {
+pub(crate) async fn generate(s: &Shared, mut guard: InFlight, body: &[u8]) -> Response {
     let req: TgiRequest = match parse(body) {
         Ok(r) => r,
-        Err(msg) => return Dialect::Tgi.bad_request(&msg),
+        Err(msg) => return guard.reject(Dialect::Tgi, &msg),
     };
     let (tokens, cut) = s.cfg().tokens_for(&[req.max_new_tokens()]);
-    if let Err(resp) = s.simulate(tokens, Dialect::Tgi).await {
-        return resp;
-    }
+    let plain = match guard.simulate(tokens, Dialect::Tgi).await {
+        Ok(plain) => plain,
+        Err(resp) => return resp,
+    };
     drop(guard);
-    Json(json!({
+    plain.respond(&json!({
         "generated_text": token_text(0, tokens),
         "details": {
             "finish_reason": finish_reason(cut),
@@ -58,7 +59,6 @@ pub(crate) async fn generate(s: &Shared, guard: InFlight, body: &[u8]) -> Respon
             "tokens": [],
         },
     }))
-    .into_response()
 }
 
 struct TgiStream {
@@ -124,17 +124,21 @@ impl Format for TgiStream {
 }
 
 /// `POST /generate_stream`.
-pub(crate) async fn generate_stream(State(s): State<Arc<Shared>>, body: Bytes) -> Response {
-    let guard = InFlight::enter(&s);
+pub(crate) async fn generate_stream(
+    State(s): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut guard = InFlight::enter(&s, "/generate_stream", &headers);
     let req: TgiRequest = match parse(&body) {
         Ok(r) => r,
-        Err(msg) => return Dialect::Tgi.bad_request(&msg),
+        Err(msg) => return guard.reject(Dialect::Tgi, &msg),
     };
     let (tokens, cut) = s.cfg().tokens_for(&[req.max_new_tokens()]);
-    let draw = s.draw(true);
-    if draw.fail {
-        return s.fail(Dialect::Tgi);
-    }
+    let draw = match guard.draw_stream(Dialect::Tgi).await {
+        Ok(draw) => draw,
+        Err(resp) => return resp,
+    };
     let sched = Schedule::new(s.cfg(), tokens, draw.jitter_ms);
     let fmt = TgiStream {
         tokens,

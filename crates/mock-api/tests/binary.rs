@@ -391,3 +391,167 @@ fn cert_out_needs_tls_and_help_documents_tls() {
         assert!(help.contains(word), "--help lacks {word}:\n{help}");
     }
 }
+
+#[test]
+fn invalid_fault_flags_exit_with_code_2_and_name_the_flags() {
+    let cases: [&[&str]; 6] = [
+        &["--rate-limit-rate", "1.5"],
+        &["--hang-rate", "-0.1"],
+        &["--reset-rate", "often"],
+        &["--malformed-body-rate", "nan"],
+        &["--retry-after-secs", "-1"],
+        &["--bad-gateway-rate", "2"],
+    ];
+    for args in cases {
+        let out = Command::new(BIN)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .output()
+            .expect("run");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(args[0]), "{args:?}: {err}");
+    }
+    // Each valid alone, too much together: one draw per request cannot give more than 1.
+    let out = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0"])
+        .args(["--error-rate", "0.7", "--unavailable-rate", "0.4"])
+        .output()
+        .expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("at most 1") && err.contains("--error-rate 0.7 + --unavailable-rate 0.4"),
+        "{err}"
+    );
+}
+
+#[test]
+fn help_documents_the_fault_flags() {
+    let out = Command::new(BIN).arg("--help").output().expect("run");
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for word in [
+        "--rate-limit-rate",
+        "--retry-after-secs",
+        "--error-rate",
+        "--bad-gateway-rate",
+        "--unavailable-rate",
+        "--gateway-timeout-rate",
+        "--hang-rate",
+        "--reset-rate",
+        "--malformed-body-rate",
+        "--no-cors",
+        "--no-timing-allow-origin",
+        "at most one fault",
+        "counted as ok",
+        "/stats/requests",
+        "X-Stampede-Request",
+    ] {
+        assert!(help.contains(word), "--help lacks {word}:\n{help}");
+    }
+}
+
+/// Starts the binary with `args` (and no delays) and returns its port.
+fn spawn_fast(args: &[&str]) -> (Running, String) {
+    let mut all = vec![
+        "--listen",
+        "127.0.0.1:0",
+        "--latency-ms",
+        "0",
+        "--ttft-ms",
+        "0",
+    ];
+    all.extend_from_slice(args);
+    let mock = Running::spawn(&all);
+    let line = mock.line();
+    let port = url_after(&line, "stampede-mock listening on http://127.0.0.1:").to_string();
+    (mock, port)
+}
+
+async fn get_json(url: String) -> Value {
+    reqwest::get(url)
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json")
+}
+
+#[tokio::test]
+async fn binary_fault_flags_reach_the_server() {
+    // Each rate flag at 1: the one request's logged fault names the flag's outcome.
+    let plain = r#"{"prompt": "hi"}"#;
+    let stream = r#"{"prompt": "hi", "stream": true}"#;
+    let cases = [
+        ("--rate-limit-rate", plain, "http_429"),
+        ("--error-rate", plain, "http_500"),
+        ("--bad-gateway-rate", plain, "http_502"),
+        ("--unavailable-rate", plain, "http_503"),
+        ("--gateway-timeout-rate", plain, "http_504"),
+        ("--hang-rate", plain, "hang"),
+        ("--reset-rate", plain, "reset"),
+        ("--malformed-body-rate", plain, "malformed_body"),
+        ("--stream-error-rate", stream, "stream_error"),
+        ("--cut-rate", stream, "cut"),
+        ("--malformed-rate", stream, "malformed_event"),
+    ];
+    for (flag, body, fault) in cases {
+        let (mock, port) = spawn_fast(&[flag, "1"]);
+        let url = format!("http://127.0.0.1:{port}/v1/completions");
+        // A hang never answers: the request runs on its own until the server has logged it.
+        let sent = tokio::spawn(async move {
+            let c = reqwest::Client::new();
+            let req = c.post(url).header("content-type", "application/json");
+            req.body(body).send().await.map(|r| r.status())
+        });
+        let deadline = Instant::now() + PATIENCE;
+        let log = loop {
+            let log = get_json(format!("http://127.0.0.1:{port}/stats/requests")).await;
+            if log["total"] == 1 {
+                break log;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{flag}: the request never arrived"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        assert_eq!(log["requests"][0]["fault"], fault, "{flag}");
+        let stats = get_json(format!("http://127.0.0.1:{port}/stats")).await;
+        assert_eq!(stats["faults"][fault], 1, "{flag}: {stats}");
+        sent.abort();
+        drop(mock);
+    }
+
+    let (_mock, port) = spawn_fast(&[
+        "--rate-limit-rate",
+        "1",
+        "--retry-after-secs",
+        "3",
+        "--no-timing-allow-origin",
+    ]);
+    let resp = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/generate"))
+        .header("origin", "http://page.test")
+        .body(r#"{"prompt": "hi"}"#)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), reqwest::StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(resp.headers()["retry-after"], "3");
+    assert_eq!(resp.headers()["access-control-allow-origin"], "*");
+    assert!(resp.headers().get("timing-allow-origin").is_none());
+
+    let (_mock, port) = spawn_fast(&["--no-cors"]);
+    let resp = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/generate"))
+        .header("origin", "http://page.test")
+        .body(r#"{"prompt": "hi"}"#)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status(), reqwest::StatusCode::OK);
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+    assert_eq!(resp.headers()["timing-allow-origin"], "*");
+}

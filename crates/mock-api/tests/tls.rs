@@ -394,3 +394,62 @@ async fn shutdown_waits_for_http2_requests_and_stops_serving() {
         assert!(err.is_err(), "{addr} still serves");
     }
 }
+
+#[tokio::test]
+async fn over_http2_a_reset_or_a_hang_ends_only_its_own_stream() {
+    let c = h2_client();
+    let m = mock(MockConfig {
+        reset_rate: 1.0,
+        tokens: 4,
+        ..instant()
+    })
+    .await;
+    for stream in [false, true] {
+        let resp = c
+            .post(format!("{}/v1/chat/completions", m.url()))
+            .json(&chat_body(stream))
+            .send()
+            .await
+            .expect("headers come");
+        assert_eq!(
+            (resp.status(), resp.version()),
+            (StatusCode::OK, Version::HTTP_2)
+        );
+        let err = resp.bytes().await.expect_err("the stream is reset");
+        assert!(!err.is_timeout(), "{err}");
+    }
+    let health = c
+        .get(format!("{}/health", m.url()))
+        .send()
+        .await
+        .expect("health");
+    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(m.connections(), 1, "the connection outlived both resets");
+
+    let m = mock(MockConfig {
+        hang_rate: 1.0,
+        ..instant()
+    })
+    .await;
+    let impatient = builder()
+        .http2_prior_knowledge()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .expect("client");
+    let err = impatient
+        .post(format!("{}/v1/chat/completions", m.url()))
+        .json(&chat_body(false))
+        .send()
+        .await
+        .expect_err("a hang is never answered");
+    assert!(err.is_timeout(), "{err}");
+    let health = impatient
+        .get(format!("{}/health", m.url()))
+        .send()
+        .await
+        .expect("health on the same connection");
+    assert_eq!(health.status(), StatusCode::OK);
+    assert_eq!(m.connections(), 1);
+    let s = stats_until(&impatient, &m, |s| s.in_flight == 0).await;
+    assert_eq!((s.requests, s.in_flight), (1, 0));
+}
