@@ -2,22 +2,15 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  startMock, closedPort, launch, openApp, configure, runToEnd, exportReport, schemaErrors, tableRows,
+  startMock, closedPort, configure, runToEnd, exportReport, schemaErrors, tableRows,
   customStages,
+  appAndBrowser,
 } from './lib.mjs';
 
-let app, browser;
-before(async () => {
-  app = await startMock([], { app: true });
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  app?.stop();
-});
+const fx = appAndBrowser();
 
 test('an unreachable endpoint ends with every request classed network and the page usable', async () => {
-  const { page, errors } = await openApp(browser, app.appUrl);
+  const { page, errors } = await fx.open();
   const port = await closedPort();
   await configure(page, { endpoint: `http://127.0.0.1:${port}`, suite: 'quick' });
   await runToEnd(page);
@@ -35,7 +28,7 @@ test('an unreachable endpoint ends with every request classed network and the pa
 });
 
 test('bad input shows a message at the input and disables Run', async () => {
-  const { page } = await openApp(browser, app.appUrl);
+  const { page } = await fx.open();
   await page.getByLabel('Endpoint URL').fill('localhost:8000');
   await page.locator('#endpoint-url-error').waitFor();
   assert.match(await page.locator('#endpoint-url-error').innerText(), /http:\/\/ or https:\/\//);
@@ -61,7 +54,7 @@ test('bad input shows a message at the input and disables Run', async () => {
 test('Stop mid-run aborts in-flight requests and keeps the finished samples; a non-report import changes nothing', async () => {
   const mock = await startMock(['--latency-ms', '300']);
   try {
-    const { page, errors } = await openApp(browser, app.appUrl);
+    const { page, errors } = await fx.open();
     await configure(page, { endpoint: mock.url, suite: 'standard' });
     await page.getByRole('button', { name: 'Run', exact: true }).click();
     await page.waitForFunction(() => /Run: ([4-9]|\d\d+) \//.test(document.querySelector('.progress')?.innerText ?? ''), null, { timeout: 20_000 });
@@ -103,11 +96,8 @@ test('Stop mid-run aborts in-flight requests and keeps the finished samples; a n
 test('a request past its timeout is aborted and classed timeout, apart from Stop', async () => {
   const mock = await startMock(['--latency-ms', '4000']);
   try {
-    const { page, errors } = await openApp(browser, app.appUrl);
-    await configure(page, { endpoint: mock.url, suite: 'custom' });
-    await page.getByLabel('Timeout (s)').fill('1');
-    await page.getByLabel('Warm-up requests per stage').fill('0');
-    await customStages(page, [{ concurrency: 3, requests: 3 }]);
+    const { page, errors } = await fx.open();
+    await configure(page, { endpoint: mock.url, timeout: 1, warmup: 0, stages: [{ concurrency: 3, requests: 3 }] });
     await runToEnd(page, 20_000);
     const { report } = await exportReport(page);
     assert.equal(schemaErrors(report), null);

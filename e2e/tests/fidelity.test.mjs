@@ -1,32 +1,20 @@
 // Honest measurement in a browser: the 6-connection cap flagged, host aliases and HTTP/2 lifting
 // it, an open-loop rate stage holding its rate, and a run going on while its tab is hidden.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  startMock, closedPort, launch, openApp, configure, runToEnd, exportReport, schemaErrors, customStages, median,
+  startMock, closedPort, configure, runToEnd, exportReport, schemaErrors, customStages, median,
+  appAndBrowser, runAndExport,
 } from './lib.mjs';
 
-let app, browser;
-before(async () => {
-  app = await startMock([], { app: true });
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  app?.stop();
-});
+const fx = appAndBrowser();
 
 async function run(page, { endpoint, aliases = '', stages, warmup }) {
-  await configure(page, { endpoint, suite: 'custom' });
-  await page.getByLabel('Host aliases (optional)').fill(aliases);
-  if (warmup !== undefined) await page.getByLabel('Warm-up requests per stage').fill(String(warmup));
-  await customStages(page, stages);
-  await runToEnd(page, 120_000);
-  const { report } = await exportReport(page);
+  const { report } = await runAndExport(page, { endpoint, aliases, stages, warmup }, 120_000);
   assert.equal(schemaErrors(report), null, JSON.stringify(schemaErrors(report)));
   return report;
 }
@@ -35,7 +23,7 @@ test('HTTP/1.1 at concurrency 10 is flagged; two host aliases reach 10 with no b
   const port = await closedPort();
   const mock = await startMock(['--listen', `127.0.0.1:${port}`, '--listen', `127.0.0.2:${port}`, '--latency-ms', '100']);
   try {
-    const { page, errors } = await openApp(browser, app.appUrl);
+    const { page, errors } = await fx.open();
     const one = `http://127.0.0.1:${port}`;
 
     // One origin: the browser holds 4 of the 10 back.
@@ -89,7 +77,7 @@ test('HTTPS with HTTP/2 reaches concurrency 20 on one origin', async () => {
   process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0'; // the mock's self-signed loopback certificate
   const mock = await startMock(['--tls', '--latency-ms', '200']);
   try {
-    const { page } = await openApp(browser, app.appUrl, { ignoreHTTPSErrors: true });
+    const { page } = await fx.open({ ignoreHTTPSErrors: true });
     await mock.reset();
     const r = await run(page, { endpoint: mock.url, stages: [{ concurrency: 20, requests: 200 }] });
     const st = r.stages[0];
@@ -105,7 +93,7 @@ test('HTTPS with HTTP/2 reaches concurrency 20 on one origin', async () => {
 test('a rate stage at 50 req/s for 10 s holds its rate and reports schedule lag', async () => {
   const mock = await startMock(['--latency-ms', '50']);
   try {
-    const { page } = await openApp(browser, app.appUrl);
+    const { page } = await fx.open();
     const r = await run(page, { endpoint: mock.url, stages: [{ concurrency: 100, requests: 500, rate: 50 }], warmup: 0 });
     const st = r.stages[0];
     console.log(`rate: asked 50/s, achieved ${st.achieved_rate_per_s.toFixed(3)}/s; lag p50 ${st.schedule_lag_ms.p50.toFixed(2)} ms, p99 ${st.schedule_lag_ms.p99.toFixed(2)} ms; late ${st.late}, dropped ${st.dropped}`);
@@ -132,7 +120,7 @@ test('a closed-loop run keeps its pace while its tab is hidden behind another', 
   ], { stdio: 'ignore' });
   try {
     const cdp = await devtools(dir);
-    const { targetId } = await cdp.send('Target.createTarget', { url: app.appUrl });
+    const { targetId } = await cdp.send('Target.createTarget', { url: fx.app.appUrl });
     const { sessionId } = await cdp.send('Target.attachToTarget', { targetId, flatten: true });
     const js = async (expression) => {
       const r = await cdp.send('Runtime.evaluate', { expression, returnByValue: true, awaitPromise: true }, sessionId);

@@ -1,5 +1,6 @@
 // Shared helpers for the end-to-end tests: real mock API processes on loopback, the built app
 // served by the mock's static server, and Debian's Chromium driven by playwright-core.
+import { before, after } from 'node:test';
 import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { readFileSync } from 'node:fs';
@@ -74,6 +75,44 @@ export async function launch() {
   });
 }
 
+/**
+ * The app (served by a mock's static server) and one browser for every test in the calling
+ * file: started before the first test, stopped after the last. `open(opts)` opens a fresh page.
+ */
+export function appAndBrowser() {
+  const fx = {
+    app: null,
+    browser: null,
+    open: (opts) => openApp(fx.browser, fx.app.appUrl, opts),
+  };
+  before(async () => {
+    fx.app = await startMock([], { app: true });
+    fx.browser = await launch();
+  });
+  after(async () => {
+    await fx.browser?.close();
+    fx.app?.stop();
+  });
+  return fx;
+}
+
+/** Run `fn(mock)` against a fresh mock started with `args`; it stops however `fn` ends. */
+export async function withMock(args, fn) {
+  const mock = await startMock(args);
+  try {
+    return await fn(mock);
+  } finally {
+    mock.stop();
+  }
+}
+
+/** Fill the form, run to the end and export: `{ report, text, name }`. */
+export async function runAndExport(page, form, timeout) {
+  await configure(page, form);
+  await runToEnd(page, timeout);
+  return exportReport(page);
+}
+
 /** Open the app and collect page errors (a wasm panic shows up here). */
 export async function openApp(browser, appUrl, { ignoreHTTPSErrors = false, deviceScaleFactor = 1 } = {}) {
   const context = await browser.newContext({ acceptDownloads: true, ignoreHTTPSErrors, deviceScaleFactor });
@@ -86,12 +125,21 @@ export async function openApp(browser, appUrl, { ignoreHTTPSErrors = false, devi
   return { page, errors };
 }
 
-/** Fill the form through its labelled controls. */
-export async function configure(page, { endpoint, suite = 'quick', apiKey, headers }) {
+/**
+ * Fill the form through its labelled controls. `stages` ([{ concurrency, requests, rate?,
+ * poisson? }, …]) selects the Custom suite with those stages.
+ */
+export async function configure(page, {
+  endpoint, suite = 'quick', apiKey, headers, aliases, warmup, timeout, stages,
+}) {
   await page.getByLabel('Endpoint URL').fill(endpoint);
-  await page.getByLabel('Suite', { exact: true }).selectOption(suite);
+  await page.getByLabel('Suite', { exact: true }).selectOption(stages ? 'custom' : suite);
   if (apiKey !== undefined) await page.getByLabel('API key (optional)').fill(apiKey);
   if (headers !== undefined) await page.getByLabel('Extra headers').fill(headers);
+  if (aliases !== undefined) await page.getByLabel('Host aliases (optional)').fill(aliases);
+  if (warmup !== undefined) await page.getByLabel('Warm-up requests per stage').fill(String(warmup));
+  if (timeout !== undefined) await page.getByLabel('Timeout (s)').fill(String(timeout));
+  if (stages) await customStages(page, stages);
 }
 
 /** Click Run and wait until the run ends (finished or stopped). */

@@ -6,26 +6,22 @@ import { writeFileSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  startMock, launch, openApp, configure, runToEnd, exportReport, schemaErrors, tableRows,
+  startMock, configure, runToEnd, exportReport, schemaErrors, tableRows,
   median, rawFetchLoop, customStages, SEED_BODY,
+  appAndBrowser,
 } from './lib.mjs';
 
 const LATENCY_MS = 100;
-let mock, app, browser;
+const fx = appAndBrowser();
+let mock;
 
 before(async () => {
   mock = await startMock(['--latency-ms', String(LATENCY_MS), '--tokens', '20']);
-  app = await startMock([], { app: true });
-  browser = await launch();
 });
-after(async () => {
-  await browser?.close();
-  mock?.stop();
-  app?.stop();
-});
+after(() => mock?.stop());
 
 test('Quick suite: 30 requests in 2 stages, bounded concurrency, honest latency, valid export', async () => {
-  const { page, errors } = await openApp(browser, app.appUrl);
+  const { page, errors } = await fx.open();
 
   // The browser's floor: the same request with a plain fetch loop at each stage's concurrency,
   // measured before and after the run so that load on the machine moves both alike.
@@ -104,9 +100,8 @@ test('Quick suite: 30 requests in 2 stages, bounded concurrency, honest latency,
 });
 
 test('charts wait while off-screen, then draw in device pixels when scrolled into view', async () => {
-  const { page, errors } = await openApp(browser, app.appUrl, { deviceScaleFactor: 2 });
-  await configure(page, { endpoint: mock.url, suite: 'custom' });
-  await customStages(page, [{ concurrency: 2, requests: 10 }, { concurrency: 4, requests: 12 }]);
+  const { page, errors } = await fx.open({ deviceScaleFactor: 2 });
+  await configure(page, { endpoint: mock.url, stages: [{ concurrency: 2, requests: 10 }, { concurrency: 4, requests: 12 }] });
   await page.evaluate(() => window.scrollTo(0, 0));
   await runToEnd(page);
   const canvas = page.locator('#chart-histogram');
@@ -137,9 +132,8 @@ test('charts wait while off-screen, then draw in device pixels when scrolled int
 });
 
 test('the request list keeps its stage filter while a run goes on', async () => {
-  const { page, errors } = await openApp(browser, app.appUrl);
-  await configure(page, { endpoint: mock.url, suite: 'custom' });
-  await customStages(page, [{ concurrency: 2, requests: 6 }, { concurrency: 2, requests: 40 }]);
+  const { page, errors } = await fx.open();
+  await configure(page, { endpoint: mock.url, stages: [{ concurrency: 2, requests: 6 }, { concurrency: 2, requests: 40 }] });
   await page.getByRole('button', { name: 'Run', exact: true }).click();
   const filter = page.locator('.requests .filters select');
   await page.locator('#request-table tbody tr').first().waitFor();

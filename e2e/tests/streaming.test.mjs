@@ -1,22 +1,13 @@
 // Streamed responses against the mock: TTFT, TPOT and token source for the OpenAI chat stream
 // and Ollama; a stream cut mid-way and an in-band error each counted once; one request's detail.
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { startMock, launch, openApp, configure, runToEnd, exportReport, schemaErrors } from './lib.mjs';
+import { startMock, appAndBrowser, configure, runToEnd, exportReport, schemaErrors } from './lib.mjs';
 
 const TTFT_MS = 200;
 const TOKEN_MS = 20;
 const TOKENS = 50;
-let app, browser;
-
-before(async () => {
-  app = await startMock([], { app: true });
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  app?.stop();
-});
+const fx = appAndBrowser();
 
 /** One custom stage of `requests` at `concurrency`, with `preset`. */
 async function setUp(page, endpoint, preset, { concurrency = 2, requests = 10 } = {}) {
@@ -35,7 +26,7 @@ for (const preset of ['openai-chat-stream', 'ollama-chat']) {
   test(`${preset}: TTFT and TPOT match the server's timing; 50 tokens from usage`, async () => {
     const mock = await startMock(['--ttft-ms', String(TTFT_MS), '--per-token-ms', String(TOKEN_MS), '--tokens', String(TOKENS)]);
     try {
-      const { page, errors } = await openApp(browser, app.appUrl);
+      const { page, errors } = await fx.open();
       await setUp(page, mock.url, preset);
       await runToEnd(page);
       const { report } = await exportReport(page);
@@ -68,7 +59,7 @@ test('a stream cut mid-way is a parse error and an in-band error a stream-error,
   const cut = await startMock([...fast, '--cut-rate', '1']);
   const inBand = await startMock([...fast, '--stream-error-rate', '1']);
   try {
-    const { page } = await openApp(browser, app.appUrl);
+    const { page } = await fx.open();
     for (const [mock, cls, message] of [[cut, 'parse', /truncated/], [inBand, 'stream-error', /injected stream error/]]) {
       await setUp(page, mock.url, 'openai-chat-stream', { concurrency: 2, requests: 6 });
       await runToEnd(page);
