@@ -35,6 +35,7 @@ mod report;
 mod runner;
 mod secrets;
 mod stats;
+mod store;
 mod stream;
 mod suite;
 mod template;

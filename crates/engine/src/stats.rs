@@ -133,6 +133,15 @@ pub struct StageStats {
     /// figure, which includes browser queueing, for what the server saw.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sent_concurrency_unknown: Option<String>,
+    /// Requests in flight (browser queue included) between the first and last start ÷ that
+    /// span: the steady part of a closed stage, without its drain. Judges a stage when
+    /// `sent_concurrency` is unknown, where Σ latency ÷ wall time would count the drain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub busy_concurrency: Option<f64>,
+    /// Too few requests (fewer than `MIN_JUDGED_REQUESTS`, or `MIN_JUDGED_ROUNDS` per slot)
+    /// to call a measured shortfall; a certain browser cap is still flagged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub too_short_to_judge: bool,
     /// The most requests in flight at once per origin (endpoint, then each host alias).
     #[serde(default)]
     pub max_in_flight: Vec<u32>,
@@ -163,6 +172,10 @@ pub struct StageStats {
 pub const LATE_MS: f64 = 5.0;
 /// Below this share of the requested concurrency or rate, a stage is flagged.
 pub const SHORTFALL: f64 = 0.9;
+/// A measured shortfall is called only over at least this many completed requests…
+pub const MIN_JUDGED_REQUESTS: u64 = 20;
+/// …and at least this many requests per concurrent slot: a shorter stage is mostly ramp-up.
+pub const MIN_JUDGED_ROUNDS: u64 = 4;
 
 /// Statistics of one stage from its samples (all of which must belong to it).
 pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageStats {
@@ -284,7 +297,7 @@ pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageSt
         browser_queue_ms: Distribution::of(&mut queue),
         // Resource timing misses the odd request; with 90 % covered, the rest count as unqueued.
         sent_concurrency: (queue_known * 10 >= samples.len() * 9 && queue_known > 0)
-            .then(|| sent_while_busy(samples))
+            .then(|| in_flight_while_busy(samples, true))
             .flatten(),
         max_in_flight: Vec::new(),
         requested_rate_per_s: spec.rate.as_ref().map(|r| r.per_s),
@@ -295,10 +308,14 @@ pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageSt
         dropped: 0,
         shortfall: None,
         sent_concurrency_unknown: None,
+        busy_concurrency: in_flight_while_busy(samples, false),
+        too_short_to_judge: false,
     }
 }
 
-fn sent_while_busy(samples: &[&Sample]) -> Option<f64> {
+/// Requests in flight between the stage's first and last start ÷ that span: past the browser's
+/// queue when `past_queue`, else from the moment fetch was called.
+fn in_flight_while_busy(samples: &[&Sample], past_queue: bool) -> Option<f64> {
     let first = samples
         .iter()
         .map(|s| s.start_ms)
@@ -314,8 +331,12 @@ fn sent_while_busy(samples: &[&Sample]) -> Option<f64> {
     let busy: f64 = samples
         .iter()
         .map(|s| {
-            let sent = s.start_ms + s.queue_ms.unwrap_or(0.0);
-            (s.end_ms.min(last) - sent.max(first)).max(0.0)
+            let queued = if past_queue {
+                s.queue_ms.unwrap_or(0.0)
+            } else {
+                0.0
+            };
+            (s.end_ms.min(last) - (s.start_ms + queued).max(first)).max(0.0)
         })
         .sum();
     Some(busy / span)
@@ -367,6 +388,12 @@ pub fn browser_cap(targets: &[TargetInfo]) -> BrowserCap {
     }
 }
 
+/// Too few requests to call a measured shortfall (see [`MIN_JUDGED_REQUESTS`]).
+pub fn too_short(st: &StageStats) -> bool {
+    st.completed < MIN_JUDGED_REQUESTS
+        || st.completed < MIN_JUDGED_ROUNDS * u64::from(st.requested_concurrency.max(1))
+}
+
 /// Why `sent_concurrency` is unknown, for the table and the report; `None` when it is known.
 pub fn sent_unknown_reason(st: &StageStats) -> Option<String> {
     if st.sent_concurrency.is_some() || st.completed == 0 {
@@ -403,8 +430,15 @@ pub fn shortfall(st: &StageStats, spec: &StageSpec, targets: &[TargetInfo]) -> O
     }
     let c = spec.concurrency;
     let n = targets.len().max(1);
-    let seen = st.sent_concurrency.or(st.achieved_concurrency)?;
-    let measured_short = seen < SHORTFALL * f64::from(c);
+    // Nothing succeeded: the failure is the news, not the concurrency.
+    if st.successful == 0 {
+        return None;
+    }
+    let seen = st
+        .sent_concurrency
+        .or(st.busy_concurrency)
+        .or(st.achieved_concurrency)?;
+    let measured_short = !too_short(st) && seen < SHORTFALL * f64::from(c);
     let queue = st
         .browser_queue_ms
         .as_ref()
@@ -436,6 +470,10 @@ pub fn shortfall(st: &StageStats, spec: &StageSpec, targets: &[TargetInfo]) -> O
         )),
         _ => None,
     }
+}
+
+fn spec_is_closed(spec: &StageSpec) -> bool {
+    spec.rate.is_none()
 }
 
 /// Collects samples outside any reactive graph and computes statistics on demand.
@@ -517,6 +555,8 @@ impl Aggregator {
         }
         st.shortfall = shortfall(&st, &self.stages[i], &self.targets);
         st.sent_concurrency_unknown = sent_unknown_reason(&st);
+        st.too_short_to_judge =
+            st.shortfall.is_none() && spec_is_closed(&self.stages[i]) && too_short(&st);
         st
     }
 
@@ -717,9 +757,11 @@ mod tests {
             why.contains("6 HTTP/1.1 connections") && why.contains("host aliases"),
             "{why}"
         );
-        // Two origins carry 12: not capped, but still measured short of 10.
+        // Two origins carry 12: not capped, and 12 requests are too few to call a measured
+        // shortfall (fewer than 20, and under 4 per slot).
         let two = [http1[0].clone(), http1[0].clone()];
-        assert!(shortfall(&st, &spec, &two).unwrap().contains("about 6.0"));
+        assert!(too_short(&st));
+        assert_eq!(shortfall(&st, &spec, &two), None);
         // HTTP/2, ten in flight until the last start, then the drain: nothing to say.
         let full: Vec<Sample> = (0..20)
             .map(|i| {
@@ -756,6 +798,49 @@ mod tests {
         let st = stage_stats(0, &spec, &refs);
         assert_eq!(st.sent_concurrency, None);
         assert!(shortfall(&st, &spec, &http1).is_some());
+    }
+
+    #[test]
+    fn a_long_enough_stage_is_judged_on_what_was_in_flight() {
+        // c = 4, 40 requests of 100 ms: three slots run back to back (12 each, starts 0…1100),
+        // the fourth only at 0, 300, 600, 900. Within [0, 1100]: 3 × 1100 + 4 × 100 = 3700
+        // ms in flight ÷ 1100 = 3.36 < 0.9 × 4.
+        let mut v: Vec<Sample> = (0..3)
+            .flat_map(|_| (0..12).map(|k| f64::from(k) * 100.0))
+            .map(|t| Sample {
+                queue_ms: Some(0.0),
+                ..sample(t, t + 100.0, None)
+            })
+            .collect();
+        v.extend((0..4).map(|k| Sample {
+            queue_ms: Some(0.0),
+            ..sample(f64::from(k) * 300.0, f64::from(k) * 300.0 + 100.0, None)
+        }));
+        let refs: Vec<&Sample> = v.iter().collect();
+        let spec = StageSpec {
+            concurrency: 4,
+            requests: 40,
+            ..spec()
+        };
+        let st = stage_stats(0, &spec, &refs);
+        assert!(!too_short(&st));
+        let sent = st.sent_concurrency.unwrap();
+        assert!((sent - 3700.0 / 1100.0).abs() < 1e-9, "{sent}");
+        let h2 = [TargetInfo {
+            url: "https://h".into(),
+            protocol: Some(Protocol::Http2),
+        }];
+        assert!(shortfall(&st, &spec, &h2).unwrap().contains("about 3.4"));
+        // Everything failed: no concurrency flag at all, the failure is the news.
+        let failed: Vec<Sample> = v
+            .iter()
+            .map(|s| Sample {
+                error_class: Some(ErrorClass::Network),
+                ..s.clone()
+            })
+            .collect();
+        let refs: Vec<&Sample> = failed.iter().collect();
+        assert_eq!(shortfall(&stage_stats(0, &spec, &refs), &spec, &h2), None);
     }
 
     #[test]

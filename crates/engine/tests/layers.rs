@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 /// The engine's layers, bottom up. A module may import only modules of a lower layer.
 const LAYERS: &[&[&str]] = &[
     &["model"],
-    &["http", "secrets", "suite", "template", "stream"],
+    &["http", "secrets", "store", "suite", "template", "stream"],
     &["preset"],
     &["plan"],
     &["config", "parse"],
