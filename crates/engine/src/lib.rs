@@ -13,8 +13,8 @@
 //! use stampede_engine::{Aggregator, RunConfig, Suite};
 //! let config = RunConfig { suite: Suite::Quick, ..RunConfig::default() };
 //! let plan = config.validate().expect("the default config is valid");
-//! assert_eq!(plan.total_requests(), 30);
-//! assert_eq!(plan.request(0, 0).url, "http://127.0.0.1:8000/generate");
+//! assert_eq!(plan.stages().len(), 2);
+//! assert_eq!(plan.request_to(0, 0, 0).url, "http://127.0.0.1:8000/generate");
 //! let agg = Aggregator::new(plan.stages().to_vec());
 //! assert!(agg.stats().is_empty());
 //! ```

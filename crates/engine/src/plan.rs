@@ -128,11 +128,6 @@ impl Plan {
         self.0.timeout_ms
     }
 
-    /// Request `i` (counted across the whole run) of stage `stage`, to the first URL.
-    pub fn request(&self, stage: usize, i: u64) -> HttpRequest {
-        self.request_to(stage, i, 0)
-    }
-
     /// Warm-up requests before stage `stage`.
     pub fn warmup_count(&self, stage: usize) -> u32 {
         let c = self.0.stages.get(stage).map_or(0, |s| s.concurrency);
@@ -165,10 +160,6 @@ impl Plan {
             timeout_ms: p.timeout_ms,
             streaming: p.shape.framing != Framing::Json,
         }
-    }
-
-    pub fn total_requests(&self) -> u64 {
-        self.0.stages.iter().map(|s| u64::from(s.requests)).sum()
     }
 }
 
@@ -217,6 +208,19 @@ pub fn check_header(name: &str, value: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Shorthands only tests use.
+#[cfg(test)]
+impl Plan {
+    /// Request `i` (counted across the whole run) of stage `stage`, to the first URL.
+    pub fn request(&self, stage: usize, i: u64) -> HttpRequest {
+        self.request_to(stage, i, 0)
+    }
+
+    pub fn total_requests(&self) -> u64 {
+        self.0.stages.iter().map(|s| u64::from(s.requests)).sum()
+    }
 }
 
 #[cfg(test)]
