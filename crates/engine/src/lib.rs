@@ -7,6 +7,7 @@
 //! RunConfig ──validate()──▶ Plan ──run(plan, &dyn Transport, commands, gauges, emit)──▶ Event
 //!   Event::Sample(Sample) ──▶ Aggregator::push ──▶ Aggregator::stats() ──▶ Vec<StageStats>
 //!   RunConfig + Environment + Aggregator ──▶ Report::new ──▶ to_json / from_json
+//!   samples, StageStats ──▶ views (chart bins and series) ──▶ page
 //! ```
 //!
 //! ```
@@ -36,6 +37,7 @@ mod stats;
 mod stream;
 mod suite;
 mod template;
+mod views;
 
 pub use config::{is_secret_header, parse_headers, Field, FieldError, RunConfig, SECRET_HEADERS};
 pub use http::{Chunk, HttpOutcome, HttpRequest, Transport, TransportError};
@@ -56,3 +58,7 @@ pub use stats::{
 };
 pub use stream::{NdjsonParser, SseEvent, SseParser};
 pub use suite::{default_stage_name, seed_prompt, RateSpec, StageSpec, Suite};
+pub use views::{
+    histogram, latency_over_time, nice_max, tokens_over_time, vs_concurrency, Histogram, Scaling,
+    Scatter, StageFigure, StagePoints, TokenRate, HISTOGRAM_BINS, MAX_BUCKETS, MAX_POINTS,
+};

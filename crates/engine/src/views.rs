@@ -1,0 +1,377 @@
+//! What the page shows, computed: the charts' bins and series. Plain functions on plain data,
+//! so every figure is tested natively and the page's components only draw what these return.
+
+use crate::model::Sample;
+use crate::stats::StageStats;
+
+/// Bars in a histogram.
+pub const HISTOGRAM_BINS: usize = 30;
+/// The latency scatter draws at most this many points (evenly strided) to stay responsive.
+pub const MAX_POINTS: usize = 5000;
+/// Buckets on the tokens-over-time chart: one per second for runs up to an hour, wider ones
+/// for longer runs, so an imported report with a bogus end time cannot size the buffer.
+pub const MAX_BUCKETS: usize = 3600;
+
+/// An axis maximum with a little headroom above the largest value (1 when there is none).
+pub fn nice_max(v: f64) -> f64 {
+    if v <= 0.0 || !v.is_finite() {
+        1.0
+    } else {
+        v * 1.1
+    }
+}
+
+/// Equal-width bins from `lo` to `hi`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Histogram {
+    pub lo: f64,
+    pub hi: f64,
+    /// Values per bin, [`HISTOGRAM_BINS`] of them.
+    pub counts: Vec<u32>,
+}
+
+impl Histogram {
+    pub fn width(&self) -> f64 {
+        (self.hi - self.lo) / self.counts.len().max(1) as f64
+    }
+    pub fn tallest(&self) -> u32 {
+        self.counts.iter().copied().max().unwrap_or(0)
+    }
+}
+
+/// Bin the finite `values` over their range; a single value gets a range of ±1 around it.
+pub fn histogram(values: &[f64]) -> Histogram {
+    let finite = || values.iter().copied().filter(|v| v.is_finite());
+    let (lo, hi) = finite().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    let (lo, hi) = if lo > hi {
+        (0.0, 1.0)
+    } else if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 1.0, hi + 1.0)
+    };
+    let width = (hi - lo) / HISTOGRAM_BINS as f64;
+    let mut counts = vec![0u32; HISTOGRAM_BINS];
+    for v in finite() {
+        let i = (((v - lo) / width) as usize).min(HISTOGRAM_BINS - 1);
+        if let Some(c) = counts.get_mut(i) {
+            *c = c.saturating_add(1);
+        }
+    }
+    Histogram { lo, hi, counts }
+}
+
+/// One stage's points on the latency scatter: (request start in s, latency in ms).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StagePoints {
+    pub ok: Vec<(f64, f64)>,
+    pub failed: Vec<(f64, f64)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scatter {
+    pub x_max: f64,
+    pub y_max: f64,
+    /// One entry per stage, in stage order, even for a stage with no points (for the legend).
+    pub stages: Vec<StagePoints>,
+}
+
+/// Latency against start time, every n-th request so at most [`MAX_POINTS`] are drawn.
+pub fn latency_over_time(samples: &[Sample], stages: usize) -> Scatter {
+    let step = samples.len().div_ceil(MAX_POINTS).max(1);
+    let mut out = vec![StagePoints::default(); stages];
+    let (mut x_max, mut y_max) = (0.0, 0.0);
+    for s in samples.iter().step_by(step) {
+        let (x, y) = (s.start_ms / 1000.0, s.latency_ms());
+        if !(x.is_finite() && y.is_finite()) {
+            continue;
+        }
+        x_max = f64::max(x_max, x);
+        y_max = f64::max(y_max, y);
+        if let Some(st) = out.get_mut(s.stage as usize) {
+            if s.ok() {
+                st.ok.push((x, y));
+            } else {
+                st.failed.push((x, y));
+            }
+        }
+    }
+    Scatter {
+        x_max: nice_max(x_max),
+        y_max: nice_max(y_max),
+        stages: out,
+    }
+}
+
+/// Output tokens per second over the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenRate {
+    /// Seconds each bucket spans: 1, unless the run is longer than [`MAX_BUCKETS`] seconds.
+    pub bucket_s: f64,
+    /// Tokens per second in each bucket, the first starting at the run's start.
+    pub per_s: Vec<f64>,
+}
+
+/// Call `f(at_ms, tokens)` for each successful request's output. A streamed request's tokens
+/// are spread evenly over its content events; others count at their end.
+fn each_output(samples: &[Sample], mut f: impl FnMut(f64, f64)) {
+    for s in samples.iter().filter(|s| s.ok()) {
+        let tokens = s.output_tokens.unwrap_or(0) as f64;
+        if s.content_ms.is_empty() {
+            f(s.end_ms, tokens);
+        } else {
+            let each = tokens / s.content_ms.len() as f64;
+            for &at in &s.content_ms {
+                f(at, each);
+            }
+        }
+    }
+}
+
+/// Output tokens per second in time buckets, at most [`MAX_BUCKETS`] of them. Times before the
+/// run's start count in the first bucket; non-finite times are ignored.
+pub fn tokens_over_time(samples: &[Sample]) -> TokenRate {
+    let mut last_s: Option<f64> = None;
+    each_output(samples, |at_ms, _| {
+        if at_ms.is_finite() {
+            let s = at_ms.max(0.0) / 1000.0;
+            last_s = Some(last_s.map_or(s, |l| l.max(s)));
+        }
+    });
+    let Some(last_s) = last_s else {
+        return TokenRate {
+            bucket_s: 1.0,
+            per_s: Vec::new(),
+        };
+    };
+    // The run spans floor(last) + 1 whole seconds: widen the buckets until they fit.
+    let bucket_s = ((last_s.floor() + 1.0) / MAX_BUCKETS as f64)
+        .ceil()
+        .max(1.0);
+    let n = ((last_s / bucket_s) as usize)
+        .saturating_add(1)
+        .min(MAX_BUCKETS);
+    let mut per_s = vec![0.0; n];
+    each_output(samples, |at_ms, tokens| {
+        if at_ms.is_finite() {
+            let i = ((at_ms.max(0.0) / 1000.0 / bucket_s) as usize).min(n - 1);
+            if let Some(b) = per_s.get_mut(i) {
+                *b += tokens / bucket_s;
+            }
+        }
+    });
+    TokenRate { bucket_s, per_s }
+}
+
+/// A stage figure to plot against requested concurrency, such as latency p50.
+pub type StageFigure = fn(&StageStats) -> Option<f64>;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scaling {
+    pub x_max: f64,
+    pub y_max: f64,
+    /// Per figure, in the order given: (requested concurrency, value) of each stage that has it.
+    pub lines: Vec<Vec<(f64, f64)>>,
+}
+
+/// How each figure scales with requested concurrency: one point per stage.
+pub fn vs_concurrency(stats: &[StageStats], figures: &[StageFigure]) -> Scaling {
+    let lines: Vec<Vec<(f64, f64)>> = figures
+        .iter()
+        .map(|f| {
+            stats
+                .iter()
+                .filter_map(|s| Some((f64::from(s.requested_concurrency), f(s)?)))
+                .filter(|(_, y)| y.is_finite())
+                .collect()
+        })
+        .collect();
+    let x_max = stats
+        .iter()
+        .map(|s| f64::from(s.requested_concurrency))
+        .fold(0.0, f64::max);
+    let y_max = lines.iter().flatten().map(|p| p.1).fold(0.0, f64::max);
+    Scaling {
+        x_max: nice_max(x_max),
+        y_max: nice_max(y_max),
+        lines,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ErrorClass;
+    use crate::stats::{stage_stats, Distribution};
+    use crate::suite::StageSpec;
+
+    fn sample(stage: u32, start_ms: f64, end_ms: f64) -> Sample {
+        Sample {
+            stage,
+            start_ms,
+            end_ms,
+            ..Sample::default()
+        }
+    }
+
+    fn failed(mut s: Sample) -> Sample {
+        s.error_class = Some(ErrorClass::Http);
+        s
+    }
+
+    fn spec(name: &str, concurrency: u32, requests: u32) -> StageSpec {
+        StageSpec {
+            name: name.into(),
+            concurrency,
+            requests,
+            rate: None,
+        }
+    }
+
+    /// A stage's figures with nothing measured, to set the fields a test needs.
+    fn stats(concurrency: u32) -> StageStats {
+        stage_stats(0, &spec("s", concurrency, 10), &[])
+    }
+
+    fn dist(values: &[f64]) -> Option<Distribution> {
+        Distribution::of(&mut values.to_vec())
+    }
+
+    #[test]
+    fn nice_max_leaves_headroom_and_never_an_empty_axis() {
+        assert_eq!(nice_max(5.0), 5.5);
+        assert_eq!(nice_max(0.0), 1.0);
+        assert_eq!(nice_max(-3.0), 1.0);
+        assert_eq!(nice_max(f64::NAN), 1.0);
+        assert_eq!(nice_max(f64::INFINITY), 1.0);
+    }
+
+    #[test]
+    fn histogram_bins_by_hand() {
+        // Range 0..30 in 30 bins: width 1. 7.5 → bin 7; the maximum 30 → bin 30, kept in 29.
+        let h = histogram(&[0.0, 7.5, 7.5, 30.0, f64::NAN, f64::INFINITY]);
+        assert_eq!((h.lo, h.hi, h.width()), (0.0, 30.0, 1.0));
+        assert_eq!(h.counts.len(), HISTOGRAM_BINS);
+        assert_eq!((h.counts[0], h.counts[7], h.counts[29]), (1, 2, 1));
+        assert_eq!(
+            h.counts.iter().sum::<u32>(),
+            4,
+            "non-finite values are not binned"
+        );
+        assert_eq!(h.tallest(), 2);
+    }
+
+    #[test]
+    fn histogram_of_one_value_or_none() {
+        // One value 5: range 4..6, width 2/30; (5 − 4) ÷ (2/30) = 15 → the middle bin.
+        let h = histogram(&[5.0]);
+        assert_eq!((h.lo, h.hi), (4.0, 6.0));
+        assert_eq!(h.counts[15], 1);
+        let h = histogram(&[]);
+        assert_eq!((h.lo, h.hi, h.tallest()), (0.0, 1.0, 0));
+    }
+
+    #[test]
+    fn latency_over_time_by_stage() {
+        let samples = [
+            sample(0, 0.0, 100.0),
+            failed(sample(0, 500.0, 520.0)),
+            sample(1, 2000.0, 2300.0),
+            // A stage the scatter does not know still widens the axes, as before.
+            sample(5, 3000.0, 3050.0),
+            sample(1, f64::NAN, 1.0),
+        ];
+        let sc = latency_over_time(&samples, 2);
+        assert_eq!(sc.stages.len(), 2);
+        assert_eq!(sc.stages[0].ok, [(0.0, 100.0)]);
+        assert_eq!(sc.stages[0].failed, [(0.5, 20.0)]);
+        assert_eq!(sc.stages[1].ok, [(2.0, 300.0)]);
+        // x: largest start 3 s × 1.1; y: largest latency 300 ms × 1.1.
+        assert!((sc.x_max - 3.3).abs() < 1e-12);
+        assert!((sc.y_max - 330.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn latency_over_time_strides_to_max_points() {
+        // 12,000 samples: step ⌈12000 / 5000⌉ = 3, so samples 0, 3, …, 11997: 4,000 points.
+        let samples: Vec<Sample> = (0..12_000)
+            .map(|i| sample(0, f64::from(i), f64::from(i) + 10.0))
+            .collect();
+        let sc = latency_over_time(&samples, 1);
+        assert_eq!(sc.stages[0].ok.len(), 4000);
+        assert_eq!(sc.stages[0].ok[1], (0.003, 10.0));
+    }
+
+    #[test]
+    fn tokens_over_time_by_hand() {
+        let whole = Sample {
+            output_tokens: Some(10),
+            ..sample(0, 0.0, 1500.0)
+        };
+        let streamed = Sample {
+            output_tokens: Some(6),
+            content_ms: vec![200.0, 900.0, 2100.0],
+            ..sample(0, 0.0, 2100.0)
+        };
+        let lost = Sample {
+            output_tokens: Some(99),
+            ..failed(sample(0, 0.0, 500.0))
+        };
+        // 10 tokens at 1.5 s → bucket 1; the stream's 6 tokens, 2 per event: 0.2 s and 0.9 s
+        // → bucket 0 (4), 2.1 s → bucket 2 (2); the failure counts nowhere.
+        let r = tokens_over_time(&[whole, streamed, lost]);
+        assert_eq!(r.bucket_s, 1.0);
+        assert_eq!(r.per_s, [4.0, 10.0, 2.0]);
+        assert_eq!(tokens_over_time(&[]).per_s, Vec::<f64>::new());
+    }
+
+    #[test]
+    fn tokens_over_time_widens_buckets_for_long_runs() {
+        let at = |end_ms: f64| Sample {
+            output_tokens: Some(10),
+            ..sample(0, 0.0, end_ms)
+        };
+        // Last output at 7199.5 s: 7200 whole seconds → 2 s buckets; 7199.5 ÷ 2 → bucket 3599.
+        // 10 tokens in a 2 s bucket = 5 tokens/s.
+        let r = tokens_over_time(&[at(1000.0), at(7_199_500.0)]);
+        assert_eq!((r.bucket_s, r.per_s.len()), (2.0, MAX_BUCKETS));
+        assert_eq!((r.per_s[0], r.per_s[3599]), (5.0, 5.0));
+    }
+
+    #[test]
+    fn tokens_over_time_bounds_its_buffer_on_bogus_times() {
+        let at = |end_ms: f64| Sample {
+            output_tokens: Some(10),
+            ..sample(0, 0.0, end_ms)
+        };
+        // An imported report claiming an end 10^15 s after the start: 10^15 + 1 whole seconds
+        // ÷ 3600 → 277,777,777,778 s buckets, and still at most MAX_BUCKETS of them.
+        let r = tokens_over_time(&[at(500.0), at(1e18), at(f64::NAN), at(f64::INFINITY)]);
+        assert_eq!(r.bucket_s, 277_777_777_778.0);
+        assert_eq!(r.per_s.len(), MAX_BUCKETS);
+        assert!(r.per_s.iter().all(|v| v.is_finite()));
+        // Only non-finite times: nothing to draw.
+        assert!(tokens_over_time(&[at(f64::NAN)]).per_s.is_empty());
+    }
+
+    #[test]
+    fn vs_concurrency_one_point_per_stage() {
+        let mut a = stats(2);
+        a.latency_ms = dist(&[10.0, 20.0, 30.0]);
+        let mut b = stats(10);
+        b.latency_ms = dist(&[50.0]);
+        let c = stats(5); // nothing measured: no point, but it still sets the x axis
+        let figures: [StageFigure; 2] = [
+            |s| s.latency_ms.as_ref().map(|d| d.p50),
+            |s| s.requests_per_s,
+        ];
+        let sc = vs_concurrency(&[a, b, c], &figures);
+        // p50 of 10, 20, 30 by nearest rank: rank ⌈1.5⌉ = 2 → 20.
+        assert_eq!(sc.lines[0], [(2.0, 20.0), (10.0, 50.0)]);
+        assert!(sc.lines[1].is_empty());
+        // x: 10 × 1.1; y: 50 × 1.1.
+        assert!((sc.x_max - 11.0).abs() < 1e-9 && (sc.y_max - 55.0).abs() < 1e-9);
+    }
+}
