@@ -7,7 +7,7 @@
 //! RunConfig ──validate()──▶ Plan ──run(plan, &dyn Transport, commands, gauges, emit)──▶ Event
 //!   Event::Sample(Sample) ──▶ Aggregator::push ──▶ Aggregator::stats() ──▶ Vec<StageStats>
 //!   RunConfig + Environment + Aggregator ──▶ Report::new ──▶ to_json / from_json
-//!   samples, StageStats ──▶ views (chart bins and series) ──▶ page
+//!   samples, StageStats, Environment ──▶ views (chart series, fidelity) ──▶ page
 //! ```
 //!
 //! ```
@@ -22,7 +22,7 @@
 //!
 //! Modules are layered bottom up; none imports one above it (`tests/layers.rs` checks):
 //! `model` → `http`, `suite`, `template`, `stream` → `preset` → `plan` → `config`, `parse` →
-//! `runner`, `stats` → `report`, `messages`, `views`.
+//! `runner`, `stats` → `report`, `messages` → `views` (what the page shows, computed).
 
 mod config;
 mod http;
@@ -59,6 +59,7 @@ pub use stats::{
 pub use stream::{NdjsonParser, SseEvent, SseParser};
 pub use suite::{default_stage_name, seed_prompt, RateSpec, StageSpec, Suite};
 pub use views::{
-    histogram, latency_over_time, nice_max, tokens_over_time, vs_concurrency, Histogram, Scaling,
-    Scatter, StageFigure, StagePoints, TokenRate, HISTOGRAM_BINS, MAX_BUCKETS, MAX_POINTS,
+    fidelity, histogram, latency_over_time, nice_max, tokens_over_time, vs_concurrency,
+    FidelityItem, Histogram, Level, Scaling, Scatter, StageFigure, StagePoints, TokenRate,
+    HISTOGRAM_BINS, MAX_BUCKETS, MAX_POINTS,
 };

@@ -1,7 +1,9 @@
-//! What the page shows, computed: the charts' bins and series. Plain functions on plain data,
-//! so every figure is tested natively and the page's components only draw what these return.
+//! What the page shows, computed: the charts' bins and series and the fidelity ratings. Plain
+//! functions on plain data, so every figure is tested natively and the page's components only
+//! draw what these return.
 
-use crate::model::Sample;
+use crate::model::{Protocol, Sample, HTTP1_CONNECTIONS};
+use crate::report::Environment;
 use crate::stats::StageStats;
 
 /// Bars in a histogram.
@@ -200,10 +202,249 @@ pub fn vs_concurrency(stats: &[StageStats], figures: &[StageFigure]) -> Scaling 
     }
 }
 
+/// A traffic-light rating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Green,
+    Amber,
+    Red,
+}
+
+impl Level {
+    pub fn label(self) -> &'static str {
+        match self {
+            Level::Green => "green",
+            Level::Amber => "amber",
+            Level::Red => "red",
+        }
+    }
+}
+
+/// One line of the fidelity panel: what the browser did to a part of the measurement.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FidelityItem {
+    pub name: &'static str,
+    pub level: Level,
+    /// The figure behind the rating and, when it is not green, why it matters.
+    pub detail: String,
+}
+
+fn item(name: &'static str, level: Level, detail: String) -> FidelityItem {
+    FidelityItem {
+        name,
+        level,
+        detail,
+    }
+}
+
+/// A stage's median browser queue at or above this means requests waited for a connection.
+const QUEUE_RED_MS: f64 = 10.0;
+/// At or above this the queue is visible in the figures, though small.
+const QUEUE_AMBER_MS: f64 = 1.0;
+/// Timers this fine (cross-origin isolated: 5 µs) leave even sub-ms figures meaningful.
+const TIMER_GREEN_MS: f64 = 0.01;
+/// Up to this (the default 100 µs) ms figures are fine; coarser makes sub-ms figures noise.
+const TIMER_AMBER_MS: f64 = 0.1;
+/// The browser reports main-thread tasks longer than this as long tasks.
+const LONG_TASK_MS: f64 = 50.0;
+/// Long tasks adding up to more than this delayed enough responses to skew a stage.
+const LONG_TASKS_RED_MS: f64 = 500.0;
+/// Worker event-loop lag p99 at or above this delays request starts by a visible amount.
+const WORKER_LAG_RED_MS: f64 = 20.0;
+/// At or above this the lag is noticeable next to ms figures.
+const WORKER_LAG_AMBER_MS: f64 = 5.0;
+
+/// The host (and port) of a URL, for short labels.
+fn host(url: &str) -> &str {
+    url.split('/').nth(2).unwrap_or(url)
+}
+
+/// The fidelity ratings for a run's environment and stage figures (DESIGN §6).
+pub fn fidelity(env: &Environment, stats: &[StageStats]) -> Vec<FidelityItem> {
+    let mut items = Vec::new();
+    let targets = env.targets.len().max(1) as u32;
+    let cap = HTTP1_CONNECTIONS.saturating_mul(targets);
+    let top = stats
+        .iter()
+        .map(|s| s.requested_concurrency)
+        .max()
+        .unwrap_or(0);
+    let protocols = env
+        .targets
+        .iter()
+        .map(|t| {
+            let p = t.protocol.as_ref().map_or("unknown", Protocol::label);
+            format!("{} {p}", host(&t.url))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let http1 = env
+        .targets
+        .iter()
+        .any(|t| t.protocol == Some(Protocol::Http1));
+    let unknown = env.targets.iter().any(|t| t.protocol.is_none());
+    items.push(if http1 && top > cap {
+        item("Protocol", Level::Red, format!(
+            "{protocols}: HTTP/1.1 carries at most {cap} in flight over {targets} origin(s), stages ask for up to {top}"))
+    } else if unknown {
+        item("Protocol", Level::Amber, format!(
+            "{protocols}: the server sends no Timing-Allow-Origin, so the browser hides protocol and queue time"))
+    } else {
+        item("Protocol", Level::Green, protocols)
+    });
+
+    let queue = stats
+        .iter()
+        .filter_map(|s| {
+            s.browser_queue_ms
+                .as_ref()
+                .map(|q| (q.p50, s.name.as_str()))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    items.push(match queue {
+        None => item(
+            "Browser queue",
+            Level::Amber,
+            "not measured (no resource timing for these requests)".into(),
+        ),
+        Some((q, name)) if q >= QUEUE_RED_MS => item(
+            "Browser queue",
+            Level::Red,
+            format!("p50 {q:.1} ms in {name}: requests waited in the browser before being sent"),
+        ),
+        Some((q, name)) if q >= QUEUE_AMBER_MS => item(
+            "Browser queue",
+            Level::Amber,
+            format!("p50 {q:.1} ms in {name}"),
+        ),
+        Some((q, _)) => item(
+            "Browser queue",
+            Level::Green,
+            format!("p50 at most {q:.2} ms"),
+        ),
+    });
+
+    items.push(match env.timer_resolution_ms {
+        Some(r) if r <= TIMER_GREEN_MS => item(
+            "Timer resolution",
+            Level::Green,
+            format!("{:.0} µs", r * 1000.0),
+        ),
+        Some(r) if r <= TIMER_AMBER_MS => item(
+            "Timer resolution",
+            Level::Amber,
+            format!(
+                "{:.0} µs: fine for ms figures; cross-origin isolation would give 5 µs",
+                r * 1000.0
+            ),
+        ),
+        Some(r) => item(
+            "Timer resolution",
+            Level::Red,
+            format!("{r:.2} ms: sub-ms figures are noise"),
+        ),
+        None => item("Timer resolution", Level::Amber, "not measured".into()),
+    });
+
+    items.push(match env.cross_origin_isolated {
+        Some(true) => item(
+            "Cross-origin isolation",
+            Level::Green,
+            "on (COOP/COEP): finest timers".into(),
+        ),
+        _ => item(
+            "Cross-origin isolation",
+            Level::Amber,
+            "off: the host sends no COOP/COEP headers; timers are coarser".into(),
+        ),
+    });
+
+    let open_loop = stats.iter().any(|s| s.requested_rate_per_s.is_some());
+    items.push(if env.hidden_periods.is_empty() {
+        item("Hidden tab", Level::Green, "the tab stayed visible".into())
+    } else {
+        let total: f64 = env
+            .hidden_periods
+            .iter()
+            .map(|p| p.end_ms - p.start_ms)
+            .sum();
+        let (level, why) = match env.engine_in_worker {
+            Some(true) => (
+                Level::Green,
+                "the engine's worker is not throttled with the tab",
+            ),
+            _ if open_loop => (
+                Level::Red,
+                "the engine ran on the page, whose timers the browser throttles: rate stages slip",
+            ),
+            _ => (
+                Level::Amber,
+                "closed-loop stages run on fetch completions, which the browser does not throttle",
+            ),
+        };
+        item(
+            "Hidden tab",
+            level,
+            format!(
+                "hidden {} time(s), {:.1} s in all: {why}",
+                env.hidden_periods.len(),
+                total / 1000.0
+            ),
+        )
+    });
+
+    let long: f64 = env.long_tasks.iter().map(|p| p.end_ms - p.start_ms).sum();
+    let in_worker = env.engine_in_worker == Some(true);
+    items.push(match env.long_tasks.len() {
+        0 => item("Main-thread long tasks", Level::Green, format!("none over {LONG_TASK_MS} ms")),
+        n if in_worker => item("Main-thread long tasks", Level::Green, format!(
+            "{n} task(s) over {LONG_TASK_MS} ms, {long:.0} ms in all: they delayed the page's drawing, not the worker's timing")),
+        n => item("Main-thread long tasks", if long > LONG_TASKS_RED_MS { Level::Red } else { Level::Amber }, format!(
+            "{n} task(s) over {LONG_TASK_MS} ms, {long:.0} ms in all: responses that ended then were stamped late")),
+    });
+
+    items.push(match (env.engine_in_worker, &env.worker_lag_ms) {
+        (Some(true), Some(lag)) if lag.p99 >= WORKER_LAG_RED_MS => item("Engine worker", Level::Red, format!(
+            "event-loop lag p99 {:.1} ms, max {:.1} ms: the worker itself was too busy to start requests on time", lag.p99, lag.max)),
+        (Some(true), Some(lag)) if lag.p99 >= WORKER_LAG_AMBER_MS => item("Engine worker", Level::Amber, format!(
+            "event-loop lag p99 {:.1} ms, max {:.1} ms", lag.p99, lag.max)),
+        (Some(true), Some(lag)) => item("Engine worker", Level::Green, format!(
+            "in a Web Worker; event-loop lag p99 {:.1} ms", lag.p99)),
+        (Some(true), None) => item("Engine worker", Level::Green, "in a Web Worker".into()),
+        (Some(false), _) => item("Engine worker", Level::Amber,
+            "the worker could not start, so the engine ran on the page's main thread: redraws and hidden-tab throttling can delay it".into()),
+        (None, _) => item("Engine worker", Level::Amber, "not recorded".into()),
+    });
+
+    for s in stats {
+        let figure = match (s.requested_rate_per_s, s.achieved_rate_per_s) {
+            (Some(r), a) => format!(
+                "{}: rate {r:.1}/s asked, {} achieved",
+                s.name,
+                a.map_or("–".into(), |a| format!("{a:.2}/s"))
+            ),
+            _ => format!(
+                "{}: {} in flight asked, {} sent",
+                s.name,
+                s.requested_concurrency,
+                s.sent_concurrency
+                    .or(s.achieved_concurrency)
+                    .map_or("–".into(), |a| format!("{a:.2}"))
+            ),
+        };
+        items.push(match &s.shortfall {
+            Some(why) => item("Stage", Level::Red, format!("{figure}. {why}")),
+            None => item("Stage", Level::Green, figure),
+        });
+    }
+    items
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::ErrorClass;
+    use crate::model::{ErrorClass, TargetInfo};
+    use crate::report::Period;
     use crate::stats::{stage_stats, Distribution};
     use crate::suite::StageSpec;
 
@@ -373,5 +614,192 @@ mod tests {
         assert!(sc.lines[1].is_empty());
         // x: 10 × 1.1; y: 50 × 1.1.
         assert!((sc.x_max - 11.0).abs() < 1e-9 && (sc.y_max - 55.0).abs() < 1e-9);
+    }
+
+    fn env(protocols: &[Option<Protocol>]) -> Environment {
+        Environment {
+            targets: protocols
+                .iter()
+                .enumerate()
+                .map(|(i, p)| TargetInfo {
+                    url: format!("http://h{i}:8000/generate"),
+                    protocol: p.clone(),
+                })
+                .collect(),
+            timer_resolution_ms: Some(0.005),
+            cross_origin_isolated: Some(true),
+            engine_in_worker: Some(true),
+            ..Environment::default()
+        }
+    }
+
+    fn rating(items: &[FidelityItem], name: &str) -> (Level, String) {
+        let i = items.iter().find(|i| i.name == name).unwrap();
+        (i.level, i.detail.clone())
+    }
+
+    #[test]
+    fn protocol_is_red_only_when_http1_cannot_carry_the_concurrency() {
+        let h1 = Some(Protocol::Http1);
+        // Two HTTP/1.1 targets carry 2 × 6 = 12 in flight.
+        let (level, detail) = rating(
+            &fidelity(&env(&[h1.clone(), h1.clone()]), &[stats(13)]),
+            "Protocol",
+        );
+        assert_eq!(level, Level::Red);
+        assert_eq!(
+            detail,
+            "h0:8000 http/1.1, h1:8000 http/1.1: HTTP/1.1 carries at most 12 in \
+                            flight over 2 origin(s), stages ask for up to 13"
+        );
+        let items = fidelity(&env(&[h1.clone(), h1.clone()]), &[stats(12)]);
+        assert_eq!(rating(&items, "Protocol").0, Level::Green);
+        let items = fidelity(&env(&[h1, None]), &[stats(2)]);
+        assert_eq!(
+            rating(&items, "Protocol").0,
+            Level::Amber,
+            "one target hid its protocol"
+        );
+    }
+
+    #[test]
+    fn browser_queue_thresholds() {
+        let queued = |p50: f64| {
+            let mut s = stats(2);
+            s.browser_queue_ms = dist(&[p50]);
+            rating(&fidelity(&env(&[]), &[s]), "Browser queue").0
+        };
+        assert_eq!(queued(10.0), Level::Red);
+        assert_eq!(queued(9.9), Level::Amber);
+        assert_eq!(queued(1.0), Level::Amber);
+        assert_eq!(queued(0.9), Level::Green);
+        assert_eq!(
+            rating(&fidelity(&env(&[]), &[stats(2)]), "Browser queue").0,
+            Level::Amber
+        );
+    }
+
+    #[test]
+    fn timer_and_isolation() {
+        let timer = |r: Option<f64>| {
+            let e = Environment {
+                timer_resolution_ms: r,
+                ..env(&[])
+            };
+            rating(&fidelity(&e, &[]), "Timer resolution")
+        };
+        assert_eq!(timer(Some(0.005)), (Level::Green, "5 µs".into()));
+        assert_eq!(timer(Some(0.1)).0, Level::Amber);
+        assert_eq!(
+            timer(Some(1.0)),
+            (Level::Red, "1.00 ms: sub-ms figures are noise".into())
+        );
+        assert_eq!(timer(None).0, Level::Amber);
+        let e = Environment {
+            cross_origin_isolated: None,
+            ..env(&[])
+        };
+        assert_eq!(
+            rating(&fidelity(&e, &[]), "Cross-origin isolation").0,
+            Level::Amber
+        );
+    }
+
+    #[test]
+    fn hidden_tab_matters_only_for_rate_stages_on_the_page() {
+        let hidden = |in_worker: Option<bool>, rate: bool| {
+            let e = Environment {
+                engine_in_worker: in_worker,
+                hidden_periods: vec![
+                    Period {
+                        start_ms: 0.0,
+                        end_ms: 1000.0,
+                    },
+                    Period {
+                        start_ms: 2000.0,
+                        end_ms: 2500.0,
+                    },
+                ],
+                ..env(&[])
+            };
+            let mut s = stats(2);
+            s.requested_rate_per_s = rate.then_some(5.0);
+            rating(&fidelity(&e, &[s]), "Hidden tab")
+        };
+        // 1000 + 500 ms hidden = 1.5 s.
+        let (level, detail) = hidden(Some(true), true);
+        assert_eq!(level, Level::Green);
+        assert!(
+            detail.starts_with("hidden 2 time(s), 1.5 s in all"),
+            "{detail}"
+        );
+        assert_eq!(hidden(Some(false), true).0, Level::Red);
+        assert_eq!(hidden(Some(false), false).0, Level::Amber);
+        assert_eq!(
+            rating(&fidelity(&env(&[]), &[]), "Hidden tab").0,
+            Level::Green
+        );
+    }
+
+    #[test]
+    fn long_tasks_on_the_page_turn_red_past_half_a_second() {
+        let tasks = |ms: &[f64], in_worker: bool| {
+            let e = Environment {
+                engine_in_worker: Some(in_worker),
+                long_tasks: ms
+                    .iter()
+                    .map(|&d| Period {
+                        start_ms: 0.0,
+                        end_ms: d,
+                    })
+                    .collect(),
+                ..env(&[])
+            };
+            rating(&fidelity(&e, &[]), "Main-thread long tasks")
+        };
+        // 250 + 250 = 500 ms: not more than 500, amber; 250 + 251 = 501: red.
+        assert_eq!(tasks(&[250.0, 250.0], false).0, Level::Amber);
+        assert_eq!(tasks(&[250.0, 251.0], false).0, Level::Red);
+        assert_eq!(
+            tasks(&[250.0, 251.0], true).0,
+            Level::Green,
+            "the worker kept time"
+        );
+        assert_eq!(tasks(&[], false), (Level::Green, "none over 50 ms".into()));
+    }
+
+    #[test]
+    fn worker_lag_thresholds() {
+        let lag = |p99: Option<f64>, in_worker: Option<bool>| {
+            let e = Environment {
+                engine_in_worker: in_worker,
+                worker_lag_ms: p99.and_then(|v| dist(&[v])),
+                ..env(&[])
+            };
+            rating(&fidelity(&e, &[]), "Engine worker").0
+        };
+        assert_eq!(lag(Some(20.0), Some(true)), Level::Red);
+        assert_eq!(lag(Some(5.0), Some(true)), Level::Amber);
+        assert_eq!(lag(Some(4.9), Some(true)), Level::Green);
+        assert_eq!(lag(None, Some(true)), Level::Green);
+        assert_eq!(lag(None, Some(false)), Level::Amber);
+        assert_eq!(lag(None, None), Level::Amber);
+    }
+
+    #[test]
+    fn a_stage_that_fell_short_is_red_with_its_reason() {
+        let mut s = stats(8);
+        s.achieved_concurrency = Some(5.5);
+        let mut short = s.clone();
+        short.shortfall = Some("the browser queued".into());
+        let items = fidelity(&env(&[]), &[s, short]);
+        let stages: Vec<_> = items.iter().filter(|i| i.name == "Stage").collect();
+        assert_eq!(stages[0].level, Level::Green);
+        assert_eq!(stages[0].detail, "s: 8 in flight asked, 5.50 sent");
+        assert_eq!(stages[1].level, Level::Red);
+        assert_eq!(
+            stages[1].detail,
+            "s: 8 in flight asked, 5.50 sent. the browser queued"
+        );
     }
 }
