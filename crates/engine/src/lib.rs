@@ -7,7 +7,7 @@
 //! RunConfig ──validate()──▶ Plan ──run(plan, &dyn Transport, commands, gauges, emit)──▶ Event
 //!   Event::Sample(Sample) ──▶ Aggregator::push ──▶ Aggregator::stats() ──▶ Vec<StageStats>
 //!   RunConfig + Environment + Aggregator ──▶ Report::new ──▶ to_json / from_json
-//!   samples, StageStats, Environment ──▶ views (chart series, fidelity) ──▶ page
+//!   Aggregator, StageStats, Environment ──▶ views (chart series, fidelity, progress) ──▶ page
 //! ```
 //!
 //! ```
@@ -59,7 +59,7 @@ pub use stats::{
 pub use stream::{NdjsonParser, SseEvent, SseParser};
 pub use suite::{default_stage_name, seed_prompt, RateSpec, StageSpec, Suite};
 pub use views::{
-    fidelity, histogram, latency_over_time, nice_max, tokens_over_time, vs_concurrency,
-    FidelityItem, Histogram, Level, Scaling, Scatter, StageFigure, StagePoints, TokenRate,
-    HISTOGRAM_BINS, MAX_BUCKETS, MAX_POINTS,
+    fidelity, histogram, latency_over_time, nice_max, progress, tokens_over_time, vs_concurrency,
+    FidelityItem, Histogram, Level, ProgressFigures, Scaling, Scatter, StageFigure, StagePoints,
+    TokenRate, HISTOGRAM_BINS, MAX_BUCKETS, MAX_POINTS,
 };

@@ -1,10 +1,10 @@
-//! What the page shows, computed: the charts' bins and series and the fidelity ratings. Plain
-//! functions on plain data, so every figure is tested natively and the page's components only
-//! draw what these return.
+//! What the page shows, computed: chart bins and series, the fidelity ratings and the progress
+//! figures. Plain functions on plain data, so every figure is tested natively and the page's
+//! components only draw what these return.
 
 use crate::model::{Protocol, Sample, HTTP1_CONNECTIONS};
 use crate::report::Environment;
-use crate::stats::StageStats;
+use crate::stats::{Aggregator, StageStats};
 
 /// Bars in a histogram.
 pub const HISTOGRAM_BINS: usize = 30;
@@ -440,6 +440,50 @@ pub fn fidelity(env: &Environment, stats: &[StageStats]) -> Vec<FidelityItem> {
     items
 }
 
+/// Where a run stands, for the progress bars. Warm-up requests count in neither figure.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProgressFigures {
+    pub done: u64,
+    pub total: u64,
+    /// The stage in progress (0-based), and its name and counts.
+    pub stage: Option<usize>,
+    pub stage_name: String,
+    pub stage_done: u64,
+    pub stage_total: u64,
+    /// Requests in flight per target: (host, count).
+    pub in_flight: Vec<(String, u32)>,
+}
+
+/// Progress of the run in `agg`, with `in_flight` counts per target as the runner last gave them.
+pub fn progress(
+    agg: &Aggregator,
+    current_stage: Option<usize>,
+    in_flight: &[u32],
+) -> ProgressFigures {
+    let stages = agg.stages();
+    let measured = || agg.samples().iter().filter(|s| !s.warmup);
+    let (stage_name, stage_total) = current_stage
+        .and_then(|i| stages.get(i))
+        .map(|st| (st.name.clone(), u64::from(st.requests)))
+        .unwrap_or_default();
+    ProgressFigures {
+        done: measured().count() as u64,
+        total: stages.iter().map(|st| u64::from(st.requests)).sum(),
+        stage: current_stage,
+        stage_name,
+        stage_done: current_stage.map_or(0, |i| {
+            measured().filter(|s| s.stage as usize == i).count() as u64
+        }),
+        stage_total,
+        in_flight: agg
+            .targets()
+            .iter()
+            .map(|t| host(&t.url).to_string())
+            .zip(in_flight.iter().copied())
+            .collect(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -801,5 +845,41 @@ mod tests {
             stages[1].detail,
             "s: 8 in flight asked, 5.50 sent. the browser queued"
         );
+    }
+
+    #[test]
+    fn progress_by_hand() {
+        let mut agg = Aggregator::with_targets(
+            vec![spec("one", 2, 10), spec("two", 5, 20)],
+            vec!["http://a:1/generate".into(), "http://b:2/generate".into()],
+        );
+        let warmup = Sample {
+            warmup: true,
+            ..sample(1, 0.0, 1.0)
+        };
+        for s in [
+            sample(0, 0.0, 1.0),
+            sample(0, 1.0, 2.0),
+            sample(1, 2.0, 3.0),
+            warmup,
+        ] {
+            agg.push(s);
+        }
+        let p = progress(&agg, Some(1), &[3, 2, 9]);
+        // Done: 3 measured of 10 + 20 = 30; stage 2: 1 of 20 (the warm-up does not count).
+        assert_eq!((p.done, p.total), (3, 30));
+        assert_eq!((p.stage, p.stage_name.as_str()), (Some(1), "two"));
+        assert_eq!((p.stage_done, p.stage_total), (1, 20));
+        // One count per target; the extra count has no target.
+        assert_eq!(
+            p.in_flight,
+            [("a:1".to_string(), 3), ("b:2".to_string(), 2)]
+        );
+        let idle = progress(&agg, None, &[]);
+        assert_eq!(
+            (idle.stage_name.as_str(), idle.stage_done, idle.stage_total),
+            ("", 0, 0)
+        );
+        assert!(idle.in_flight.is_empty());
     }
 }
