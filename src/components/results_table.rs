@@ -75,7 +75,7 @@ pub fn ResultsTable(
                             </Show>
                             <th title="Σ output tokens of successful requests, and where the counts came from: usage (the server's count), stream-events (content-bearing events) or estimate (characters ÷ 4, rounded up)">"Output tokens (source)"</th>
                             <th title="total ÷ wall time (first request start → last request end)">"Requests/s"</th>
-                            <th title="Σ output tokens of successful requests ÷ wall time. Token source: usage (server count) or estimate (characters ÷ 4, rounded up)">"Tokens/s"</th>
+                            <th title="Σ output tokens of successful requests ÷ wall time. Token source: usage (server count), stream-events (content-bearing events) or estimate (characters ÷ 4, rounded up)">"Tokens/s"</th>
                             <th title="The server's own tokens_per_second, median">"Server tok/s"</th>
                             <th title="Time requests waited in the browser before being sent: for a free connection (HTTP/1.1 allows 6 per origin) or a CORS preflight. From resource timing; needs the server's Timing-Allow-Origin.">"Browser queue p50 (ms)"</th>
                             <Show when=open_loop>
