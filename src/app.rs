@@ -27,7 +27,7 @@ pub fn App() -> impl IntoView {
             </section>
             <RunBar />
             <Diagnostics />
-            <ResultsTable />
+            <ResultsTable stats=state.stats shown=state.shown />
             <ExportMenu />
             <Charts />
             <RequestList />

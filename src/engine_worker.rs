@@ -1,5 +1,5 @@
 //! The engine in a dedicated Web Worker: runner and fetch transport run here; the page sends
-//! commands and gets batches of events (stampede_engine::worker). A hidden tab throttles the
+//! commands (`ToEngine`) and gets events in batches (`Batch`). A hidden tab throttles the
 //! page's timers, not this worker's, and chart redraws on the page cannot delay request starts.
 
 use std::cell::RefCell;
@@ -15,9 +15,8 @@ use web_sys::{DedicatedWorkerGlobalScope, MessageEvent};
 use crate::browser::{now_ms, time_origin, transport::FetchTransport};
 
 /// Batches go out this often (ms): a live view without a message per response. The page
-/// publishes about 4 times a second, so a fresher batch would not show; each message costs
-/// both threads CPU (measured: going from 50 to 200 ms saved about 0.1–0.3 ms of renderer CPU
-/// per request at 400 requests/s).
+/// publishes about 4 times a second, so a fresher batch would not show, and each message costs
+/// both threads CPU.
 const FLUSH_MS: u32 = 200;
 /// The lag probe's period (ms).
 const LAG_MS: u32 = 100;

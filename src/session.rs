@@ -48,49 +48,19 @@ impl AppState {
             } else {
                 s.agg.stats()
             };
-            let stages = s.agg.stages();
-            let done = s.agg.samples().iter().filter(|x| !x.warmup).count() as u64;
-            let total = stages.iter().map(|st| u64::from(st.requests)).sum();
-            let stage = s.current_stage;
-            let (stage_name, stage_total) = stage
-                .and_then(|i| stages.get(i))
-                .map(|st| (st.name.clone(), u64::from(st.requests)))
-                .unwrap_or_default();
-            let stage_done = stage
-                .map(|i| {
-                    s.agg
-                        .samples()
-                        .iter()
-                        .filter(|x| x.stage as usize == i && !x.warmup)
-                        .count() as u64
-                })
-                .unwrap_or(0);
             let in_flight = s
-                .agg
-                .targets()
-                .iter()
-                .map(|t| t.url.split('/').nth(2).unwrap_or(&t.url).to_string())
-                .zip(
-                    s.engine
-                        .as_ref()
-                        .and_then(Engine::local_in_flight)
-                        .unwrap_or_else(|| s.in_flight.clone()),
-                )
-                .collect();
+                .engine
+                .as_ref()
+                .and_then(Engine::local_in_flight)
+                .unwrap_or_else(|| s.in_flight.clone());
             let elapsed_ms = if s.run_start > 0.0 {
                 now_ms() - s.run_start
             } else {
                 0.0
             };
             let progress = Progress {
-                done,
-                total,
-                stage,
-                stage_name,
-                stage_done,
-                stage_total,
+                figures: stampede_engine::progress(&s.agg, s.current_stage, &in_flight),
                 elapsed_ms,
-                in_flight,
             };
             (stats, progress)
         });

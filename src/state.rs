@@ -5,7 +5,8 @@
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use stampede_engine::{
-    Aggregator, Environment, Field, FieldError, Plan, Report, RunConfig, StageStats,
+    Aggregator, Environment, Field, FieldError, Plan, ProgressFigures, Report, RunConfig,
+    StageStats,
 };
 
 use crate::browser::{engine::Engine, env};
@@ -20,17 +21,11 @@ pub enum Phase {
     },
 }
 
+/// The run bar's figures: the engine's counts and the run's clock.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Progress {
-    pub done: u64,
-    pub total: u64,
-    pub stage: Option<usize>,
-    pub stage_name: String,
-    pub stage_done: u64,
-    pub stage_total: u64,
+    pub figures: ProgressFigures,
     pub elapsed_ms: f64,
-    /// Requests in flight now, per origin (host, count).
-    pub in_flight: Vec<(String, u32)>,
 }
 
 /// What the results area shows.

@@ -46,8 +46,8 @@ test('bad input shows a message at the input and disables Run', async () => {
   await page.getByLabel('Suite', { exact: true }).selectOption('custom');
   await page.getByLabel('Stage 1 concurrency').fill('5000');
   await page.getByLabel('Stage 1 concurrency').press('Tab');
-  await page.locator('#stage-concurrency-error').waitFor();
-  assert.match(await page.locator('#stage-concurrency-error').innerText(), /between 1 and 1000/);
+  await page.locator('#stage-1-concurrency-error').waitFor();
+  assert.match(await page.locator('#stage-1-concurrency-error').innerText(), /between 1 and 1000/);
   assert.equal(await page.getByRole('button', { name: 'Run', exact: true }).isDisabled(), true);
 });
 

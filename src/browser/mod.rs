@@ -18,8 +18,8 @@ pub fn performance() -> Option<web_sys::Performance> {
 #[wasm_bindgen::prelude::wasm_bindgen]
 extern "C" {
     /// The global `performance.now()`, in a window and in a worker alike: one call across the
-    /// wasm boundary, where looking up the Performance object first took four (it runs
-    /// several times per request).
+    /// wasm boundary, not the four it takes to look up the Performance object first (the clock
+    /// is read several times per request).
     #[wasm_bindgen(js_namespace = performance, js_name = now)]
     fn performance_now() -> f64;
 }

@@ -1,23 +1,25 @@
-//! Live charts drawn with plotters on canvas, redrawn with each published snapshot (~4/s).
+//! Live charts drawn with plotters on canvas. The figures come from the engine's `views`; this
+//! file only draws them, on each published snapshot while the charts are on screen.
 //!
 //! Canvases are sized in device pixels and every length is scaled by the pixel ratio, so lines
 //! and text stay crisp on high-DPI screens.
 
+use std::ops::Range;
+
 use leptos::html::Canvas;
 use leptos::prelude::*;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
-use stampede_engine::Sample;
-use stampede_engine::StageStats;
+use stampede_engine::{
+    histogram, latency_over_time, nice_max, tokens_over_time, vs_concurrency, Sample, StageFigure,
+    StageStats,
+};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::browser::env;
 use crate::state::{AppState, Shown};
-
-/// The scatter draws at most this many points (evenly strided) to stay responsive.
-const MAX_POINTS: usize = 5000;
-const HISTOGRAM_BINS: usize = 30;
 
 const STAGE_COLORS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
@@ -28,8 +30,8 @@ const STAGE_COLORS: [RGBColor; 6] = [
     RGBColor(140, 86, 75),
 ];
 
-fn stage_color(i: u32) -> RGBColor {
-    STAGE_COLORS[i as usize % STAGE_COLORS.len()]
+fn stage_color(i: usize) -> RGBColor {
+    STAGE_COLORS[i % STAGE_COLORS.len()]
 }
 
 struct Theme {
@@ -40,6 +42,17 @@ struct Theme {
 }
 
 impl Theme {
+    /// The page's colour scheme and pixel ratio now.
+    fn current() -> Theme {
+        let dark = env::prefers_dark();
+        let pick = |light: RGBColor, dark_: RGBColor| if dark { dark_ } else { light };
+        Theme {
+            fg: pick(RGBColor(30, 32, 38), RGBColor(220, 222, 228)),
+            bg: pick(RGBColor(255, 255, 255), RGBColor(24, 26, 31)),
+            grid: pick(RGBColor(225, 228, 234), RGBColor(60, 63, 72)),
+            scale: env::device_pixel_ratio(),
+        }
+    }
     fn px(&self, v: f64) -> u32 {
         (v * self.scale).round() as u32
     }
@@ -51,9 +64,12 @@ impl Theme {
 }
 
 /// A named line on a by-stage chart: its label, colour and the figure it plots.
-type Series<'a> = (&'a str, RGBColor, fn(&StageStats) -> Option<f64>);
+type Series<'a> = (&'a str, RGBColor, StageFigure);
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
+
+type Area = DrawingArea<CanvasBackend, plotters::coord::Shift>;
+type Chart<'a> = ChartContext<'a, CanvasBackend, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// Size the canvas to its CSS box in device pixels and hand back a backend for it.
 fn backend(canvas: &web_sys::HtmlCanvasElement, scale: f64) -> Option<CanvasBackend> {
@@ -69,233 +85,188 @@ fn backend(canvas: &web_sys::HtmlCanvasElement, scale: f64) -> Option<CanvasBack
     CanvasBackend::with_canvas_object(canvas.clone())
 }
 
-fn nice_max(v: f64) -> f64 {
-    if v <= 0.0 || !v.is_finite() {
-        1.0
-    } else {
-        v * 1.1
-    }
+/// Draw on `canvas` when it is in the page and has a size (a hidden canvas has none).
+fn draw_on(
+    canvas: NodeRef<Canvas>,
+    t: &Theme,
+    paint: impl FnOnce(&Area) -> DrawResult,
+) -> DrawResult {
+    let Some(b) = canvas.get().and_then(|c| backend(&c, t.scale)) else {
+        return Ok(());
+    };
+    let area = b.into_drawing_area();
+    paint(&area)?;
+    area.present()?;
+    Ok(())
 }
 
-type Area = DrawingArea<CanvasBackend, plotters::coord::Shift>;
+/// What differs between the charts' frames.
+struct Frame<'a> {
+    caption: &'a str,
+    x: Range<f64>,
+    y: Range<f64>,
+    x_desc: &'a str,
+    y_desc: &'a str,
+    /// Room for the y labels, in CSS pixels: wider for large figures such as tokens/s.
+    y_labels: f64,
+}
 
-fn draw_histogram(
-    area: Area,
-    t: &Theme,
-    caption: &str,
-    x_desc: &str,
-    lat: &[f64],
-    color: RGBColor,
-) -> DrawResult {
+/// The frame every chart shares: background, caption, margins, and axes in the theme.
+fn frame<'a>(area: &'a Area, t: &Theme, f: Frame) -> Result<Chart<'a>, Box<dyn std::error::Error>> {
     area.fill(&t.bg)?;
-    let (lo, hi) = lat
-        .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
-            (a.min(v), b.max(v))
-        });
-    let (lo, hi) = if lat.is_empty() {
-        (0.0, 1.0)
-    } else if hi > lo {
-        (lo, hi)
-    } else {
-        (lo - 1.0, hi + 1.0)
-    };
-    let width = (hi - lo) / HISTOGRAM_BINS as f64;
-    let mut bins = [0u32; HISTOGRAM_BINS];
-    for v in lat {
-        let i = (((v - lo) / width) as usize).min(HISTOGRAM_BINS - 1);
-        bins[i] += 1;
-    }
-    let top = f64::from(bins.iter().copied().max().unwrap_or(0)).max(1.0) * 1.1;
-    let mut chart = ChartBuilder::on(&area)
-        .caption(caption, t.font(13.0))
+    let mut chart = ChartBuilder::on(area)
+        .caption(f.caption, t.font(13.0))
         .margin(t.px(8.0))
         .x_label_area_size(t.px(32.0))
-        .y_label_area_size(t.px(44.0))
-        .build_cartesian_2d(lo..hi, 0f64..top)?;
+        .y_label_area_size(t.px(f.y_labels))
+        .build_cartesian_2d(f.x, f.y)?;
     chart
         .configure_mesh()
         .light_line_style(t.grid)
         .axis_style(t.fg)
         .label_style(t.font(11.0))
-        .x_desc(x_desc)
-        .y_desc("requests")
+        .x_desc(f.x_desc)
+        .y_desc(f.y_desc)
         .draw()?;
-    chart.draw_series(bins.iter().enumerate().map(|(i, &c)| {
-        let x0 = lo + i as f64 * width;
+    Ok(chart)
+}
+
+fn legend(chart: &mut Chart, t: &Theme) -> DrawResult {
+    chart
+        .configure_series_labels()
+        .label_font(t.font(11.0))
+        .background_style(t.bg.mix(0.8))
+        .border_style(t.grid)
+        .draw()?;
+    Ok(())
+}
+
+fn draw_histogram(
+    area: &Area,
+    t: &Theme,
+    caption: &str,
+    x_desc: &str,
+    values: &[f64],
+    color: RGBColor,
+) -> DrawResult {
+    let h = histogram(values);
+    let width = h.width();
+    let mut chart = frame(
+        area,
+        t,
+        Frame {
+            caption,
+            x: h.lo..h.hi,
+            y: 0.0..nice_max(f64::from(h.tallest()).max(1.0)),
+            x_desc,
+            y_desc: "requests",
+            y_labels: 44.0,
+        },
+    )?;
+    chart.draw_series(h.counts.iter().enumerate().map(|(i, &c)| {
+        let x0 = h.lo + i as f64 * width;
         Rectangle::new(
             [(x0, 0.0), (x0 + width, f64::from(c))],
             color.mix(0.8).filled(),
         )
     }))?;
-    area.present()?;
     Ok(())
 }
 
-fn draw_over_time(area: Area, t: &Theme, samples: &[Sample], stages: usize) -> DrawResult {
-    area.fill(&t.bg)?;
-    let step = samples.len().div_ceil(MAX_POINTS).max(1);
-    let points: Vec<&Sample> = samples.iter().step_by(step).collect();
-    let x_max = nice_max(
-        points
-            .iter()
-            .map(|s| s.start_ms / 1000.0)
-            .fold(0.0, f64::max),
-    );
-    let y_max = nice_max(points.iter().map(|s| s.latency_ms()).fold(0.0, f64::max));
-    let mut chart = ChartBuilder::on(&area)
-        .caption(
-            "Latency over time (one point per request; ✕ failed)",
-            t.font(13.0),
-        )
-        .margin(t.px(8.0))
-        .x_label_area_size(t.px(32.0))
-        .y_label_area_size(t.px(44.0))
-        .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
-    chart
-        .configure_mesh()
-        .light_line_style(t.grid)
-        .axis_style(t.fg)
-        .label_style(t.font(11.0))
-        .x_desc("request start (s)")
-        .y_desc("latency (ms)")
-        .draw()?;
+fn draw_over_time(area: &Area, t: &Theme, samples: &[Sample], stages: usize) -> DrawResult {
+    let sc = latency_over_time(samples, stages);
+    let mut chart = frame(
+        area,
+        t,
+        Frame {
+            caption: "Latency over time (one point per request; ✕ failed)",
+            x: 0.0..sc.x_max,
+            y: 0.0..sc.y_max,
+            x_desc: "request start (s)",
+            y_desc: "latency (ms)",
+            y_labels: 44.0,
+        },
+    )?;
     let r = t.px(2.5);
-    for stage in 0..stages as u32 {
-        let color = stage_color(stage);
-        let mine = points.iter().filter(|s| s.stage == stage);
+    for (i, st) in sc.stages.iter().enumerate() {
+        let color = stage_color(i);
         chart
-            .draw_series(
-                mine.clone()
-                    .filter(|s| s.ok())
-                    .map(|s| Circle::new((s.start_ms / 1000.0, s.latency_ms()), r, color.filled())),
-            )?
-            .label(format!("stage {}", stage + 1))
+            .draw_series(st.ok.iter().map(|&p| Circle::new(p, r, color.filled())))?
+            .label(format!("stage {}", i + 1))
             .legend(move |(x, y)| Circle::new((x, y), r, color.filled()));
-        chart.draw_series(mine.filter(|s| !s.ok()).map(|s| {
-            Cross::new(
-                (s.start_ms / 1000.0, s.latency_ms()),
-                r,
-                color.stroke_width(t.px(1.0)),
-            )
-        }))?;
+        chart.draw_series(
+            st.failed
+                .iter()
+                .map(|&p| Cross::new(p, r, color.stroke_width(t.px(1.0)))),
+        )?;
     }
-    chart
-        .configure_series_labels()
-        .label_font(t.font(11.0))
-        .background_style(t.bg.mix(0.8))
-        .border_style(t.grid)
-        .draw()?;
-    area.present()?;
-    Ok(())
+    legend(&mut chart, t)
 }
 
-/// Output tokens per second over the run, in one-second buckets. A streamed request's tokens
-/// are spread evenly over its content events; others count at their end.
-fn draw_tokens_over_time(area: Area, t: &Theme, samples: &[Sample]) -> DrawResult {
-    area.fill(&t.bg)?;
-    let mut buckets: Vec<f64> = Vec::new();
-    let mut add = |at_ms: f64, n: f64| {
-        let i = (at_ms.max(0.0) / 1000.0) as usize;
-        if buckets.len() <= i {
-            buckets.resize(i + 1, 0.0);
-        }
-        buckets[i] += n;
-    };
-    for s in samples.iter().filter(|s| s.ok()) {
-        let tokens = s.output_tokens.unwrap_or(0) as f64;
-        if s.content_ms.is_empty() {
-            add(s.end_ms, tokens);
-        } else {
-            let each = tokens / s.content_ms.len() as f64;
-            for &at in &s.content_ms {
-                add(at, each);
-            }
-        }
-    }
-    let x_max = (buckets.len() as f64).max(1.0);
-    let y_max = nice_max(buckets.iter().copied().fold(0.0, f64::max));
-    let mut chart = ChartBuilder::on(&area)
-        .caption("Output tokens/s over time", t.font(13.0))
-        .margin(t.px(8.0))
-        .x_label_area_size(t.px(32.0))
-        .y_label_area_size(t.px(52.0))
-        .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
-    chart
-        .configure_mesh()
-        .light_line_style(t.grid)
-        .axis_style(t.fg)
-        .label_style(t.font(11.0))
-        .x_desc("run time (s)")
-        .y_desc("tokens/s")
-        .draw()?;
+fn draw_tokens_over_time(area: &Area, t: &Theme, samples: &[Sample]) -> DrawResult {
+    let rate = tokens_over_time(samples);
+    let w = rate.bucket_s;
+    let mut chart = frame(
+        area,
+        t,
+        Frame {
+            caption: "Output tokens/s over time",
+            x: 0.0..(rate.per_s.len() as f64 * w).max(1.0),
+            y: 0.0..nice_max(rate.per_s.iter().copied().fold(0.0, f64::max)),
+            x_desc: "run time (s)",
+            y_desc: "tokens/s",
+            y_labels: 52.0,
+        },
+    )?;
     let color = STAGE_COLORS[4];
-    chart.draw_series(buckets.iter().enumerate().map(|(i, &v)| {
-        let x = i as f64;
-        Rectangle::new([(x + 0.05, 0.0), (x + 0.95, v)], color.mix(0.8).filled())
+    chart.draw_series(rate.per_s.iter().enumerate().map(|(i, &v)| {
+        let x = i as f64 * w;
+        Rectangle::new(
+            [(x + 0.05 * w, 0.0), (x + 0.95 * w, v)],
+            color.mix(0.8).filled(),
+        )
     }))?;
-    area.present()?;
     Ok(())
 }
 
 /// One line per series against requested concurrency, one point per stage.
 fn draw_vs_concurrency(
-    area: Area,
+    area: &Area,
     t: &Theme,
-    title: &str,
+    caption: &str,
     y_desc: &str,
     stats: &[StageStats],
     series: &[Series],
 ) -> DrawResult {
-    area.fill(&t.bg)?;
-    let x_max = nice_max(
-        stats
-            .iter()
-            .map(|s| f64::from(s.requested_concurrency))
-            .fold(0.0, f64::max),
-    );
-    let y_max = nice_max(
-        stats
-            .iter()
-            .flat_map(|s| series.iter().filter_map(|(_, _, f)| f(s)))
-            .fold(0.0, f64::max),
-    );
-    let mut chart = ChartBuilder::on(&area)
-        .caption(title, t.font(13.0))
-        .margin(t.px(8.0))
-        .x_label_area_size(t.px(32.0))
-        .y_label_area_size(t.px(44.0))
-        .build_cartesian_2d(0f64..x_max, 0f64..y_max)?;
-    chart
-        .configure_mesh()
-        .light_line_style(t.grid)
-        .axis_style(t.fg)
-        .label_style(t.font(11.0))
-        .x_desc("requested concurrency")
-        .y_desc(y_desc)
-        .draw()?;
-    for &(name, color, f) in series {
-        let pts: Vec<(f64, f64)> = stats
-            .iter()
-            .filter_map(|s| Some((f64::from(s.requested_concurrency), f(s)?)))
-            .collect();
+    let figures: Vec<StageFigure> = series.iter().map(|s| s.2).collect();
+    let sc = vs_concurrency(stats, &figures);
+    let mut chart = frame(
+        area,
+        t,
+        Frame {
+            caption,
+            x: 0.0..sc.x_max,
+            y: 0.0..sc.y_max,
+            x_desc: "requested concurrency",
+            y_desc,
+            y_labels: 44.0,
+        },
+    )?;
+    for (&(name, color, _), points) in series.iter().zip(sc.lines) {
         chart
-            .draw_series(LineSeries::new(pts.clone(), color.stroke_width(t.px(2.0))))?
+            .draw_series(LineSeries::new(
+                points.clone(),
+                color.stroke_width(t.px(2.0)),
+            ))?
             .label(name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
         chart.draw_series(
-            pts.into_iter()
+            points
+                .into_iter()
                 .map(|p| Circle::new(p, t.px(3.5), color.filled())),
         )?;
     }
-    chart
-        .configure_series_labels()
-        .label_font(t.font(11.0))
-        .background_style(t.bg.mix(0.8))
-        .border_style(t.grid)
-        .draw()?;
-    area.present()?;
-    Ok(())
+    legend(&mut chart, t)
 }
 
 /// Keep `on_screen` true while any part of `el` is in the viewport. Without an
@@ -346,64 +317,37 @@ pub fn Charts() -> impl IntoView {
         if !on_screen.get() {
             return;
         }
-        let dark = env::prefers_dark();
-        let t = Theme {
-            fg: if dark {
-                RGBColor(220, 222, 228)
-            } else {
-                RGBColor(30, 32, 38)
-            },
-            bg: if dark {
-                RGBColor(24, 26, 31)
-            } else {
-                RGBColor(255, 255, 255)
-            },
-            grid: if dark {
-                RGBColor(60, 63, 72)
-            } else {
-                RGBColor(225, 228, 234)
-            },
-            scale: env::device_pixel_ratio(),
-        };
+        let t = Theme::current();
         let stats = state.stats.get_untracked();
         let result = state.session.with_value(|s| -> DrawResult {
             let samples = s.agg.samples();
-            if let Some(b) = hist.get().and_then(|c| backend(&c, t.scale)) {
-                let lat: Vec<f64> = samples
-                    .iter()
-                    .filter(|s| s.ok())
-                    .map(Sample::latency_ms)
-                    .collect();
+            let ok = || samples.iter().filter(|s| s.ok());
+            draw_on(hist, &t, |a| {
+                let latency: Vec<f64> = ok().map(Sample::latency_ms).collect();
                 draw_histogram(
-                    b.into_drawing_area(),
+                    a,
                     &t,
                     "Latency histogram (successful requests)",
                     "latency (ms)",
-                    &lat,
+                    &latency,
                     STAGE_COLORS[0],
-                )?;
-            }
-            if let Some(b) = ttft_h.get().and_then(|c| backend(&c, t.scale)) {
-                let ttft: Vec<f64> = samples
-                    .iter()
-                    .filter(|s| s.ok())
-                    .filter_map(Sample::ttft_ms)
-                    .collect();
+                )
+            })?;
+            draw_on(ttft_h, &t, |a| {
+                let ttft: Vec<f64> = ok().filter_map(Sample::ttft_ms).collect();
                 draw_histogram(
-                    b.into_drawing_area(),
+                    a,
                     &t,
                     "TTFT histogram (streamed, successful)",
                     "time to first token (ms)",
                     &ttft,
                     STAGE_COLORS[1],
-                )?;
-            }
-            if let Some(b) = tokens_t.get().and_then(|c| backend(&c, t.scale)) {
-                draw_tokens_over_time(b.into_drawing_area(), &t, samples)?;
-            }
-            if let Some(b) = ttft_c.get().and_then(|c| backend(&c, t.scale)) {
+                )
+            })?;
+            draw_on(tokens_t, &t, |a| draw_tokens_over_time(a, &t, samples))?;
+            draw_on(ttft_c, &t, |a| {
                 draw_vs_concurrency(
-                    b.into_drawing_area(),
+                    a,
                     &t,
                     "TTFT and TPOT p50 / p95 by stage",
                     "ms",
@@ -422,14 +366,14 @@ pub fn Charts() -> impl IntoView {
                             s.tpot_ms.as_ref().map(|d| d.p95)
                         }),
                     ],
-                )?;
-            }
-            if let Some(b) = time.get().and_then(|c| backend(&c, t.scale)) {
-                draw_over_time(b.into_drawing_area(), &t, samples, s.agg.stages().len())?;
-            }
-            if let Some(b) = lat_c.get().and_then(|c| backend(&c, t.scale)) {
+                )
+            })?;
+            draw_on(time, &t, |a| {
+                draw_over_time(a, &t, samples, s.agg.stages().len())
+            })?;
+            draw_on(lat_c, &t, |a| {
                 draw_vs_concurrency(
-                    b.into_drawing_area(),
+                    a,
                     &t,
                     "Latency p50 / p95 by stage",
                     "latency (ms)",
@@ -442,19 +386,18 @@ pub fn Charts() -> impl IntoView {
                             s.latency_ms.as_ref().map(|d| d.p95)
                         }),
                     ],
-                )?;
-            }
-            if let Some(b) = rps_c.get().and_then(|c| backend(&c, t.scale)) {
+                )
+            })?;
+            draw_on(rps_c, &t, |a| {
                 draw_vs_concurrency(
-                    b.into_drawing_area(),
+                    a,
                     &t,
                     "Throughput by stage",
                     "requests/s",
                     &stats,
                     &[("requests/s", STAGE_COLORS[2], |s| s.requests_per_s)],
-                )?;
-            }
-            Ok(())
+                )
+            })
         });
         failure.set(
             result

@@ -14,14 +14,15 @@ use stampede_engine::Field;
 
 use crate::state::AppState;
 
-/// The inline message under an input, shown while that input is invalid.
+/// The inline message under an input, shown while that input is invalid. `id` is what the
+/// input's `aria-describedby` names, so it must be unique in the page.
 #[component]
-pub fn FieldMessage(field: Field, id: &'static str) -> impl IntoView {
+pub fn FieldMessage(field: Field, #[prop(into)] id: String) -> impl IntoView {
     let state = expect_context::<AppState>();
     move || {
         state
             .error(field)
-            .map(|m| view! { <p class="field-error" id=id role="alert">{m}</p> })
+            .map(|m| view! { <p class="field-error" id=id.clone() role="alert">{m}</p> })
     }
 }
 

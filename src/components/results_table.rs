@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use stampede_engine::{Distribution, StageStats};
 
-use crate::state::{AppState, Shown};
+use crate::state::Shown;
 
 fn ms(v: f64) -> String {
     format!("{v:.1}")
@@ -26,33 +26,29 @@ fn pair(
         .map_or("–".into(), |d| format!("{} / {}", ms(a(d)), ms(b(d))))
 }
 
+/// The table of `stats`, one row per stage; `shown` says whether there is a run to show and
+/// where it came from.
 #[component]
-pub fn ResultsTable() -> impl IntoView {
-    let state = expect_context::<AppState>();
+pub fn ResultsTable(
+    #[prop(into)] stats: Signal<Vec<StageStats>>,
+    #[prop(into)] shown: Signal<Shown>,
+) -> impl IntoView {
     // Stream-only columns appear once any stage has streamed figures.
-    let streamed = move || {
-        state
-            .stats
-            .with(|st| st.iter().any(|s| s.ttft_ms.is_some()))
-    };
-    let open_loop = move || {
-        state
-            .stats
-            .with(|st| st.iter().any(|s| s.requested_rate_per_s.is_some()))
-    };
+    let streamed = move || stats.with(|st| st.iter().any(|s| s.ttft_ms.is_some()));
+    let open_loop = move || stats.with(|st| st.iter().any(|s| s.requested_rate_per_s.is_some()));
     let shortfalls = move || {
-        state.stats.with(|st| {
+        stats.with(|st| {
             st.iter()
                 .filter_map(|s| Some((s.stage, s.name.clone(), s.shortfall.clone()?)))
                 .collect::<Vec<_>>()
         })
     };
-    let title = move || match state.shown.get() {
+    let title = move || match shown.get() {
         Shown::Imported(name) => format!("Results (imported from {name})"),
         _ => "Results".to_string(),
     };
     view! {
-        <Show when=move || state.shown.get() != Shown::Nothing>
+        <Show when=move || shown.get() != Shown::Nothing>
             <section class="results" aria-label="Results">
                 <h2>{title}</h2>
                 <div class="table-wrap">
@@ -79,7 +75,7 @@ pub fn ResultsTable() -> impl IntoView {
                             </Show>
                             <th title="Σ output tokens of successful requests, and where the counts came from: usage (the server's count), stream-events (content-bearing events) or estimate (characters ÷ 4, rounded up)">"Output tokens (source)"</th>
                             <th title="total ÷ wall time (first request start → last request end)">"Requests/s"</th>
-                            <th title="Σ output tokens of successful requests ÷ wall time. Token source: usage (server count) or estimate (characters ÷ 4, rounded up)">"Tokens/s"</th>
+                            <th title="Σ output tokens of successful requests ÷ wall time. Token source: usage (server count), stream-events (content-bearing events) or estimate (characters ÷ 4, rounded up)">"Tokens/s"</th>
                             <th title="The server's own tokens_per_second, median">"Server tok/s"</th>
                             <th title="Time requests waited in the browser before being sent: for a free connection (HTTP/1.1 allows 6 per origin) or a CORS preflight. From resource timing; needs the server's Timing-Allow-Origin.">"Browser queue p50 (ms)"</th>
                             <Show when=open_loop>
@@ -94,7 +90,7 @@ pub fn ResultsTable() -> impl IntoView {
                     <tbody>
                         {move || {
                             let (streamed, open_loop) = (streamed(), open_loop());
-                            state.stats.get().into_iter().map(|s| view! { <StageRow s=s streamed=streamed open_loop=open_loop /> }).collect_view()
+                            stats.get().into_iter().map(|s| view! { <StageRow s=s streamed=streamed open_loop=open_loop /> }).collect_view()
                         }}
                     </tbody>
                 </table>

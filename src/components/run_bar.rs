@@ -36,21 +36,21 @@ pub fn RunBar() -> impl IntoView {
                 Phase::Finished { stopped: true } => "stopped",
                 Phase::Finished { stopped: false } => "finished",
             }>{status}</span>
-            <Show when=move || state.phase.get() != Phase::Idle && p.with(|p| p.total > 0)>
+            <Show when=move || state.phase.get() != Phase::Idle && p.with(|p| p.figures.total > 0)>
                 <div class="progress">
                     <label>
-                        {move || p.with(|p| format!("Stage {}: {} — {} / {}",
-                            p.stage.map_or(0, |s| s + 1), p.stage_name, p.stage_done, p.stage_total))}
-                        <progress max="100" value=move || p.with(|p| pct(p.stage_done, p.stage_total))></progress>
+                        {move || p.with(|p| { let f = &p.figures; format!("Stage {}: {} — {} / {}",
+                            f.stage.map_or(0, |s| s + 1), f.stage_name, f.stage_done, f.stage_total) })}
+                        <progress max="100" value=move || p.with(|p| pct(p.figures.stage_done, p.figures.stage_total))></progress>
                     </label>
                     <label>
                         {move || p.with(|p| format!("Run: {} / {} requests, {:.1} s",
-                            p.done, p.total, p.elapsed_ms / 1000.0))}
-                        <progress id="run-progress" max="100" value=move || p.with(|p| pct(p.done, p.total))></progress>
+                            p.figures.done, p.figures.total, p.elapsed_ms / 1000.0))}
+                        <progress id="run-progress" max="100" value=move || p.with(|p| pct(p.figures.done, p.figures.total))></progress>
                     </label>
                     <p class="in-flight" id="in-flight">
                         {move || p.with(|p| {
-                            let parts: Vec<String> = p.in_flight.iter().map(|(o, n)| format!("{o}: {n}")).collect();
+                            let parts: Vec<String> = p.figures.in_flight.iter().map(|(o, n)| format!("{o}: {n}")).collect();
                             format!("In flight — {}", parts.join(" · "))
                         })}
                     </p>

@@ -1,8 +1,7 @@
 //! Which stages to run: a seed suite, or custom concurrency × requests stages.
 
 use leptos::prelude::*;
-use stampede_engine::Field;
-use stampede_engine::{default_stage_name, RateSpec, StageSpec, Suite};
+use stampede_engine::{default_stage_name, Field, RateSpec, RunConfig, StageSpec, Suite};
 
 use super::{parse_u32, FieldMessage};
 use crate::state::AppState;
@@ -49,7 +48,7 @@ pub fn SuiteEditor() -> impl IntoView {
                     {move || {
                         let stages = cfg.with(|c| c.stages());
                         stages.into_iter().enumerate().map(|(i, st)| view! {
-                            <StageRow index=i stage=st editable=custom() />
+                            <StageRow cfg=cfg index=i stage=st editable=custom() />
                         }).collect_view()
                     }}
                 </tbody>
@@ -67,10 +66,21 @@ pub fn SuiteEditor() -> impl IntoView {
     }
 }
 
+/// The id of row `index`'s input for `what`, numbered from 1 like the row's labels ("Stage 1
+/// concurrency"). Each row needs its own: an id names one element, and each input's
+/// `aria-describedby` points at its own row's message (`{id}-error`).
+fn stage_input_id(index: usize, what: &str) -> String {
+    format!("stage-{}-{what}", index + 1)
+}
+
+/// One stage of the suite; editable only for custom stages, which are all it changes in `cfg`.
 #[component]
-fn StageRow(index: usize, stage: StageSpec, editable: bool) -> impl IntoView {
-    let state = expect_context::<AppState>();
-    let cfg = state.config;
+fn StageRow(
+    cfg: RwSignal<RunConfig>,
+    index: usize,
+    stage: StageSpec,
+    editable: bool,
+) -> impl IntoView {
     let edit = move |f: Box<dyn Fn(&mut StageSpec)>| {
         cfg.update(|c| {
             if let Some(s) = c.custom_stages.get_mut(index) {
@@ -84,27 +94,31 @@ fn StageRow(index: usize, stage: StageSpec, editable: bool) -> impl IntoView {
         }
         .into_any();
     }
+    let id = |what| stage_input_id(index, what);
+    let error = |what| format!("{}-error", stage_input_id(index, what));
     view! {
         <tr>
             <td>
-                <input type="text" aria-label=format!("Stage {} name", index + 1) prop:value=stage.name
+                <input type="text" id=id("name") aria-label=format!("Stage {} name", index + 1)
+                    aria-describedby=error("name") prop:value=stage.name
                     on:change=move |ev| { let v = event_target_value(&ev); edit(Box::new(move |s| s.name = v.clone())) } />
-                <FieldMessage field=Field::StageName(index) id="stage-name-error" />
+                <FieldMessage field=Field::StageName(index) id=error("name") />
             </td>
             <td>
-                <input type="number" min="1" max="1000" aria-label=format!("Stage {} concurrency", index + 1)
-                    prop:value=stage.concurrency.to_string()
+                <input type="number" min="1" max="1000" id=id("concurrency") aria-label=format!("Stage {} concurrency", index + 1)
+                    aria-describedby=error("concurrency") prop:value=stage.concurrency.to_string()
                     on:change=move |ev| { let v = parse_u32(&event_target_value(&ev)); edit(Box::new(move |s| s.concurrency = v)) } />
-                <FieldMessage field=Field::StageConcurrency(index) id="stage-concurrency-error" />
+                <FieldMessage field=Field::StageConcurrency(index) id=error("concurrency") />
             </td>
             <td>
-                <input type="number" min="1" max="1000000" aria-label=format!("Stage {} requests", index + 1)
-                    prop:value=stage.requests.to_string()
+                <input type="number" min="1" max="1000000" id=id("requests") aria-label=format!("Stage {} requests", index + 1)
+                    aria-describedby=error("requests") prop:value=stage.requests.to_string()
                     on:change=move |ev| { let v = parse_u32(&event_target_value(&ev)); edit(Box::new(move |s| s.requests = v)) } />
-                <FieldMessage field=Field::StageRequests(index) id="stage-requests-error" />
+                <FieldMessage field=Field::StageRequests(index) id=error("requests") />
             </td>
             <td>
-                <input type="number" min="0.1" step="any" placeholder="closed loop" aria-label=format!("Stage {} rate", index + 1)
+                <input type="number" min="0.1" step="any" placeholder="closed loop" id=id("rate") aria-label=format!("Stage {} rate", index + 1)
+                    aria-describedby=error("rate")
                     prop:value=stage.rate.as_ref().map(|r| r.per_s.to_string()).unwrap_or_default()
                     on:change=move |ev| {
                         let v = event_target_value(&ev);
@@ -134,7 +148,7 @@ fn StageRow(index: usize, stage: StageSpec, editable: bool) -> impl IntoView {
                         <span class="hint">{format!("≈ {secs:.1} s")}</span>
                     }
                 })}
-                <FieldMessage field=Field::StageRate(index) id="stage-rate-error" />
+                <FieldMessage field=Field::StageRate(index) id=error("rate") />
             </td>
             <td>
                 <button type="button" class="secondary" aria-label=format!("Remove stage {}", index + 1)
@@ -143,4 +157,24 @@ fn StageRow(index: usize, stage: StageSpec, editable: bool) -> impl IntoView {
         </tr>
     }
     .into_any()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stage_input_id;
+
+    #[test]
+    fn every_stage_row_has_its_own_ids() {
+        let fields = ["name", "concurrency", "requests", "rate"];
+        let mut ids: Vec<String> = (0..3)
+            .flat_map(|i| fields.map(|f| stage_input_id(i, f)))
+            .collect();
+        // Row 0 is "Stage 1" in its labels, so its ids say 1 as well.
+        assert_eq!(ids[1], "stage-1-concurrency");
+        assert_eq!(ids[5], "stage-2-concurrency");
+        let n = ids.len();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "3 rows × 4 inputs, 12 distinct ids");
+    }
 }

@@ -688,12 +688,14 @@ fn test_prepare(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<E2e>
     step(timings, "setup", || setup(ctx, true))?;
     step(
         timings,
-        "native tests (cargo test -p stampede-engine -p stampede-mock)",
+        "native tests (cargo test -p stampede-engine -p stampede-mock -p stampede --lib)",
         || {
             run_cmd(
                 ctx.cargo()
                     .args(["test", "-p", "stampede-engine", "-p", MOCK_PACKAGE]),
-            )
+            )?;
+            // The page's own pure helpers (e.g. the stage editor's ids) test natively too.
+            run_cmd(ctx.cargo().args(["test", "-p", "stampede", "--lib"]))
         },
     )?;
     let mock = step(

@@ -7,22 +7,23 @@
 //! RunConfig ──validate()──▶ Plan ──run(plan, &dyn Transport, commands, gauges, emit)──▶ Event
 //!   Event::Sample(Sample) ──▶ Aggregator::push ──▶ Aggregator::stats() ──▶ Vec<StageStats>
 //!   RunConfig + Environment + Aggregator ──▶ Report::new ──▶ to_json / from_json
+//!   Aggregator, StageStats, Environment ──▶ views (chart series, fidelity, progress) ──▶ page
 //! ```
 //!
 //! ```
 //! use stampede_engine::{Aggregator, RunConfig, Suite};
 //! let config = RunConfig { suite: Suite::Quick, ..RunConfig::default() };
 //! let plan = config.validate().expect("the default config is valid");
-//! assert_eq!(plan.total_requests(), 30);
-//! assert_eq!(plan.request(0, 0).url, "http://127.0.0.1:8000/generate");
+//! assert_eq!(plan.stages().len(), 2);
+//! assert_eq!(plan.request_to(0, 0, 0).url, "http://127.0.0.1:8000/generate");
 //! let agg = Aggregator::new(plan.stages().to_vec());
 //! assert!(agg.stats().is_empty());
 //! ```
 //!
 //! Modules are layered bottom up; none imports one above it (`tests/layers.rs` checks):
-//! `model` → `http`, `secrets`, `suite`, `template`, `stream` → `preset` → `plan` → `config`,
-//! `parse` →
-//! `runner`, `stats` → `report`, `messages`, `views`.
+//! `model` → `http`, `secrets`, `store`, `suite`, `template`, `stream` → `preset` → `plan` →
+//! `config`, `parse` → `runner`, `stats` → `report`, `messages` → `views` (what the page shows,
+//! computed).
 
 mod config;
 mod http;
@@ -39,6 +40,7 @@ mod store;
 mod stream;
 mod suite;
 mod template;
+mod views;
 
 pub use config::{parse_headers, Field, FieldError, RunConfig};
 pub use http::{Chunk, HttpOutcome, HttpRequest, Transport, TransportError};
@@ -63,3 +65,8 @@ pub use stats::{
 };
 pub use stream::{NdjsonParser, SseEvent, SseParser};
 pub use suite::{default_stage_name, seed_prompt, RateSpec, StageSpec, Suite};
+pub use views::{
+    fidelity, histogram, latency_over_time, nice_max, progress, tokens_over_time, vs_concurrency,
+    FidelityItem, Histogram, Level, ProgressFigures, Scaling, Scatter, StageFigure, StagePoints,
+    TokenRate, HISTOGRAM_BINS, MAX_BUCKETS, MAX_POINTS,
+};

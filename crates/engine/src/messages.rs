@@ -16,11 +16,11 @@ pub enum ToEngine {
     Command(Command),
 }
 
-/// Worker → page, sent in batches a few dozen times a second.
+/// Worker → page: events in batches, a few a second, not a message per response.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Batch {
     pub events: Vec<Event>,
-    /// Requests in flight per origin when the batch was sent.
+    /// Requests in flight per target when the batch was sent.
     pub in_flight: Vec<u32>,
     /// The worker's event-loop lag: how late its 100 ms ticks fired since the last batch, ms.
     pub lag_ms: Vec<f64>,

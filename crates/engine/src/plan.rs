@@ -147,11 +147,6 @@ impl Plan {
         self.parts.timeout_ms
     }
 
-    /// Request `i` (counted across the whole run) of stage `stage`, to the first URL.
-    pub fn request(&self, stage: usize, i: u64) -> HttpRequest {
-        self.request_to(stage, i, 0)
-    }
-
     /// Warm-up requests before stage `stage`.
     pub fn warmup_count(&self, stage: usize) -> u32 {
         let c = self.parts.stages.get(stage).map_or(0, |s| s.concurrency);
@@ -186,6 +181,7 @@ impl Plan {
         }
     }
 
+    /// Requests the stages plan, without warm-ups.
     pub fn total_requests(&self) -> u64 {
         self.parts
             .stages
@@ -240,6 +236,15 @@ pub fn check_header(name: &str, value: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// Shorthands only tests use.
+#[cfg(test)]
+impl Plan {
+    /// Request `i` (counted across the whole run) of stage `stage`, to the first URL.
+    pub fn request(&self, stage: usize, i: u64) -> HttpRequest {
+        self.request_to(stage, i, 0)
+    }
 }
 
 #[cfg(test)]

@@ -208,6 +208,16 @@ fn exercise(text: &str) {
         let agg = report.aggregator();
         let stats = agg.stats();
         assert!(stats.len() <= report.config.stages().len());
+        // What the page draws from an imported report.
+        let samples = agg.samples();
+        let latencies: Vec<f64> = samples.iter().map(Sample::latency_ms).collect();
+        let _ = stampede_engine::histogram(&latencies);
+        let _ = stampede_engine::latency_over_time(samples, stats.len());
+        let tokens = stampede_engine::tokens_over_time(samples);
+        assert!(tokens.per_s.len() <= stampede_engine::MAX_BUCKETS);
+        let _ = stampede_engine::vs_concurrency(&stats, &[|s| s.requests_per_s]);
+        let _ = stampede_engine::fidelity(&report.environment, &stats);
+        let _ = stampede_engine::progress(&agg, Some(0), &[1, 2, 3]);
         let back = Report::from_json(&report.to_json());
         assert!(back.is_ok(), "an accepted report re-imports: {back:?}");
     }

@@ -1,0 +1,885 @@
+//! What the page shows, computed: chart bins and series, the fidelity ratings and the progress
+//! figures. Plain functions on plain data, so every figure is tested natively and the page's
+//! components only draw what these return.
+
+use crate::model::{Protocol, Sample, HTTP1_CONNECTIONS};
+use crate::report::Environment;
+use crate::stats::{Aggregator, StageStats};
+
+/// Bars in a histogram.
+pub const HISTOGRAM_BINS: usize = 30;
+/// The latency scatter draws at most this many points (evenly strided) to stay responsive.
+pub const MAX_POINTS: usize = 5000;
+/// Buckets on the tokens-over-time chart: one per second for runs up to an hour, wider ones
+/// for longer runs, so an imported report with a bogus end time cannot size the buffer.
+pub const MAX_BUCKETS: usize = 3600;
+
+/// An axis maximum with a little headroom above the largest value (1 when there is none).
+pub fn nice_max(v: f64) -> f64 {
+    if v <= 0.0 || !v.is_finite() {
+        1.0
+    } else {
+        v * 1.1
+    }
+}
+
+/// Equal-width bins from `lo` to `hi`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Histogram {
+    pub lo: f64,
+    pub hi: f64,
+    /// Values per bin, [`HISTOGRAM_BINS`] of them.
+    pub counts: Vec<u32>,
+}
+
+impl Histogram {
+    pub fn width(&self) -> f64 {
+        (self.hi - self.lo) / self.counts.len().max(1) as f64
+    }
+    pub fn tallest(&self) -> u32 {
+        self.counts.iter().copied().max().unwrap_or(0)
+    }
+}
+
+/// Bin the finite `values` over their range; a single value gets a range of ±1 around it.
+pub fn histogram(values: &[f64]) -> Histogram {
+    let finite = || values.iter().copied().filter(|v| v.is_finite());
+    let (lo, hi) = finite().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+        (a.min(v), b.max(v))
+    });
+    let (lo, hi) = if lo > hi {
+        (0.0, 1.0)
+    } else if hi > lo {
+        (lo, hi)
+    } else {
+        (lo - 1.0, hi + 1.0)
+    };
+    let width = (hi - lo) / HISTOGRAM_BINS as f64;
+    let mut counts = vec![0u32; HISTOGRAM_BINS];
+    for v in finite() {
+        let i = (((v - lo) / width) as usize).min(HISTOGRAM_BINS - 1);
+        if let Some(c) = counts.get_mut(i) {
+            *c = c.saturating_add(1);
+        }
+    }
+    Histogram { lo, hi, counts }
+}
+
+/// One stage's points on the latency scatter: (request start in s, latency in ms).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StagePoints {
+    pub ok: Vec<(f64, f64)>,
+    pub failed: Vec<(f64, f64)>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scatter {
+    pub x_max: f64,
+    pub y_max: f64,
+    /// One entry per stage, in stage order, even for a stage with no points (for the legend).
+    pub stages: Vec<StagePoints>,
+}
+
+/// Latency against start time, every n-th request so at most [`MAX_POINTS`] are drawn.
+pub fn latency_over_time(samples: &[Sample], stages: usize) -> Scatter {
+    let step = samples.len().div_ceil(MAX_POINTS).max(1);
+    let mut out = vec![StagePoints::default(); stages];
+    let (mut x_max, mut y_max) = (0.0, 0.0);
+    for s in samples.iter().step_by(step) {
+        let (x, y) = (s.start_ms / 1000.0, s.latency_ms());
+        if !(x.is_finite() && y.is_finite()) {
+            continue;
+        }
+        x_max = f64::max(x_max, x);
+        y_max = f64::max(y_max, y);
+        if let Some(st) = out.get_mut(s.stage as usize) {
+            if s.ok() {
+                st.ok.push((x, y));
+            } else {
+                st.failed.push((x, y));
+            }
+        }
+    }
+    Scatter {
+        x_max: nice_max(x_max),
+        y_max: nice_max(y_max),
+        stages: out,
+    }
+}
+
+/// Output tokens per second over the run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TokenRate {
+    /// Seconds each bucket spans: 1, unless the run is longer than [`MAX_BUCKETS`] seconds.
+    pub bucket_s: f64,
+    /// Tokens per second in each bucket, the first starting at the run's start.
+    pub per_s: Vec<f64>,
+}
+
+/// Call `f(at_ms, tokens)` for each successful request's output. A streamed request's tokens
+/// are spread evenly over its content events; others count at their end.
+fn each_output(samples: &[Sample], mut f: impl FnMut(f64, f64)) {
+    for s in samples.iter().filter(|s| s.ok()) {
+        let tokens = s.output_tokens.unwrap_or(0) as f64;
+        if s.content_ms.is_empty() {
+            f(s.end_ms, tokens);
+        } else {
+            let each = tokens / s.content_ms.len() as f64;
+            for &at in &s.content_ms {
+                f(at, each);
+            }
+        }
+    }
+}
+
+/// Output tokens per second in time buckets, at most [`MAX_BUCKETS`] of them. Times before the
+/// run's start count in the first bucket; non-finite times are ignored.
+pub fn tokens_over_time(samples: &[Sample]) -> TokenRate {
+    let mut last_s: Option<f64> = None;
+    each_output(samples, |at_ms, _| {
+        if at_ms.is_finite() {
+            let s = at_ms.max(0.0) / 1000.0;
+            last_s = Some(last_s.map_or(s, |l| l.max(s)));
+        }
+    });
+    let Some(last_s) = last_s else {
+        return TokenRate {
+            bucket_s: 1.0,
+            per_s: Vec::new(),
+        };
+    };
+    // The run spans floor(last) + 1 whole seconds: widen the buckets until they fit.
+    let bucket_s = ((last_s.floor() + 1.0) / MAX_BUCKETS as f64)
+        .ceil()
+        .max(1.0);
+    let n = ((last_s / bucket_s) as usize)
+        .saturating_add(1)
+        .min(MAX_BUCKETS);
+    let mut per_s = vec![0.0; n];
+    each_output(samples, |at_ms, tokens| {
+        if at_ms.is_finite() {
+            let i = ((at_ms.max(0.0) / 1000.0 / bucket_s) as usize).min(n - 1);
+            if let Some(b) = per_s.get_mut(i) {
+                *b += tokens / bucket_s;
+            }
+        }
+    });
+    TokenRate { bucket_s, per_s }
+}
+
+/// A stage figure to plot against requested concurrency, such as latency p50.
+pub type StageFigure = fn(&StageStats) -> Option<f64>;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Scaling {
+    pub x_max: f64,
+    pub y_max: f64,
+    /// Per figure, in the order given: (requested concurrency, value) of each stage that has it.
+    pub lines: Vec<Vec<(f64, f64)>>,
+}
+
+/// How each figure scales with requested concurrency: one point per stage.
+pub fn vs_concurrency(stats: &[StageStats], figures: &[StageFigure]) -> Scaling {
+    let lines: Vec<Vec<(f64, f64)>> = figures
+        .iter()
+        .map(|f| {
+            stats
+                .iter()
+                .filter_map(|s| Some((f64::from(s.requested_concurrency), f(s)?)))
+                .filter(|(_, y)| y.is_finite())
+                .collect()
+        })
+        .collect();
+    let x_max = stats
+        .iter()
+        .map(|s| f64::from(s.requested_concurrency))
+        .fold(0.0, f64::max);
+    let y_max = lines.iter().flatten().map(|p| p.1).fold(0.0, f64::max);
+    Scaling {
+        x_max: nice_max(x_max),
+        y_max: nice_max(y_max),
+        lines,
+    }
+}
+
+/// A traffic-light rating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Level {
+    Green,
+    Amber,
+    Red,
+}
+
+impl Level {
+    pub fn label(self) -> &'static str {
+        match self {
+            Level::Green => "green",
+            Level::Amber => "amber",
+            Level::Red => "red",
+        }
+    }
+}
+
+/// One line of the fidelity panel: what the browser did to a part of the measurement.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FidelityItem {
+    pub name: &'static str,
+    pub level: Level,
+    /// The figure behind the rating and, when it is not green, why it matters.
+    pub detail: String,
+}
+
+fn item(name: &'static str, level: Level, detail: String) -> FidelityItem {
+    FidelityItem {
+        name,
+        level,
+        detail,
+    }
+}
+
+/// A stage's median browser queue at or above this means requests waited for a connection.
+const QUEUE_RED_MS: f64 = 10.0;
+/// At or above this the queue is visible in the figures, though small.
+const QUEUE_AMBER_MS: f64 = 1.0;
+/// Timers this fine (cross-origin isolated: 5 µs) leave even sub-ms figures meaningful.
+const TIMER_GREEN_MS: f64 = 0.01;
+/// Up to this (the default 100 µs) ms figures are fine; coarser makes sub-ms figures noise.
+const TIMER_AMBER_MS: f64 = 0.1;
+/// The browser reports main-thread tasks longer than this as long tasks.
+const LONG_TASK_MS: f64 = 50.0;
+/// Long tasks adding up to more than this delayed enough responses to skew a stage.
+const LONG_TASKS_RED_MS: f64 = 500.0;
+/// Worker event-loop lag p99 at or above this delays request starts by a visible amount.
+const WORKER_LAG_RED_MS: f64 = 20.0;
+/// At or above this the lag is noticeable next to ms figures.
+const WORKER_LAG_AMBER_MS: f64 = 5.0;
+
+/// The host (and port) of a URL, for short labels.
+fn host(url: &str) -> &str {
+    url.split('/').nth(2).unwrap_or(url)
+}
+
+/// The fidelity ratings for a run's environment and stage figures (DESIGN §6).
+pub fn fidelity(env: &Environment, stats: &[StageStats]) -> Vec<FidelityItem> {
+    let mut items = Vec::new();
+    let targets = env.targets.len().max(1) as u32;
+    let cap = HTTP1_CONNECTIONS.saturating_mul(targets);
+    let top = stats
+        .iter()
+        .map(|s| s.requested_concurrency)
+        .max()
+        .unwrap_or(0);
+    let protocols = env
+        .targets
+        .iter()
+        .map(|t| {
+            let p = t.protocol.as_ref().map_or("unknown", Protocol::label);
+            format!("{} {p}", host(&t.url))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let http1 = env
+        .targets
+        .iter()
+        .any(|t| t.protocol == Some(Protocol::Http1));
+    let unknown = env.targets.iter().any(|t| t.protocol.is_none());
+    items.push(if http1 && top > cap {
+        item("Protocol", Level::Red, format!(
+            "{protocols}: HTTP/1.1 carries at most {cap} in flight over {targets} origin(s), stages ask for up to {top}"))
+    } else if unknown {
+        item("Protocol", Level::Amber, format!(
+            "{protocols}: the server sends no Timing-Allow-Origin, so the browser hides protocol and queue time"))
+    } else {
+        item("Protocol", Level::Green, protocols)
+    });
+
+    let queue = stats
+        .iter()
+        .filter_map(|s| {
+            s.browser_queue_ms
+                .as_ref()
+                .map(|q| (q.p50, s.name.as_str()))
+        })
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    items.push(match queue {
+        None => item(
+            "Browser queue",
+            Level::Amber,
+            "not measured (no resource timing for these requests)".into(),
+        ),
+        Some((q, name)) if q >= QUEUE_RED_MS => item(
+            "Browser queue",
+            Level::Red,
+            format!("p50 {q:.1} ms in {name}: requests waited in the browser before being sent"),
+        ),
+        Some((q, name)) if q >= QUEUE_AMBER_MS => item(
+            "Browser queue",
+            Level::Amber,
+            format!("p50 {q:.1} ms in {name}"),
+        ),
+        Some((q, _)) => item(
+            "Browser queue",
+            Level::Green,
+            format!("p50 at most {q:.2} ms"),
+        ),
+    });
+
+    items.push(match env.timer_resolution_ms {
+        Some(r) if r <= TIMER_GREEN_MS => item(
+            "Timer resolution",
+            Level::Green,
+            format!("{:.0} µs", r * 1000.0),
+        ),
+        Some(r) if r <= TIMER_AMBER_MS => item(
+            "Timer resolution",
+            Level::Amber,
+            format!(
+                "{:.0} µs: fine for ms figures; cross-origin isolation would give 5 µs",
+                r * 1000.0
+            ),
+        ),
+        Some(r) => item(
+            "Timer resolution",
+            Level::Red,
+            format!("{r:.2} ms: sub-ms figures are noise"),
+        ),
+        None => item("Timer resolution", Level::Amber, "not measured".into()),
+    });
+
+    items.push(match env.cross_origin_isolated {
+        Some(true) => item(
+            "Cross-origin isolation",
+            Level::Green,
+            "on (COOP/COEP): finest timers".into(),
+        ),
+        _ => item(
+            "Cross-origin isolation",
+            Level::Amber,
+            "off: the host sends no COOP/COEP headers; timers are coarser".into(),
+        ),
+    });
+
+    let open_loop = stats.iter().any(|s| s.requested_rate_per_s.is_some());
+    items.push(if env.hidden_periods.is_empty() {
+        item("Hidden tab", Level::Green, "the tab stayed visible".into())
+    } else {
+        let total: f64 = env
+            .hidden_periods
+            .iter()
+            .map(|p| p.end_ms - p.start_ms)
+            .sum();
+        let (level, why) = match env.engine_in_worker {
+            Some(true) => (
+                Level::Green,
+                "the engine's worker is not throttled with the tab",
+            ),
+            _ if open_loop => (
+                Level::Red,
+                "the engine ran on the page, whose timers the browser throttles: rate stages slip",
+            ),
+            _ => (
+                Level::Amber,
+                "closed-loop stages run on fetch completions, which the browser does not throttle",
+            ),
+        };
+        item(
+            "Hidden tab",
+            level,
+            format!(
+                "hidden {} time(s), {:.1} s in all: {why}",
+                env.hidden_periods.len(),
+                total / 1000.0
+            ),
+        )
+    });
+
+    let long: f64 = env.long_tasks.iter().map(|p| p.end_ms - p.start_ms).sum();
+    let in_worker = env.engine_in_worker == Some(true);
+    items.push(match env.long_tasks.len() {
+        0 => item("Main-thread long tasks", Level::Green, format!("none over {LONG_TASK_MS} ms")),
+        n if in_worker => item("Main-thread long tasks", Level::Green, format!(
+            "{n} task(s) over {LONG_TASK_MS} ms, {long:.0} ms in all: they delayed the page's drawing, not the worker's timing")),
+        n => item("Main-thread long tasks", if long > LONG_TASKS_RED_MS { Level::Red } else { Level::Amber }, format!(
+            "{n} task(s) over {LONG_TASK_MS} ms, {long:.0} ms in all: responses that ended then were stamped late")),
+    });
+
+    items.push(match (env.engine_in_worker, &env.worker_lag_ms) {
+        (Some(true), Some(lag)) if lag.p99 >= WORKER_LAG_RED_MS => item("Engine worker", Level::Red, format!(
+            "event-loop lag p99 {:.1} ms, max {:.1} ms: the worker itself was too busy to start requests on time", lag.p99, lag.max)),
+        (Some(true), Some(lag)) if lag.p99 >= WORKER_LAG_AMBER_MS => item("Engine worker", Level::Amber, format!(
+            "event-loop lag p99 {:.1} ms, max {:.1} ms", lag.p99, lag.max)),
+        (Some(true), Some(lag)) => item("Engine worker", Level::Green, format!(
+            "in a Web Worker; event-loop lag p99 {:.1} ms", lag.p99)),
+        (Some(true), None) => item("Engine worker", Level::Green, "in a Web Worker".into()),
+        (Some(false), _) => item("Engine worker", Level::Amber,
+            "the worker could not start, so the engine ran on the page's main thread: redraws and hidden-tab throttling can delay it".into()),
+        (None, _) => item("Engine worker", Level::Amber, "not recorded".into()),
+    });
+
+    for s in stats {
+        let figure = match (s.requested_rate_per_s, s.achieved_rate_per_s) {
+            (Some(r), a) => format!(
+                "{}: rate {r:.1}/s asked, {} achieved",
+                s.name,
+                a.map_or("–".into(), |a| format!("{a:.2}/s"))
+            ),
+            _ => format!(
+                "{}: {} in flight asked, {} sent",
+                s.name,
+                s.requested_concurrency,
+                s.sent_concurrency
+                    .or(s.achieved_concurrency)
+                    .map_or("–".into(), |a| format!("{a:.2}"))
+            ),
+        };
+        items.push(match &s.shortfall {
+            Some(why) => item("Stage", Level::Red, format!("{figure}. {why}")),
+            None => item("Stage", Level::Green, figure),
+        });
+    }
+    items
+}
+
+/// Where a run stands, for the progress bars. Warm-up requests count in neither figure.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ProgressFigures {
+    pub done: u64,
+    pub total: u64,
+    /// The stage in progress (0-based), and its name and counts.
+    pub stage: Option<usize>,
+    pub stage_name: String,
+    pub stage_done: u64,
+    pub stage_total: u64,
+    /// Requests in flight per target: (host, count).
+    pub in_flight: Vec<(String, u32)>,
+}
+
+/// Progress of the run in `agg`, with `in_flight` counts per target as the runner last gave them.
+pub fn progress(
+    agg: &Aggregator,
+    current_stage: Option<usize>,
+    in_flight: &[u32],
+) -> ProgressFigures {
+    let stages = agg.stages();
+    let measured = || agg.samples().iter().filter(|s| !s.warmup);
+    let (stage_name, stage_total) = current_stage
+        .and_then(|i| stages.get(i))
+        .map(|st| (st.name.clone(), u64::from(st.requests)))
+        .unwrap_or_default();
+    ProgressFigures {
+        done: measured().count() as u64,
+        total: stages.iter().map(|st| u64::from(st.requests)).sum(),
+        stage: current_stage,
+        stage_name,
+        stage_done: current_stage.map_or(0, |i| {
+            measured().filter(|s| s.stage as usize == i).count() as u64
+        }),
+        stage_total,
+        in_flight: agg
+            .targets()
+            .iter()
+            .map(|t| host(&t.url).to_string())
+            .zip(in_flight.iter().copied())
+            .collect(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ErrorClass, TargetInfo};
+    use crate::report::Period;
+    use crate::stats::{stage_stats, Distribution};
+    use crate::suite::StageSpec;
+
+    fn sample(stage: u32, start_ms: f64, end_ms: f64) -> Sample {
+        Sample {
+            stage,
+            start_ms,
+            end_ms,
+            ..Sample::default()
+        }
+    }
+
+    fn failed(mut s: Sample) -> Sample {
+        s.error_class = Some(ErrorClass::Http);
+        s
+    }
+
+    fn spec(name: &str, concurrency: u32, requests: u32) -> StageSpec {
+        StageSpec {
+            name: name.into(),
+            concurrency,
+            requests,
+            rate: None,
+        }
+    }
+
+    /// A stage's figures with nothing measured, to set the fields a test needs.
+    fn stats(concurrency: u32) -> StageStats {
+        stage_stats(0, &spec("s", concurrency, 10), &[])
+    }
+
+    fn dist(values: &[f64]) -> Option<Distribution> {
+        Distribution::of(&mut values.to_vec())
+    }
+
+    #[test]
+    fn nice_max_leaves_headroom_and_never_an_empty_axis() {
+        assert_eq!(nice_max(5.0), 5.5);
+        assert_eq!(nice_max(0.0), 1.0);
+        assert_eq!(nice_max(-3.0), 1.0);
+        assert_eq!(nice_max(f64::NAN), 1.0);
+        assert_eq!(nice_max(f64::INFINITY), 1.0);
+    }
+
+    #[test]
+    fn histogram_bins_by_hand() {
+        // Range 0..30 in 30 bins: width 1. 7.5 → bin 7; the maximum 30 → bin 30, kept in 29.
+        let h = histogram(&[0.0, 7.5, 7.5, 30.0, f64::NAN, f64::INFINITY]);
+        assert_eq!((h.lo, h.hi, h.width()), (0.0, 30.0, 1.0));
+        assert_eq!(h.counts.len(), HISTOGRAM_BINS);
+        assert_eq!((h.counts[0], h.counts[7], h.counts[29]), (1, 2, 1));
+        assert_eq!(
+            h.counts.iter().sum::<u32>(),
+            4,
+            "non-finite values are not binned"
+        );
+        assert_eq!(h.tallest(), 2);
+    }
+
+    #[test]
+    fn histogram_of_one_value_or_none() {
+        // One value 5: range 4..6, width 2/30; (5 − 4) ÷ (2/30) = 15 → the middle bin.
+        let h = histogram(&[5.0]);
+        assert_eq!((h.lo, h.hi), (4.0, 6.0));
+        assert_eq!(h.counts[15], 1);
+        let h = histogram(&[]);
+        assert_eq!((h.lo, h.hi, h.tallest()), (0.0, 1.0, 0));
+    }
+
+    #[test]
+    fn latency_over_time_by_stage() {
+        let samples = [
+            sample(0, 0.0, 100.0),
+            failed(sample(0, 500.0, 520.0)),
+            sample(1, 2000.0, 2300.0),
+            // A stage the scatter does not know still widens the axes, as before.
+            sample(5, 3000.0, 3050.0),
+            sample(1, f64::NAN, 1.0),
+        ];
+        let sc = latency_over_time(&samples, 2);
+        assert_eq!(sc.stages.len(), 2);
+        assert_eq!(sc.stages[0].ok, [(0.0, 100.0)]);
+        assert_eq!(sc.stages[0].failed, [(0.5, 20.0)]);
+        assert_eq!(sc.stages[1].ok, [(2.0, 300.0)]);
+        // x: largest start 3 s × 1.1; y: largest latency 300 ms × 1.1.
+        assert!((sc.x_max - 3.3).abs() < 1e-12);
+        assert!((sc.y_max - 330.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn latency_over_time_strides_to_max_points() {
+        // 12,000 samples: step ⌈12000 / 5000⌉ = 3, so samples 0, 3, …, 11997: 4,000 points.
+        let samples: Vec<Sample> = (0..12_000)
+            .map(|i| sample(0, f64::from(i), f64::from(i) + 10.0))
+            .collect();
+        let sc = latency_over_time(&samples, 1);
+        assert_eq!(sc.stages[0].ok.len(), 4000);
+        assert_eq!(sc.stages[0].ok[1], (0.003, 10.0));
+    }
+
+    #[test]
+    fn tokens_over_time_by_hand() {
+        let whole = Sample {
+            output_tokens: Some(10),
+            ..sample(0, 0.0, 1500.0)
+        };
+        let streamed = Sample {
+            output_tokens: Some(6),
+            content_ms: vec![200.0, 900.0, 2100.0],
+            ..sample(0, 0.0, 2100.0)
+        };
+        let lost = Sample {
+            output_tokens: Some(99),
+            ..failed(sample(0, 0.0, 500.0))
+        };
+        // 10 tokens at 1.5 s → bucket 1; the stream's 6 tokens, 2 per event: 0.2 s and 0.9 s
+        // → bucket 0 (4), 2.1 s → bucket 2 (2); the failure counts nowhere.
+        let r = tokens_over_time(&[whole, streamed, lost]);
+        assert_eq!(r.bucket_s, 1.0);
+        assert_eq!(r.per_s, [4.0, 10.0, 2.0]);
+        assert_eq!(tokens_over_time(&[]).per_s, Vec::<f64>::new());
+    }
+
+    #[test]
+    fn tokens_over_time_widens_buckets_for_long_runs() {
+        let at = |end_ms: f64| Sample {
+            output_tokens: Some(10),
+            ..sample(0, 0.0, end_ms)
+        };
+        // Last output at 7199.5 s: 7200 whole seconds → 2 s buckets; 7199.5 ÷ 2 → bucket 3599.
+        // 10 tokens in a 2 s bucket = 5 tokens/s.
+        let r = tokens_over_time(&[at(1000.0), at(7_199_500.0)]);
+        assert_eq!((r.bucket_s, r.per_s.len()), (2.0, MAX_BUCKETS));
+        assert_eq!((r.per_s[0], r.per_s[3599]), (5.0, 5.0));
+    }
+
+    #[test]
+    fn tokens_over_time_bounds_its_buffer_on_bogus_times() {
+        let at = |end_ms: f64| Sample {
+            output_tokens: Some(10),
+            ..sample(0, 0.0, end_ms)
+        };
+        // An imported report claiming an end 10^15 s after the start: 10^15 + 1 whole seconds
+        // ÷ 3600 → 277,777,777,778 s buckets, and still at most MAX_BUCKETS of them.
+        let r = tokens_over_time(&[at(500.0), at(1e18), at(f64::NAN), at(f64::INFINITY)]);
+        assert_eq!(r.bucket_s, 277_777_777_778.0);
+        assert_eq!(r.per_s.len(), MAX_BUCKETS);
+        assert!(r.per_s.iter().all(|v| v.is_finite()));
+        // Only non-finite times: nothing to draw.
+        assert!(tokens_over_time(&[at(f64::NAN)]).per_s.is_empty());
+    }
+
+    #[test]
+    fn vs_concurrency_one_point_per_stage() {
+        let mut a = stats(2);
+        a.latency_ms = dist(&[10.0, 20.0, 30.0]);
+        let mut b = stats(10);
+        b.latency_ms = dist(&[50.0]);
+        let c = stats(5); // nothing measured: no point, but it still sets the x axis
+        let figures: [StageFigure; 2] = [
+            |s| s.latency_ms.as_ref().map(|d| d.p50),
+            |s| s.requests_per_s,
+        ];
+        let sc = vs_concurrency(&[a, b, c], &figures);
+        // p50 of 10, 20, 30 by nearest rank: rank ⌈1.5⌉ = 2 → 20.
+        assert_eq!(sc.lines[0], [(2.0, 20.0), (10.0, 50.0)]);
+        assert!(sc.lines[1].is_empty());
+        // x: 10 × 1.1; y: 50 × 1.1.
+        assert!((sc.x_max - 11.0).abs() < 1e-9 && (sc.y_max - 55.0).abs() < 1e-9);
+    }
+
+    fn env(protocols: &[Option<Protocol>]) -> Environment {
+        Environment {
+            targets: protocols
+                .iter()
+                .enumerate()
+                .map(|(i, p)| TargetInfo {
+                    url: format!("http://h{i}:8000/generate"),
+                    protocol: p.clone(),
+                })
+                .collect(),
+            timer_resolution_ms: Some(0.005),
+            cross_origin_isolated: Some(true),
+            engine_in_worker: Some(true),
+            ..Environment::default()
+        }
+    }
+
+    fn rating(items: &[FidelityItem], name: &str) -> (Level, String) {
+        let i = items.iter().find(|i| i.name == name).unwrap();
+        (i.level, i.detail.clone())
+    }
+
+    #[test]
+    fn protocol_is_red_only_when_http1_cannot_carry_the_concurrency() {
+        let h1 = Some(Protocol::Http1);
+        // Two HTTP/1.1 targets carry 2 × 6 = 12 in flight.
+        let (level, detail) = rating(
+            &fidelity(&env(&[h1.clone(), h1.clone()]), &[stats(13)]),
+            "Protocol",
+        );
+        assert_eq!(level, Level::Red);
+        assert_eq!(
+            detail,
+            "h0:8000 http/1.1, h1:8000 http/1.1: HTTP/1.1 carries at most 12 in \
+                            flight over 2 origin(s), stages ask for up to 13"
+        );
+        let items = fidelity(&env(&[h1.clone(), h1.clone()]), &[stats(12)]);
+        assert_eq!(rating(&items, "Protocol").0, Level::Green);
+        let items = fidelity(&env(&[h1, None]), &[stats(2)]);
+        assert_eq!(
+            rating(&items, "Protocol").0,
+            Level::Amber,
+            "one target hid its protocol"
+        );
+    }
+
+    #[test]
+    fn browser_queue_thresholds() {
+        let queued = |p50: f64| {
+            let mut s = stats(2);
+            s.browser_queue_ms = dist(&[p50]);
+            rating(&fidelity(&env(&[]), &[s]), "Browser queue").0
+        };
+        assert_eq!(queued(10.0), Level::Red);
+        assert_eq!(queued(9.9), Level::Amber);
+        assert_eq!(queued(1.0), Level::Amber);
+        assert_eq!(queued(0.9), Level::Green);
+        assert_eq!(
+            rating(&fidelity(&env(&[]), &[stats(2)]), "Browser queue").0,
+            Level::Amber
+        );
+    }
+
+    #[test]
+    fn timer_and_isolation() {
+        let timer = |r: Option<f64>| {
+            let e = Environment {
+                timer_resolution_ms: r,
+                ..env(&[])
+            };
+            rating(&fidelity(&e, &[]), "Timer resolution")
+        };
+        assert_eq!(timer(Some(0.005)), (Level::Green, "5 µs".into()));
+        assert_eq!(timer(Some(0.1)).0, Level::Amber);
+        assert_eq!(
+            timer(Some(1.0)),
+            (Level::Red, "1.00 ms: sub-ms figures are noise".into())
+        );
+        assert_eq!(timer(None).0, Level::Amber);
+        let e = Environment {
+            cross_origin_isolated: None,
+            ..env(&[])
+        };
+        assert_eq!(
+            rating(&fidelity(&e, &[]), "Cross-origin isolation").0,
+            Level::Amber
+        );
+    }
+
+    #[test]
+    fn hidden_tab_matters_only_for_rate_stages_on_the_page() {
+        let hidden = |in_worker: Option<bool>, rate: bool| {
+            let e = Environment {
+                engine_in_worker: in_worker,
+                hidden_periods: vec![
+                    Period {
+                        start_ms: 0.0,
+                        end_ms: 1000.0,
+                    },
+                    Period {
+                        start_ms: 2000.0,
+                        end_ms: 2500.0,
+                    },
+                ],
+                ..env(&[])
+            };
+            let mut s = stats(2);
+            s.requested_rate_per_s = rate.then_some(5.0);
+            rating(&fidelity(&e, &[s]), "Hidden tab")
+        };
+        // 1000 + 500 ms hidden = 1.5 s.
+        let (level, detail) = hidden(Some(true), true);
+        assert_eq!(level, Level::Green);
+        assert!(
+            detail.starts_with("hidden 2 time(s), 1.5 s in all"),
+            "{detail}"
+        );
+        assert_eq!(hidden(Some(false), true).0, Level::Red);
+        assert_eq!(hidden(Some(false), false).0, Level::Amber);
+        assert_eq!(
+            rating(&fidelity(&env(&[]), &[]), "Hidden tab").0,
+            Level::Green
+        );
+    }
+
+    #[test]
+    fn long_tasks_on_the_page_turn_red_past_half_a_second() {
+        let tasks = |ms: &[f64], in_worker: bool| {
+            let e = Environment {
+                engine_in_worker: Some(in_worker),
+                long_tasks: ms
+                    .iter()
+                    .map(|&d| Period {
+                        start_ms: 0.0,
+                        end_ms: d,
+                    })
+                    .collect(),
+                ..env(&[])
+            };
+            rating(&fidelity(&e, &[]), "Main-thread long tasks")
+        };
+        // 250 + 250 = 500 ms: not more than 500, amber; 250 + 251 = 501: red.
+        assert_eq!(tasks(&[250.0, 250.0], false).0, Level::Amber);
+        assert_eq!(tasks(&[250.0, 251.0], false).0, Level::Red);
+        assert_eq!(
+            tasks(&[250.0, 251.0], true).0,
+            Level::Green,
+            "the worker kept time"
+        );
+        assert_eq!(tasks(&[], false), (Level::Green, "none over 50 ms".into()));
+    }
+
+    #[test]
+    fn worker_lag_thresholds() {
+        let lag = |p99: Option<f64>, in_worker: Option<bool>| {
+            let e = Environment {
+                engine_in_worker: in_worker,
+                worker_lag_ms: p99.and_then(|v| dist(&[v])),
+                ..env(&[])
+            };
+            rating(&fidelity(&e, &[]), "Engine worker").0
+        };
+        assert_eq!(lag(Some(20.0), Some(true)), Level::Red);
+        assert_eq!(lag(Some(5.0), Some(true)), Level::Amber);
+        assert_eq!(lag(Some(4.9), Some(true)), Level::Green);
+        assert_eq!(lag(None, Some(true)), Level::Green);
+        assert_eq!(lag(None, Some(false)), Level::Amber);
+        assert_eq!(lag(None, None), Level::Amber);
+    }
+
+    #[test]
+    fn a_stage_that_fell_short_is_red_with_its_reason() {
+        let mut s = stats(8);
+        s.achieved_concurrency = Some(5.5);
+        let mut short = s.clone();
+        short.shortfall = Some("the browser queued".into());
+        let items = fidelity(&env(&[]), &[s, short]);
+        let stages: Vec<_> = items.iter().filter(|i| i.name == "Stage").collect();
+        assert_eq!(stages[0].level, Level::Green);
+        assert_eq!(stages[0].detail, "s: 8 in flight asked, 5.50 sent");
+        assert_eq!(stages[1].level, Level::Red);
+        assert_eq!(
+            stages[1].detail,
+            "s: 8 in flight asked, 5.50 sent. the browser queued"
+        );
+    }
+
+    #[test]
+    fn progress_by_hand() {
+        let mut agg = Aggregator::with_targets(
+            vec![spec("one", 2, 10), spec("two", 5, 20)],
+            vec!["http://a:1/generate".into(), "http://b:2/generate".into()],
+        );
+        let warmup = Sample {
+            warmup: true,
+            ..sample(1, 0.0, 1.0)
+        };
+        for s in [
+            sample(0, 0.0, 1.0),
+            sample(0, 1.0, 2.0),
+            sample(1, 2.0, 3.0),
+            warmup,
+        ] {
+            agg.push(s);
+        }
+        let p = progress(&agg, Some(1), &[3, 2, 9]);
+        // Done: 3 measured of 10 + 20 = 30; stage 2: 1 of 20 (the warm-up does not count).
+        assert_eq!((p.done, p.total), (3, 30));
+        assert_eq!((p.stage, p.stage_name.as_str()), (Some(1), "two"));
+        assert_eq!((p.stage_done, p.stage_total), (1, 20));
+        // One count per target; the extra count has no target.
+        assert_eq!(
+            p.in_flight,
+            [("a:1".to_string(), 3), ("b:2".to_string(), 2)]
+        );
+        let idle = progress(&agg, None, &[]);
+        assert_eq!(
+            (idle.stage_name.as_str(), idle.stage_done, idle.stage_total),
+            ("", 0, 0)
+        );
+        assert!(idle.in_flight.is_empty());
+    }
+}
