@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::RunConfig;
 use crate::model::{Sample, TargetInfo};
 use crate::plan::MAX_STAGES;
+use crate::secrets;
 use crate::stats::{Aggregator, Distribution, StageStats};
 
 /// Version 2 dropped `environment.http_protocols` (each target carries its protocol).
@@ -113,7 +114,15 @@ impl Report {
             percentile_method: PERCENTILE_METHOD.to_string(),
             config: config.redacted(),
             environment: Environment {
-                targets: agg.targets().to_vec(),
+                // Target URLs are the typed ones plus the preset path: the same redaction.
+                targets: agg
+                    .targets()
+                    .iter()
+                    .map(|t| TargetInfo {
+                        url: secrets::redact_url(&t.url),
+                        ..t.clone()
+                    })
+                    .collect(),
                 ..environment
             },
             stopped,
@@ -444,5 +453,18 @@ mod tests {
         assert!(Report::from_json(&big)
             .unwrap_err()
             .contains("imports reports up to 400 MB"));
+    }
+
+    #[test]
+    fn target_urls_are_redacted_too() {
+        let config = RunConfig {
+            endpoint: "http://127.0.0.1:8000/?api_key=q-secret".into(),
+            ..RunConfig::default()
+        };
+        let plan = config.validate().unwrap();
+        let agg = Aggregator::with_targets(plan.stages().to_vec(), plan.urls().to_vec());
+        let json = Report::new("t".into(), &config, Environment::default(), false, &agg).to_json();
+        assert!(!json.contains("q-secret"), "{json}");
+        assert!(json.contains("/generate?api_key=[redacted]"));
     }
 }
