@@ -144,9 +144,9 @@ impl AppState {
     /// later, end the run and say why.
     fn on_worker_error(&self, message: String) {
         web_sys::console::error_1(&message.clone().into());
-        let fresh = self.session.with_value(|s| {
-            s.agg.samples().is_empty() && s.engine.as_ref().is_some_and(Engine::in_worker)
-        });
+        let fresh = self
+            .session
+            .with_value(|s| s.agg.is_empty() && s.engine.as_ref().is_some_and(Engine::in_worker));
         let plan = self.session.with_value(|s| s.plan.clone());
         match plan {
             Some(plan) if fresh && self.running() => {
@@ -250,15 +250,19 @@ impl AppState {
         });
     }
 
-    /// The report to export: the imported one as it was, or one built from the last run.
-    pub fn report(&self) -> Option<Report> {
+    /// The report to export, as its creation time and compact JSON in pieces: the imported
+    /// one as it was, or the last run's, its samples streamed from the compact store.
+    pub fn export(&self) -> Option<(String, Vec<String>)> {
         self.session.with_value(|s| {
             if let Some(r) = &s.imported {
-                return Some(r.clone());
+                return Some((r.created_at.clone(), r.export_parts(std::iter::empty())));
             }
             // A run has happened once the session has stages (the default session has none).
-            (!s.agg.stages().is_empty())
-                .then(|| Report::new(env::iso_now(), &s.config, s.env.clone(), s.stopped, &s.agg))
+            (!s.agg.stages().is_empty()).then(|| {
+                let head =
+                    Report::head(env::iso_now(), &s.config, s.env.clone(), s.stopped, &s.agg);
+                (head.created_at.clone(), head.export_parts(s.agg.samples()))
+            })
         })
     }
 

@@ -3,10 +3,14 @@
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
-/// Offer `text` as a download named `name`. Errors are for the user to see.
-pub fn download(name: &str, text: &str) -> Result<(), String> {
+/// Offer the concatenation of `parts` as a download named `name`; the browser joins them in
+/// the Blob, so a large report is never one string. Errors are for the user to see.
+pub fn download(name: &str, parts: &[String]) -> Result<(), String> {
     let fail = |what: &str| format!("could not start the download ({what})");
-    let parts = js_sys::Array::of1(&text.into());
+    let parts: js_sys::Array = parts
+        .iter()
+        .map(|p| wasm_bindgen::JsValue::from_str(p))
+        .collect();
     let opts = web_sys::BlobPropertyBag::new();
     opts.set_type("application/json");
     let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)

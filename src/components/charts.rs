@@ -12,8 +12,8 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters_canvas::CanvasBackend;
 use stampede_engine::{
-    histogram, latency_over_time, nice_max, tokens_over_time, vs_concurrency, Sample, StageFigure,
-    StageStats,
+    histogram, latency_over_time, nice_max, tokens_over_time, vs_concurrency, Aggregator,
+    StageFigure, StageStats,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -173,8 +173,8 @@ fn draw_histogram(
     Ok(())
 }
 
-fn draw_over_time(area: &Area, t: &Theme, samples: &[Sample], stages: usize) -> DrawResult {
-    let sc = latency_over_time(samples, stages);
+fn draw_over_time(area: &Area, t: &Theme, agg: &Aggregator, stages: usize) -> DrawResult {
+    let sc = latency_over_time(agg, stages);
     let mut chart = frame(
         area,
         t,
@@ -203,8 +203,8 @@ fn draw_over_time(area: &Area, t: &Theme, samples: &[Sample], stages: usize) -> 
     legend(&mut chart, t)
 }
 
-fn draw_tokens_over_time(area: &Area, t: &Theme, samples: &[Sample]) -> DrawResult {
-    let rate = tokens_over_time(samples);
+fn draw_tokens_over_time(area: &Area, t: &Theme, agg: &Aggregator) -> DrawResult {
+    let rate = tokens_over_time(agg.samples());
     let w = rate.bucket_s;
     let mut chart = frame(
         area,
@@ -320,10 +320,10 @@ pub fn Charts() -> impl IntoView {
         let t = Theme::current();
         let stats = state.stats.get_untracked();
         let result = state.session.with_value(|s| -> DrawResult {
-            let samples = s.agg.samples();
-            let ok = || samples.iter().filter(|s| s.ok());
+            let agg = &s.agg;
+            let ok = || agg.samples().filter(|s| s.ok());
             draw_on(hist, &t, |a| {
-                let latency: Vec<f64> = ok().map(Sample::latency_ms).collect();
+                let latency: Vec<f64> = ok().map(|s| s.latency_ms()).collect();
                 draw_histogram(
                     a,
                     &t,
@@ -334,7 +334,7 @@ pub fn Charts() -> impl IntoView {
                 )
             })?;
             draw_on(ttft_h, &t, |a| {
-                let ttft: Vec<f64> = ok().filter_map(Sample::ttft_ms).collect();
+                let ttft: Vec<f64> = ok().filter_map(|s| s.ttft_ms()).collect();
                 draw_histogram(
                     a,
                     &t,
@@ -344,7 +344,7 @@ pub fn Charts() -> impl IntoView {
                     STAGE_COLORS[1],
                 )
             })?;
-            draw_on(tokens_t, &t, |a| draw_tokens_over_time(a, &t, samples))?;
+            draw_on(tokens_t, &t, |a| draw_tokens_over_time(a, &t, agg))?;
             draw_on(ttft_c, &t, |a| {
                 draw_vs_concurrency(
                     a,
@@ -369,7 +369,7 @@ pub fn Charts() -> impl IntoView {
                 )
             })?;
             draw_on(time, &t, |a| {
-                draw_over_time(a, &t, samples, s.agg.stages().len())
+                draw_over_time(a, &t, agg, s.agg.stages().len())
             })?;
             draw_on(lat_c, &t, |a| {
                 draw_vs_concurrency(

@@ -15,12 +15,11 @@ pub fn ExportMenu() -> impl IntoView {
     let can_export = move || matches!(state.phase.get(), Phase::Finished { .. });
 
     let export = move |_| {
-        let Some(report) = state.report() else { return };
-        let name = format!(
-            "stampede-report-{}.json",
-            report.created_at.replace(':', "-")
-        );
-        message.set(files::download(&name, &report.to_json()).err());
+        let Some((created_at, parts)) = state.export() else {
+            return;
+        };
+        let name = format!("stampede-report-{}.json", created_at.replace(':', "-"));
+        message.set(files::download(&name, &parts).err());
     };
     let import = move |_| {
         let Some(input) = file_input.get() else {

@@ -39,9 +39,8 @@ pub fn RequestList() -> impl IntoView {
             let mut matching = s
                 .agg
                 .samples()
-                .iter()
                 .filter(|x| stage.is_none_or(|st| x.stage == st) && (!failed || !x.ok()));
-            let shown: Vec<Sample> = matching.by_ref().take(limit).cloned().collect();
+            let shown: Vec<Sample> = matching.by_ref().take(limit).collect();
             (shown, matching.count())
         })
     });
@@ -62,7 +61,7 @@ pub fn RequestList() -> impl IntoView {
         state.chart_tick.track();
         let sample = state
             .session
-            .with_value(|s| s.agg.samples().iter().find(|x| x.index == index).cloned())?;
+            .with_value(|s| s.agg.samples().find(|x| x.index == index))?;
         Some(view! { <RequestDetail s=sample on_close=move || selected.set(None) /> })
     };
 

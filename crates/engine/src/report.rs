@@ -10,6 +10,8 @@ use crate::stats::{Aggregator, Distribution, StageStats};
 
 /// Version 2 dropped `environment.http_protocols` (each target carries its protocol).
 pub const SCHEMA_VERSION: u32 = 2;
+/// Samples per piece of an export (see [`Report::export_parts`]).
+pub const SAMPLES_PER_PART: usize = 10_000;
 /// Every version `from_json` still reads.
 pub const READS_SCHEMA_VERSIONS: [u32; 2] = [1, 2];
 /// The largest report file the page reads (the browser holds it as text, then as samples).
@@ -105,6 +107,21 @@ impl Report {
         agg: &Aggregator,
     ) -> Report {
         Report {
+            samples: agg.samples().collect(),
+            ..Report::head(created_at, config, environment, stopped, agg)
+        }
+    }
+
+    /// Everything but the samples, which [`Report::export_parts`] streams from the aggregator
+    /// so an export never holds every sample twice.
+    pub fn head(
+        created_at: String,
+        config: &RunConfig,
+        environment: Environment,
+        stopped: bool,
+        agg: &Aggregator,
+    ) -> Report {
+        Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool {
                 name: TOOL_NAME.to_string(),
@@ -127,13 +144,42 @@ impl Report {
             },
             stopped,
             stages: agg.stats(),
-            samples: agg.samples().to_vec(),
+            samples: Vec::new(),
         }
     }
 
+    /// The report as compact JSON in pieces of about `SAMPLES_PER_PART` samples, the head's
+    /// samples followed by `more`: a million samples never become one string (a browser builds
+    /// the download from the pieces). Joined, the pieces are exactly what `from_json` reads.
+    pub fn export_parts(&self, more: impl Iterator<Item = Sample>) -> Vec<String> {
+        let whole = self.to_json();
+        // `samples` is the last field: split its closing `]}` off and stream more before it.
+        let Some(head) = whole.strip_suffix("]}") else {
+            return vec![whole];
+        };
+        let mut first = !self.samples.is_empty();
+        let mut parts = vec![head.to_string()];
+        let mut part = String::new();
+        for (n, s) in more.enumerate() {
+            if !first {
+                first = true;
+            } else {
+                part.push(',');
+            }
+            part.push_str(&serde_json::to_string(&s).unwrap_or_default());
+            if (n + 1) % SAMPLES_PER_PART == 0 {
+                parts.push(std::mem::take(&mut part));
+            }
+        }
+        part.push_str("]}");
+        parts.push(part);
+        parts
+    }
+
+    /// Compact JSON: a pretty-printed million-sample report would be twice the size.
     pub fn to_json(&self) -> String {
         // Plain data with string keys: serialization cannot fail.
-        serde_json::to_string_pretty(self).unwrap_or_default()
+        serde_json::to_string(self).unwrap_or_default()
     }
 
     /// Accept only what `to_json` writes; every rejection says why, for the user. Every number
@@ -466,5 +512,26 @@ mod tests {
         let json = Report::new("t".into(), &config, Environment::default(), false, &agg).to_json();
         assert!(!json.contains("q-secret"), "{json}");
         assert!(json.contains("/generate?api_key=[redacted]"));
+    }
+
+    #[test]
+    fn exported_parts_join_into_the_report() {
+        let r = example();
+        let agg = r.aggregator();
+        let head = Report::head(
+            r.created_at.clone(),
+            &r.config,
+            r.environment.clone(),
+            r.stopped,
+            &agg,
+        );
+        let parts = head.export_parts(agg.samples());
+        let back = Report::from_json(&parts.concat()).unwrap();
+        assert_eq!(back.samples, r.samples);
+        assert_eq!(back.stages, r.stages);
+        // No samples at all still makes a valid report.
+        let empty = Aggregator::new(r.config.stages());
+        let head = Report::head("t".into(), &r.config, Environment::default(), false, &empty);
+        assert!(Report::from_json(&head.export_parts(std::iter::empty()).concat()).is_ok());
     }
 }

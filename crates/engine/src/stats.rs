@@ -5,7 +5,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::borrow::Borrow;
+
 use crate::model::{ErrorClass, Protocol, Sample, TargetInfo, TokenSource, HTTP1_CONNECTIONS};
+use crate::store::SampleStore;
 use crate::suite::StageSpec;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -177,8 +180,12 @@ pub const MIN_JUDGED_REQUESTS: u64 = 20;
 /// …and at least this many requests per concurrent slot: a shorter stage is mostly ramp-up.
 pub const MIN_JUDGED_ROUNDS: u64 = 4;
 
-/// Statistics of one stage from its samples (all of which must belong to it).
-pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageStats {
+/// Statistics of one stage from its samples (all of which must belong to it), in one pass.
+pub fn stage_stats<S: Borrow<Sample>>(
+    index: u32,
+    spec: &StageSpec,
+    samples: impl IntoIterator<Item = S>,
+) -> StageStats {
     let mut successful = 0u64;
     let mut aborted = 0u64;
     let mut errors: Vec<ErrorSummary> = Vec::new();
@@ -202,10 +209,19 @@ pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageSt
     let mut first_start = f64::INFINITY;
     let mut last_end = f64::NEG_INFINITY;
     let mut busy_ms = 0.0;
-    let measured: Vec<&Sample> = samples.iter().copied().filter(|s| !s.warmup).collect();
-    warmups += (samples.len() - measured.len()) as u64;
-    let samples = &measured[..];
+    // (start, queue, end) of each measured request, for the in-flight figures.
+    let mut spans: Vec<Span> = Vec::new();
     for s in samples {
+        let s = s.borrow();
+        if s.warmup {
+            warmups += 1;
+            continue;
+        }
+        spans.push(Span {
+            start: s.start_ms,
+            queue: s.queue_ms,
+            end: s.end_ms,
+        });
         queue_known += usize::from(s.queue_ms.is_some());
         if let Some(intended) = s.intended_ms {
             let l = s.start_ms - intended;
@@ -259,9 +275,9 @@ pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageSt
     }
     errors.sort_by_key(|e| e.class);
     sources.sort_by_key(|c| c.source);
-    let total = samples.len() as u64;
+    let total = spans.len() as u64;
     let completed = total - aborted;
-    let wall_ms = if samples.is_empty() {
+    let wall_ms = if spans.is_empty() {
         0.0
     } else {
         last_end - first_start
@@ -296,8 +312,8 @@ pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageSt
         warmups,
         browser_queue_ms: Distribution::of(&mut queue),
         // Resource timing misses the odd request; with 90 % covered, the rest count as unqueued.
-        sent_concurrency: (queue_known * 10 >= samples.len() * 9 && queue_known > 0)
-            .then(|| in_flight_while_busy(samples, true))
+        sent_concurrency: (queue_known * 10 >= spans.len() * 9 && queue_known > 0)
+            .then(|| in_flight_while_busy(&spans, true))
             .flatten(),
         max_in_flight: Vec::new(),
         requested_rate_per_s: spec.rate.as_ref().map(|r| r.per_s),
@@ -308,35 +324,39 @@ pub fn stage_stats(index: u32, spec: &StageSpec, samples: &[&Sample]) -> StageSt
         dropped: 0,
         shortfall: None,
         sent_concurrency_unknown: None,
-        busy_concurrency: in_flight_while_busy(samples, false),
+        busy_concurrency: in_flight_while_busy(&spans, false),
         too_short_to_judge: false,
     }
 }
 
+/// When a measured request started, waited in the browser and ended.
+struct Span {
+    start: f64,
+    queue: Option<f64>,
+    end: f64,
+}
+
 /// Requests in flight between the stage's first and last start ÷ that span: past the browser's
 /// queue when `past_queue`, else from the moment fetch was called.
-fn in_flight_while_busy(samples: &[&Sample], past_queue: bool) -> Option<f64> {
-    let first = samples
+fn in_flight_while_busy(spans: &[Span], past_queue: bool) -> Option<f64> {
+    let first = spans.iter().map(|s| s.start).fold(f64::INFINITY, f64::min);
+    let last = spans
         .iter()
-        .map(|s| s.start_ms)
-        .fold(f64::INFINITY, f64::min);
-    let last = samples
-        .iter()
-        .map(|s| s.start_ms)
+        .map(|s| s.start)
         .fold(f64::NEG_INFINITY, f64::max);
     let span = last - first;
     if span.is_nan() || span <= 0.0 {
         return None;
     }
-    let busy: f64 = samples
+    let busy: f64 = spans
         .iter()
         .map(|s| {
             let queued = if past_queue {
-                s.queue_ms.unwrap_or(0.0)
+                s.queue.unwrap_or(0.0)
             } else {
                 0.0
             };
-            (s.end_ms.min(last) - (s.start_ms + queued).max(first)).max(0.0)
+            (s.end.min(last) - (s.start + queued).max(first)).max(0.0)
         })
         .sum();
     Some(busy / span)
@@ -480,7 +500,7 @@ fn spec_is_closed(spec: &StageSpec) -> bool {
 #[derive(Clone, Debug, Default)]
 pub struct Aggregator {
     stages: Vec<StageSpec>,
-    samples: Vec<Sample>,
+    samples: SampleStore,
     targets: Vec<TargetInfo>,
     /// Per stage, from the runner: most in flight per origin, and dropped arrivals.
     ends: Vec<Option<(Vec<u32>, u64)>>,
@@ -495,7 +515,7 @@ impl Aggregator {
         let ends = vec![None; stages.len()];
         Aggregator {
             stages,
-            samples: Vec::new(),
+            samples: SampleStore::default(),
             targets: urls
                 .into_iter()
                 .map(|url| TargetInfo {
@@ -525,11 +545,31 @@ impl Aggregator {
     }
 
     pub fn push(&mut self, s: Sample) {
-        self.samples.push(s);
+        self.samples.push(&s);
     }
 
-    pub fn samples(&self) -> &[Sample] {
-        &self.samples
+    /// Samples kept, in the order they arrived.
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// Sample `i` in arrival order.
+    pub fn sample(&self, i: usize) -> Option<Sample> {
+        self.samples.get(i)
+    }
+
+    /// Every sample, in arrival order (each made on the way: they are kept compact).
+    pub fn samples(&self) -> impl Iterator<Item = Sample> + Clone + '_ {
+        self.samples.iter()
+    }
+
+    /// Bytes the kept samples take.
+    pub fn sample_bytes(&self) -> usize {
+        self.samples.bytes()
     }
 
     pub fn stages(&self) -> &[StageSpec] {
@@ -539,12 +579,8 @@ impl Aggregator {
     /// Statistics of stage `i`, if it has samples. Live views recompute only the running stage.
     pub fn stage(&self, i: usize) -> Option<StageStats> {
         let spec = self.stages.get(i)?;
-        let mine: Vec<&Sample> = self
-            .samples
-            .iter()
-            .filter(|s| s.stage as usize == i)
-            .collect();
-        (!mine.is_empty()).then(|| self.finish(i, stage_stats(i as u32, spec, &mine)))
+        let st = stage_stats(i as u32, spec, self.samples.iter_stage(i));
+        (st.completed + st.aborted + st.warmups > 0).then(|| self.finish(i, st))
     }
 
     /// Add what only the runner knows, then judge the stage.
@@ -562,17 +598,8 @@ impl Aggregator {
 
     /// Statistics for every stage that has at least one sample, in stage order.
     pub fn stats(&self) -> Vec<StageStats> {
-        let mut by_stage: Vec<Vec<&Sample>> = vec![Vec::new(); self.stages.len()];
-        for s in &self.samples {
-            if let Some(v) = by_stage.get_mut(s.stage as usize) {
-                v.push(s);
-            }
-        }
-        by_stage
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| !v.is_empty())
-            .map(|(i, v)| self.finish(i, stage_stats(i as u32, &self.stages[i], v)))
+        (0..self.stages.len())
+            .filter_map(|i| self.stage(i))
             .collect()
     }
 }
@@ -646,7 +673,7 @@ mod tests {
             sample(600.0, 1000.0, None),
         ];
         let refs: Vec<&Sample> = s.iter().collect();
-        let st = stage_stats(0, &spec(), &refs);
+        let st = stage_stats(0, &spec(), refs.iter().copied());
         assert_eq!(st.wall_ms, 1000.0);
         assert_eq!(
             (st.completed, st.successful, st.failed, st.aborted),
@@ -692,7 +719,7 @@ mod tests {
             ..sample(start, 0.0, None)
         };
         let (a, b) = (mk(0.0, 100.0, 50.0), mk(10.0, 200.0, 100.0));
-        let st = stage_stats(0, &spec(), &[&a, &b]);
+        let st = stage_stats(0, &spec(), [&a, &b]);
         let ttft = st.ttft_ms.unwrap();
         assert_eq!((ttft.min, ttft.max, ttft.mean), (100.0, 200.0, 150.0));
         // 10 tokens each (from `sample`): tpot = (latency − ttft) / 9.
@@ -707,7 +734,7 @@ mod tests {
         assert_eq!(st.server_total_ms, None);
         // Non-streamed samples have none of these.
         let plain = sample(0.0, 10.0, None);
-        let st = stage_stats(0, &spec(), &[&plain]);
+        let st = stage_stats(0, &spec(), [&plain]);
         assert_eq!(
             (st.ttft_ms, st.tpot_ms, st.inter_chunk_ms),
             (None, None, None)
@@ -741,7 +768,7 @@ mod tests {
             concurrency: 10,
             ..spec()
         };
-        let st = stage_stats(0, &spec, &refs);
+        let st = stage_stats(0, &spec, refs.iter().copied());
         assert_eq!((st.warmups, st.completed, st.wall_ms), (1, 12, 200.0));
         // Σ latency = 6×100 + 4×200 + 2×100 = 1600 over 200 ms → 8.0 (the queue hides inside).
         assert_eq!(st.achieved_concurrency, Some(8.0));
@@ -773,7 +800,7 @@ mod tests {
             })
             .collect();
         let refs: Vec<&Sample> = full.iter().collect();
-        let st = stage_stats(0, &spec, &refs);
+        let st = stage_stats(0, &spec, refs.iter().copied());
         assert_eq!(
             st.sent_concurrency,
             Some(10.0),
@@ -795,7 +822,7 @@ mod tests {
             })
             .collect();
         let refs: Vec<&Sample> = blind.iter().collect();
-        let st = stage_stats(0, &spec, &refs);
+        let st = stage_stats(0, &spec, refs.iter().copied());
         assert_eq!(st.sent_concurrency, None);
         assert!(shortfall(&st, &spec, &http1).is_some());
     }
@@ -822,7 +849,7 @@ mod tests {
             requests: 40,
             ..spec()
         };
-        let st = stage_stats(0, &spec, &refs);
+        let st = stage_stats(0, &spec, refs.iter().copied());
         assert!(!too_short(&st));
         let sent = st.sent_concurrency.unwrap();
         assert!((sent - 3700.0 / 1100.0).abs() < 1e-9, "{sent}");
@@ -840,7 +867,10 @@ mod tests {
             })
             .collect();
         let refs: Vec<&Sample> = failed.iter().collect();
-        assert_eq!(shortfall(&stage_stats(0, &spec, &refs), &spec, &h2), None);
+        assert_eq!(
+            shortfall(&stage_stats(0, &spec, refs.iter().copied()), &spec, &h2),
+            None
+        );
     }
 
     #[test]
@@ -859,7 +889,7 @@ mod tests {
             concurrency: 10,
             ..spec()
         };
-        let mut st = stage_stats(0, &spec, &refs);
+        let mut st = stage_stats(0, &spec, refs.iter().copied());
         assert_eq!(st.achieved_concurrency, Some(10.0));
         assert_eq!(st.sent_concurrency, None);
         let target = |url: &str| TargetInfo {
@@ -925,7 +955,7 @@ mod tests {
             }),
             ..spec()
         };
-        let st = stage_stats(0, &spec, &refs);
+        let st = stage_stats(0, &spec, refs.iter().copied());
         assert_eq!(st.requested_rate_per_s, Some(10.0));
         // Starts 1, 101, 220, 301, 401: 4 gaps over 400 ms.
         assert_eq!(st.achieved_rate_per_s, Some(10.0));
@@ -956,7 +986,7 @@ mod tests {
             sample(5.0, 30.0, Some(ErrorClass::Aborted)),
         ];
         let refs: Vec<&Sample> = s.iter().collect();
-        let st = stage_stats(0, &spec(), &refs);
+        let st = stage_stats(0, &spec(), refs.iter().copied());
         assert_eq!(
             (st.completed, st.successful, st.failed, st.aborted),
             (2, 0, 2, 1)
@@ -971,13 +1001,13 @@ mod tests {
 
     #[test]
     fn empty_and_single() {
-        let st = stage_stats(0, &spec(), &[]);
+        let st = stage_stats(0, &spec(), [] as [&Sample; 0]);
         assert_eq!(
             (st.completed, st.wall_ms, st.requests_per_s, st.success_rate),
             (0, 0.0, None, None)
         );
         let one = sample(100.0, 350.0, None);
-        let st = stage_stats(0, &spec(), &[&one]);
+        let st = stage_stats(0, &spec(), [&one]);
         assert_eq!(st.requests_per_s, Some(4.0));
         assert_eq!(st.achieved_concurrency, Some(1.0));
         assert_eq!(st.latency_ms.unwrap().stddev, 0.0);

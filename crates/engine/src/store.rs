@@ -212,8 +212,19 @@ impl SampleStore {
         })
     }
 
+    /// The samples of stage `stage`, in the order pushed; other rows are skipped unread.
+    pub fn iter_stage(&self, stage: usize) -> impl Iterator<Item = Sample> + Clone + '_ {
+        (0..self.rows.len())
+            .filter(move |&i| {
+                self.rows
+                    .get(i)
+                    .is_some_and(|r| usize::from(r.stage) == stage)
+            })
+            .filter_map(|i| self.get(i))
+    }
+
     /// Every sample, in the order pushed.
-    pub fn iter(&self) -> impl Iterator<Item = Sample> + '_ {
+    pub fn iter(&self) -> impl Iterator<Item = Sample> + Clone + '_ {
         (0..self.rows.len()).filter_map(|i| self.get(i))
     }
 }

@@ -2,6 +2,8 @@
 //! figures. Plain functions on plain data, so every figure is tested natively and the page's
 //! components only draw what these return.
 
+use std::borrow::Borrow;
+
 use crate::model::{Protocol, Sample, HTTP1_CONNECTIONS};
 use crate::report::Environment;
 use crate::stats::{Aggregator, StageStats};
@@ -81,11 +83,12 @@ pub struct Scatter {
 }
 
 /// Latency against start time, every n-th request so at most [`MAX_POINTS`] are drawn.
-pub fn latency_over_time(samples: &[Sample], stages: usize) -> Scatter {
-    let step = samples.len().div_ceil(MAX_POINTS).max(1);
+pub fn latency_over_time(agg: &Aggregator, stages: usize) -> Scatter {
+    let step = agg.len().div_ceil(MAX_POINTS).max(1);
     let mut out = vec![StagePoints::default(); stages];
     let (mut x_max, mut y_max) = (0.0, 0.0);
-    for s in samples.iter().step_by(step) {
+    // Only the samples drawn are read back from the compact store.
+    for s in (0..agg.len()).step_by(step).filter_map(|i| agg.sample(i)) {
         let (x, y) = (s.start_ms / 1000.0, s.latency_ms());
         if !(x.is_finite() && y.is_finite()) {
             continue;
@@ -118,8 +121,15 @@ pub struct TokenRate {
 
 /// Call `f(at_ms, tokens)` for each successful request's output. A streamed request's tokens
 /// are spread evenly over its content events; others count at their end.
-fn each_output(samples: &[Sample], mut f: impl FnMut(f64, f64)) {
-    for s in samples.iter().filter(|s| s.ok()) {
+fn each_output<S: Borrow<Sample>>(
+    samples: impl IntoIterator<Item = S>,
+    mut f: impl FnMut(f64, f64),
+) {
+    for s in samples {
+        let s = s.borrow();
+        if !s.ok() {
+            continue;
+        }
         let tokens = s.output_tokens.unwrap_or(0) as f64;
         if s.content_ms.is_empty() {
             f(s.end_ms, tokens);
@@ -134,9 +144,11 @@ fn each_output(samples: &[Sample], mut f: impl FnMut(f64, f64)) {
 
 /// Output tokens per second in time buckets, at most [`MAX_BUCKETS`] of them. Times before the
 /// run's start count in the first bucket; non-finite times are ignored.
-pub fn tokens_over_time(samples: &[Sample]) -> TokenRate {
+pub fn tokens_over_time<S: Borrow<Sample>, I: IntoIterator<Item = S> + Clone>(
+    samples: I,
+) -> TokenRate {
     let mut last_s: Option<f64> = None;
-    each_output(samples, |at_ms, _| {
+    each_output(samples.clone(), |at_ms, _| {
         if at_ms.is_finite() {
             let s = at_ms.max(0.0) / 1000.0;
             last_s = Some(last_s.map_or(s, |l| l.max(s)));
@@ -461,7 +473,7 @@ pub fn progress(
     in_flight: &[u32],
 ) -> ProgressFigures {
     let stages = agg.stages();
-    let measured = || agg.samples().iter().filter(|s| !s.warmup);
+    let measured = || agg.samples().filter(|s| !s.warmup);
     let (stage_name, stage_total) = current_stage
         .and_then(|i| stages.get(i))
         .map(|st| (st.name.clone(), u64::from(st.requests)))
@@ -558,6 +570,14 @@ mod tests {
         assert_eq!((h.lo, h.hi, h.tallest()), (0.0, 1.0, 0));
     }
 
+    fn agg_of(samples: &[Sample]) -> Aggregator {
+        let mut agg = Aggregator::new(Vec::new());
+        for s in samples {
+            agg.push(s.clone());
+        }
+        agg
+    }
+
     #[test]
     fn latency_over_time_by_stage() {
         let samples = [
@@ -568,7 +588,7 @@ mod tests {
             sample(5, 3000.0, 3050.0),
             sample(1, f64::NAN, 1.0),
         ];
-        let sc = latency_over_time(&samples, 2);
+        let sc = latency_over_time(&agg_of(&samples), 2);
         assert_eq!(sc.stages.len(), 2);
         assert_eq!(sc.stages[0].ok, [(0.0, 100.0)]);
         assert_eq!(sc.stages[0].failed, [(0.5, 20.0)]);
@@ -584,7 +604,7 @@ mod tests {
         let samples: Vec<Sample> = (0..12_000)
             .map(|i| sample(0, f64::from(i), f64::from(i) + 10.0))
             .collect();
-        let sc = latency_over_time(&samples, 1);
+        let sc = latency_over_time(&agg_of(&samples), 1);
         assert_eq!(sc.stages[0].ok.len(), 4000);
         assert_eq!(sc.stages[0].ok[1], (0.003, 10.0));
     }
@@ -609,7 +629,7 @@ mod tests {
         let r = tokens_over_time(&[whole, streamed, lost]);
         assert_eq!(r.bucket_s, 1.0);
         assert_eq!(r.per_s, [4.0, 10.0, 2.0]);
-        assert_eq!(tokens_over_time(&[]).per_s, Vec::<f64>::new());
+        assert_eq!(tokens_over_time(&[] as &[Sample]).per_s, Vec::<f64>::new());
     }
 
     #[test]

@@ -209,11 +209,10 @@ fn exercise(text: &str) {
         let stats = agg.stats();
         assert!(stats.len() <= report.config.stages().len());
         // What the page draws from an imported report.
-        let samples = agg.samples();
-        let latencies: Vec<f64> = samples.iter().map(Sample::latency_ms).collect();
+        let latencies: Vec<f64> = agg.samples().map(|s| s.latency_ms()).collect();
         let _ = stampede_engine::histogram(&latencies);
-        let _ = stampede_engine::latency_over_time(samples, stats.len());
-        let tokens = stampede_engine::tokens_over_time(samples);
+        let _ = stampede_engine::latency_over_time(&agg, stats.len());
+        let tokens = stampede_engine::tokens_over_time(agg.samples());
         assert!(tokens.per_s.len() <= stampede_engine::MAX_BUCKETS);
         let _ = stampede_engine::vs_concurrency(&stats, &[|s| s.requests_per_s]);
         let _ = stampede_engine::fidelity(&report.environment, &stats);
