@@ -2,6 +2,7 @@
 
 use leptos::prelude::*;
 
+use crate::components::ceiling_note::CeilingNote;
 use crate::components::request_list::RequestList;
 use crate::components::{
     charts::Charts, diagnostics::Diagnostics, endpoint_form::EndpointForm, export_menu::ExportMenu,
@@ -25,6 +26,7 @@ pub fn App() -> impl IntoView {
                 <EndpointForm />
                 <SuiteEditor />
             </section>
+            <CeilingNote />
             <RunBar />
             <Diagnostics />
             <ResultsTable stats=state.stats shown=state.shown />

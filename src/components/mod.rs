@@ -1,5 +1,6 @@
 //! One file per thing the user sees.
 
+pub mod ceiling_note;
 pub mod charts;
 pub mod diagnostics;
 pub mod endpoint_form;

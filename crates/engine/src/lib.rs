@@ -60,13 +60,13 @@ pub use report::{
 pub use runner::{run, to_sample, Command, Event, Gauges};
 pub use secrets::{is_harmless_header, HARMLESS_HEADERS, REDACTED};
 pub use stats::{
-    shortfall, stage_stats, Aggregator, Distribution, ErrorSummary, StageStats, TokenSourceCount,
-    LATE_MS, SHORTFALL,
+    browser_cap, shortfall, stage_stats, Aggregator, BrowserCap, Distribution, ErrorSummary,
+    StageStats, TokenSourceCount, APPROXIMATE, LATE_MS, MAX_KEPT_SAMPLES, SHORTFALL,
 };
 pub use stream::{NdjsonParser, SseEvent, SseParser};
 pub use suite::{default_stage_name, seed_prompt, RateSpec, StageSpec, Suite};
 pub use views::{
-    fidelity, histogram, latency_over_time, nice_max, progress, tokens_over_time, vs_concurrency,
-    FidelityItem, Histogram, Level, ProgressFigures, Scaling, Scatter, StageFigure, StagePoints,
-    TokenRate, HISTOGRAM_BINS, MAX_BUCKETS, MAX_POINTS,
+    ceiling_note, fidelity, histogram, latency_over_time, nice_max, progress, tokens_over_time,
+    vs_concurrency, FidelityItem, Histogram, Level, ProgressFigures, Scaling, Scatter, StageFigure,
+    StagePoints, TokenRate, HISTOGRAM_BINS, MAX_BUCKETS, MAX_POINTS,
 };

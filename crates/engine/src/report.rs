@@ -6,7 +6,7 @@ use crate::config::RunConfig;
 use crate::model::{Sample, TargetInfo};
 use crate::plan::MAX_STAGES;
 use crate::secrets;
-use crate::stats::{Aggregator, Distribution, StageStats};
+use crate::stats::{Aggregator, Distribution, StageStats, MAX_KEPT_SAMPLES};
 
 /// Version 2 dropped `environment.http_protocols` (each target carries its protocol).
 pub const SCHEMA_VERSION: u32 = 2;
@@ -16,8 +16,8 @@ pub const SAMPLES_PER_PART: usize = 10_000;
 pub const READS_SCHEMA_VERSIONS: [u32; 2] = [1, 2];
 /// The largest report file the page reads (the browser holds it as text, then as samples).
 pub const MAX_REPORT_BYTES: usize = 400_000_000;
-/// Samples an imported report may hold.
-pub const MAX_IMPORT_SAMPLES: usize = 5_000_000;
+/// Samples an imported report may hold: what a run keeps.
+pub const MAX_IMPORT_SAMPLES: usize = MAX_KEPT_SAMPLES;
 /// Stream events (content arrival times) over all of an imported report's samples.
 pub const MAX_IMPORT_EVENTS: usize = 50_000_000;
 /// Targets (the endpoint and its host aliases) a report may name.
@@ -335,6 +335,11 @@ impl Report {
         }
         for st in &self.stages {
             agg.stage_ended(st.stage as usize, st.max_in_flight.clone(), st.dropped);
+            // A stage that ran past the ceiling kept only its first samples: its own figures
+            // cover every request, the samples would not.
+            if !st.approximate.is_empty() {
+                agg.set_fixed(st.stage as usize, st.clone());
+            }
         }
         for s in &self.samples {
             agg.push(s.clone());

@@ -145,6 +145,10 @@ pub struct StageStats {
     /// to call a measured shortfall; a certain browser cap is still flagged.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub too_short_to_judge: bool,
+    /// Past the sample ceiling: which figures are approximate or missing, and why. Empty when
+    /// every figure is exact.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approximate: Vec<String>,
     /// The most requests in flight at once per origin (endpoint, then each host alias).
     #[serde(default)]
     pub max_in_flight: Vec<u32>,
@@ -180,78 +184,213 @@ pub const MIN_JUDGED_REQUESTS: u64 = 20;
 /// …and at least this many requests per concurrent slot: a shorter stage is mostly ramp-up.
 pub const MIN_JUDGED_ROUNDS: u64 = 4;
 
-/// Statistics of one stage from its samples (all of which must belong to it), in one pass.
+/// Statistics of one stage from its samples (all of which must belong to it), in one pass,
+/// exact: every value kept and sorted.
 pub fn stage_stats<S: Borrow<Sample>>(
     index: u32,
     spec: &StageSpec,
     samples: impl IntoIterator<Item = S>,
 ) -> StageStats {
-    let mut successful = 0u64;
-    let mut aborted = 0u64;
-    let mut errors: Vec<ErrorSummary> = Vec::new();
-    let mut latency = Vec::new();
-    let mut ttfb = Vec::new();
-    let mut server_tps = Vec::new();
-    let mut ttft = Vec::new();
-    let mut tpot = Vec::new();
-    let mut gaps = Vec::new();
-    let mut server_total = Vec::new();
-    let mut queue = Vec::new();
-    let mut lag = Vec::new();
-    let mut from_intended = Vec::new();
-    let mut starts = Vec::new();
-    let mut late = 0u64;
-    let mut warmups = 0u64;
-    let mut queue_known = 0usize;
-    let mut prompt_tokens = 0u64;
-    let mut output_tokens = 0u64;
-    let mut sources: Vec<TokenSourceCount> = Vec::new();
-    let mut first_start = f64::INFINITY;
-    let mut last_end = f64::NEG_INFINITY;
-    let mut busy_ms = 0.0;
-    // (start, queue, end) of each measured request, for the in-flight figures.
-    let mut spans: Vec<Span> = Vec::new();
+    let mut acc = StageAcc::<Exact>::default();
     for s in samples {
-        let s = s.borrow();
-        if s.warmup {
-            warmups += 1;
-            continue;
+        acc.push(s.borrow());
+    }
+    acc.finish(index, spec)
+}
+
+/// How a stage keeps the values of one distribution.
+pub(crate) trait Values: Default + Clone + std::fmt::Debug {
+    fn push(&mut self, v: f64);
+    fn extend(&mut self, vs: impl IntoIterator<Item = f64>) {
+        for v in vs {
+            self.push(v);
         }
-        spans.push(Span {
-            start: s.start_ms,
-            queue: s.queue_ms,
-            end: s.end_ms,
-        });
-        queue_known += usize::from(s.queue_ms.is_some());
+    }
+    fn distribution(&mut self) -> Option<Distribution>;
+    /// Whether the figures are exact (else some are left out or approximate).
+    const EXACT: bool;
+}
+
+/// Every value, sorted at the end: nearest-rank percentiles (DESIGN §3).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Exact(Vec<f64>);
+
+impl Values for Exact {
+    fn push(&mut self, v: f64) {
+        self.0.push(v);
+    }
+    fn distribution(&mut self) -> Option<Distribution> {
+        Distribution::of(&mut self.0)
+    }
+    const EXACT: bool = true;
+}
+
+/// An HDR histogram in µs (3 significant digits: percentiles within 0.1 %), with exact count,
+/// mean, stddev, min and max. Bounded memory, whatever the number of values.
+#[derive(Clone, Debug)]
+pub(crate) struct Approx {
+    hist: Option<hdrhistogram::Histogram<u64>>,
+    n: u64,
+    sum: f64,
+    sum_sq: f64,
+    min: f64,
+    max: f64,
+}
+
+impl Default for Approx {
+    fn default() -> Approx {
+        Approx {
+            hist: hdrhistogram::Histogram::new(3).ok(),
+            n: 0,
+            sum: 0.0,
+            sum_sq: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl Values for Approx {
+    fn push(&mut self, v: f64) {
+        if !v.is_finite() {
+            return;
+        }
+        self.n += 1;
+        self.sum += v;
+        self.sum_sq += v * v;
+        self.min = self.min.min(v);
+        self.max = self.max.max(v);
+        if let Some(h) = &mut self.hist {
+            // Negative values (clock skew) count as 0 in the percentiles; min keeps the truth.
+            let _ = h.record((v.max(0.0) * 1000.0).round() as u64);
+        }
+    }
+    fn distribution(&mut self) -> Option<Distribution> {
+        if self.n == 0 {
+            return None;
+        }
+        let n = self.n as f64;
+        let mean = self.sum / n;
+        let var = if self.n > 1 {
+            ((self.sum_sq - n * mean * mean) / (n - 1.0)).max(0.0)
+        } else {
+            0.0
+        };
+        let q = |p: f64| {
+            self.hist
+                .as_ref()
+                .map_or(mean, |h| h.value_at_quantile(p) as f64 / 1000.0)
+                .clamp(self.min, self.max)
+        };
+        Some(Distribution {
+            count: self.n,
+            mean,
+            stddev: var.sqrt(),
+            min: self.min,
+            p50: q(0.50),
+            p90: q(0.90),
+            p95: q(0.95),
+            p99: q(0.99),
+            max: self.max,
+        })
+    }
+    const EXACT: bool = false;
+}
+
+/// A stage's figures accumulated one sample at a time.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct StageAcc<V: Values> {
+    successful: u64,
+    aborted: u64,
+    errors: Vec<ErrorSummary>,
+    latency: V,
+    ttfb: V,
+    server_tps: V,
+    ttft: V,
+    tpot: V,
+    gaps: V,
+    server_total: V,
+    queue: V,
+    lag: V,
+    from_intended: V,
+    /// Exact only: open-loop start times, for the achieved rate.
+    starts: Vec<f64>,
+    intended_count: u64,
+    first_intended_start: f64,
+    last_intended_start: f64,
+    late: u64,
+    warmups: u64,
+    measured: u64,
+    queue_known: u64,
+    prompt_tokens: u64,
+    output_tokens: u64,
+    sources: Vec<TokenSourceCount>,
+    first_start: Option<f64>,
+    last_end: f64,
+    busy_ms: f64,
+    /// Exact only: (start, queue, end) of each measured request, for the in-flight figures.
+    spans: Vec<Span>,
+}
+
+impl<V: Values> StageAcc<V> {
+    pub(crate) fn push(&mut self, s: &Sample) {
+        if s.warmup {
+            self.warmups += 1;
+            return;
+        }
+        self.measured += 1;
+        if V::EXACT {
+            self.spans.push(Span {
+                start: s.start_ms,
+                queue: s.queue_ms,
+                end: s.end_ms,
+            });
+        }
+        self.queue_known += u64::from(s.queue_ms.is_some());
         if let Some(intended) = s.intended_ms {
             let l = s.start_ms - intended;
-            lag.push(l);
-            starts.push(s.start_ms);
+            self.lag.push(l);
+            if V::EXACT {
+                self.starts.push(s.start_ms);
+            }
+            if self.intended_count == 0 {
+                self.first_intended_start = s.start_ms;
+                self.last_intended_start = s.start_ms;
+            }
+            self.intended_count += 1;
+            self.first_intended_start = self.first_intended_start.min(s.start_ms);
+            self.last_intended_start = self.last_intended_start.max(s.start_ms);
             if l > LATE_MS {
-                late += 1;
+                self.late += 1;
             }
         }
-        first_start = first_start.min(s.start_ms);
-        last_end = last_end.max(s.end_ms);
-        busy_ms += s.latency_ms();
+        self.first_start = Some(self.first_start.map_or(s.start_ms, |f| f.min(s.start_ms)));
+        self.last_end = if self.measured == 1 {
+            s.end_ms
+        } else {
+            self.last_end.max(s.end_ms)
+        };
+        self.busy_ms += s.latency_ms();
         match s.error_class {
             None => {
-                successful += 1;
-                latency.push(s.latency_ms());
-                ttfb.extend(s.ttfb_ms());
-                server_tps.extend(s.server_tokens_per_s);
-                ttft.extend(s.ttft_ms());
-                tpot.extend(s.tpot_ms());
-                gaps.extend(s.gaps_ms());
-                server_total.extend(s.server_durations.as_ref().and_then(|d| d.total_ms));
-                queue.extend(s.queue_ms);
-                from_intended.extend(s.intended_ms.map(|i| s.end_ms - i));
-                prompt_tokens += s.prompt_tokens.unwrap_or(0);
-                output_tokens += s.output_tokens.unwrap_or(0);
+                self.successful += 1;
+                self.latency.push(s.latency_ms());
+                self.ttfb.extend(s.ttfb_ms());
+                self.server_tps.extend(s.server_tokens_per_s);
+                self.ttft.extend(s.ttft_ms());
+                self.tpot.extend(s.tpot_ms());
+                self.gaps.extend(s.gaps_ms());
+                self.server_total
+                    .extend(s.server_durations.as_ref().and_then(|d| d.total_ms));
+                self.queue.extend(s.queue_ms);
+                self.from_intended
+                    .extend(s.intended_ms.map(|i| s.end_ms - i));
+                self.prompt_tokens += s.prompt_tokens.unwrap_or(0);
+                self.output_tokens += s.output_tokens.unwrap_or(0);
                 if let Some(src) = s.token_source {
-                    match sources.iter_mut().find(|c| c.source == src) {
+                    match self.sources.iter_mut().find(|c| c.source == src) {
                         Some(c) => c.count += 1,
-                        None => sources.push(TokenSourceCount {
+                        None => self.sources.push(TokenSourceCount {
                             source: src,
                             count: 1,
                         }),
@@ -260,11 +399,11 @@ pub fn stage_stats<S: Borrow<Sample>>(
             }
             Some(class) => {
                 if class == ErrorClass::Aborted {
-                    aborted += 1;
+                    self.aborted += 1;
                 }
-                match errors.iter_mut().find(|e| e.class == class) {
+                match self.errors.iter_mut().find(|e| e.class == class) {
                     Some(e) => e.count += 1,
-                    None => errors.push(ErrorSummary {
+                    None => self.errors.push(ErrorSummary {
                         class,
                         count: 1,
                         example: s.error_message.clone().unwrap_or_default(),
@@ -273,63 +412,85 @@ pub fn stage_stats<S: Borrow<Sample>>(
             }
         }
     }
-    errors.sort_by_key(|e| e.class);
-    sources.sort_by_key(|c| c.source);
-    let total = spans.len() as u64;
-    let completed = total - aborted;
-    let wall_ms = if spans.is_empty() {
-        0.0
-    } else {
-        last_end - first_start
-    };
-    let per_s = |x: f64| (wall_ms > 0.0).then(|| x / (wall_ms / 1000.0));
-    StageStats {
-        stage: index,
-        name: spec.name.clone(),
-        requested_concurrency: spec.concurrency,
-        planned_requests: spec.requests,
-        completed,
-        successful,
-        failed: completed - successful,
-        aborted,
-        success_rate: (completed > 0).then(|| successful as f64 / completed as f64),
-        errors,
-        wall_ms,
-        requests_per_s: per_s(completed as f64),
-        successful_per_s: per_s(successful as f64),
-        output_tokens_per_s: per_s(output_tokens as f64),
-        output_tokens,
-        token_sources: sources,
-        achieved_concurrency: (wall_ms > 0.0).then(|| busy_ms / wall_ms),
-        prompt_tokens,
-        latency_ms: Distribution::of(&mut latency),
-        ttfb_ms: Distribution::of(&mut ttfb),
-        ttft_ms: Distribution::of(&mut ttft),
-        tpot_ms: Distribution::of(&mut tpot),
-        inter_chunk_ms: Distribution::of(&mut gaps),
-        server_tokens_per_s: Distribution::of(&mut server_tps),
-        server_total_ms: Distribution::of(&mut server_total),
-        warmups,
-        browser_queue_ms: Distribution::of(&mut queue),
+
+    pub(crate) fn finish(mut self, index: u32, spec: &StageSpec) -> StageStats {
+        self.errors.sort_by_key(|e| e.class);
+        self.sources.sort_by_key(|c| c.source);
+        let total = self.measured;
+        let completed = total - self.aborted;
+        let wall_ms = self.first_start.map_or(0.0, |f| self.last_end - f);
+        let per_s = |x: f64| (wall_ms > 0.0).then(|| x / (wall_ms / 1000.0));
+        let successful = self.successful;
+        let achieved_rate_per_s = if V::EXACT {
+            achieved_rate(&mut self.starts)
+        } else {
+            let span = self.last_intended_start - self.first_intended_start;
+            (self.intended_count > 1 && span > 0.0)
+                .then(|| (self.intended_count - 1) as f64 / (span / 1000.0))
+        };
         // Resource timing misses the odd request; with 90 % covered, the rest count as unqueued.
-        sent_concurrency: (queue_known * 10 >= spans.len() * 9 && queue_known > 0)
-            .then(|| in_flight_while_busy(&spans, true))
-            .flatten(),
-        max_in_flight: Vec::new(),
-        requested_rate_per_s: spec.rate.as_ref().map(|r| r.per_s),
-        achieved_rate_per_s: achieved_rate(&mut starts),
-        schedule_lag_ms: Distribution::of(&mut lag),
-        latency_from_intended_ms: Distribution::of(&mut from_intended),
-        late,
-        dropped: 0,
-        shortfall: None,
-        sent_concurrency_unknown: None,
-        busy_concurrency: in_flight_while_busy(&spans, false),
-        too_short_to_judge: false,
+        let queue_covered = self.queue_known * 10 >= total * 9 && self.queue_known > 0;
+        StageStats {
+            stage: index,
+            name: spec.name.clone(),
+            requested_concurrency: spec.concurrency,
+            planned_requests: spec.requests,
+            completed,
+            successful,
+            failed: completed - successful,
+            aborted: self.aborted,
+            success_rate: (completed > 0).then(|| successful as f64 / completed as f64),
+            errors: std::mem::take(&mut self.errors),
+            wall_ms,
+            requests_per_s: per_s(completed as f64),
+            successful_per_s: per_s(successful as f64),
+            output_tokens_per_s: per_s(self.output_tokens as f64),
+            output_tokens: self.output_tokens,
+            token_sources: std::mem::take(&mut self.sources),
+            achieved_concurrency: (wall_ms > 0.0).then(|| self.busy_ms / wall_ms),
+            prompt_tokens: self.prompt_tokens,
+            latency_ms: self.latency.distribution(),
+            ttfb_ms: self.ttfb.distribution(),
+            ttft_ms: self.ttft.distribution(),
+            tpot_ms: self.tpot.distribution(),
+            inter_chunk_ms: self.gaps.distribution(),
+            server_tokens_per_s: self.server_tps.distribution(),
+            server_total_ms: self.server_total.distribution(),
+            warmups: self.warmups,
+            browser_queue_ms: self.queue.distribution(),
+            sent_concurrency: queue_covered
+                .then(|| in_flight_while_busy(&self.spans, true))
+                .flatten(),
+            max_in_flight: Vec::new(),
+            requested_rate_per_s: spec.rate.as_ref().map(|r| r.per_s),
+            achieved_rate_per_s,
+            schedule_lag_ms: self.lag.distribution(),
+            latency_from_intended_ms: self.from_intended.distribution(),
+            late: self.late,
+            dropped: 0,
+            shortfall: None,
+            sent_concurrency_unknown: None,
+            busy_concurrency: in_flight_while_busy(&self.spans, false),
+            too_short_to_judge: false,
+            approximate: if V::EXACT {
+                Vec::new()
+            } else {
+                APPROXIMATE.iter().map(|f| f.to_string()).collect()
+            },
+        }
     }
 }
 
+/// What a stage past the sample ceiling reports approximately (HDR histograms), or not at all.
+pub const APPROXIMATE: [&str; 3] = [
+    "percentiles of every distribution: HDR histogram, 3 significant digits (count, mean, \
+     stddev, min and max stay exact)",
+    "sent_concurrency and busy_concurrency: not computed (they need every request's times)",
+    "samples: only the first ones are kept and exported",
+];
+
 /// When a measured request started, waited in the browser and ended.
+#[derive(Clone, Copy, Debug)]
 struct Span {
     start: f64,
     queue: Option<f64>,
@@ -496,6 +657,10 @@ fn spec_is_closed(spec: &StageSpec) -> bool {
     spec.rate.is_none()
 }
 
+/// Samples a run keeps: 56 bytes each in the compact store (about 112 MB). Past it, every stage
+/// that goes on keeps an HDR summary instead, and says which figures became approximate.
+pub const MAX_KEPT_SAMPLES: usize = 2_000_000;
+
 /// Collects samples outside any reactive graph and computes statistics on demand.
 #[derive(Clone, Debug, Default)]
 pub struct Aggregator {
@@ -504,6 +669,15 @@ pub struct Aggregator {
     targets: Vec<TargetInfo>,
     /// Per stage, from the runner: most in flight per origin, and dropped arrivals.
     ends: Vec<Option<(Vec<u32>, u64)>>,
+    /// Samples kept before stages switch to summaries ([`MAX_KEPT_SAMPLES`]; less in tests).
+    ceiling: usize,
+    /// Per stage, once it ran past the ceiling: its figures over every sample, approximately.
+    summaries: Vec<Option<StageAcc<Approx>>>,
+    /// Samples counted in a summary but not kept.
+    not_kept: u64,
+    /// Per stage, figures an imported report gave for a stage it could not keep every sample
+    /// of: the samples alone would understate it.
+    fixed: Vec<Option<StageStats>>,
 }
 
 impl Aggregator {
@@ -512,7 +686,7 @@ impl Aggregator {
     }
 
     pub fn with_targets(stages: Vec<StageSpec>, urls: Vec<String>) -> Aggregator {
-        let ends = vec![None; stages.len()];
+        let n = stages.len();
         Aggregator {
             stages,
             samples: SampleStore::default(),
@@ -523,7 +697,29 @@ impl Aggregator {
                     protocol: None,
                 })
                 .collect(),
-            ends,
+            ends: vec![None; n],
+            ceiling: MAX_KEPT_SAMPLES,
+            summaries: vec![None; n],
+            not_kept: 0,
+            fixed: vec![None; n],
+        }
+    }
+
+    /// The same aggregator with a lower sample ceiling (tests and benchmarks).
+    pub fn with_ceiling(mut self, ceiling: usize) -> Aggregator {
+        self.ceiling = ceiling.min(MAX_KEPT_SAMPLES);
+        self
+    }
+
+    /// Samples counted in the figures but not kept (past the ceiling).
+    pub fn not_kept(&self) -> u64 {
+        self.not_kept
+    }
+
+    /// Use `st` for stage `i` as given: an imported stage that ran past the ceiling.
+    pub fn set_fixed(&mut self, i: usize, st: StageStats) {
+        if let Some(f) = self.fixed.get_mut(i) {
+            *f = Some(st);
         }
     }
 
@@ -545,7 +741,26 @@ impl Aggregator {
     }
 
     pub fn push(&mut self, s: Sample) {
-        self.samples.push(&s);
+        let stage = s.stage as usize;
+        if let Some(Some(acc)) = self.summaries.get_mut(stage) {
+            acc.push(&s);
+            self.not_kept += 1;
+            return;
+        }
+        if self.samples.len() < self.ceiling {
+            self.samples.push(&s);
+            return;
+        }
+        // The first sample of this stage past the ceiling: its kept samples start the summary.
+        let mut acc = StageAcc::<Approx>::default();
+        for kept in self.samples.iter_stage(stage) {
+            acc.push(&kept);
+        }
+        acc.push(&s);
+        self.not_kept += 1;
+        if let Some(slot) = self.summaries.get_mut(stage) {
+            *slot = Some(acc);
+        }
     }
 
     /// Samples kept, in the order they arrived.
@@ -579,7 +794,13 @@ impl Aggregator {
     /// Statistics of stage `i`, if it has samples. Live views recompute only the running stage.
     pub fn stage(&self, i: usize) -> Option<StageStats> {
         let spec = self.stages.get(i)?;
-        let st = stage_stats(i as u32, spec, self.samples.iter_stage(i));
+        if let Some(Some(st)) = self.fixed.get(i) {
+            return Some(st.clone());
+        }
+        let st = match self.summaries.get(i) {
+            Some(Some(acc)) => acc.clone().finish(i as u32, spec),
+            _ => stage_stats(i as u32, spec, self.samples.iter_stage(i)),
+        };
         (st.completed + st.aborted + st.warmups > 0).then(|| self.finish(i, st))
     }
 
@@ -1025,5 +1246,41 @@ mod tests {
         assert_eq!(a.stage(2).as_ref(), Some(&st[1]));
         assert_eq!(a.stage(1), None);
         assert_eq!(a.stage(9), None);
+    }
+
+    #[test]
+    fn past_the_ceiling_a_stage_is_summarized_and_says_so() {
+        // 1,000 requests of 1…1000 ms against a ceiling of 100 kept samples: counts, mean, min
+        // and max stay exact; p50 of 1…1000 by nearest rank is 500, the histogram's within 0.1 %.
+        let spec = StageSpec {
+            concurrency: 4,
+            requests: 1000,
+            ..spec()
+        };
+        let mut agg = Aggregator::new(vec![spec.clone()]).with_ceiling(100);
+        for i in 1..=1000u64 {
+            agg.push(Sample {
+                index: i,
+                ..sample(i as f64, 2.0 * i as f64, None)
+            });
+        }
+        assert_eq!((agg.len(), agg.not_kept()), (100, 900));
+        let st = agg.stage(0).unwrap();
+        assert_eq!((st.completed, st.successful), (1000, 1000));
+        let lat = st.latency_ms.unwrap();
+        assert_eq!((lat.count, lat.min, lat.max), (1000, 1.0, 1000.0));
+        assert!((lat.mean - 500.5).abs() < 1e-9);
+        assert!((lat.p50 - 500.0).abs() <= 0.5, "{}", lat.p50);
+        assert!((lat.p99 - 990.0).abs() <= 1.0, "{}", lat.p99);
+        assert!(!st.approximate.is_empty());
+        assert_eq!(st.sent_concurrency, None);
+        // Under the ceiling, the same stage is exact and says nothing.
+        let mut exact = Aggregator::new(vec![spec]);
+        for i in 1..=1000u64 {
+            exact.push(sample(i as f64, 2.0 * i as f64, None));
+        }
+        let st = exact.stage(0).unwrap();
+        assert!(st.approximate.is_empty());
+        assert_eq!(st.latency_ms.unwrap().p50, 500.0);
     }
 }

@@ -5,8 +5,9 @@
 use std::borrow::Borrow;
 
 use crate::model::{Protocol, Sample, HTTP1_CONNECTIONS};
+use crate::plan::Plan;
 use crate::report::Environment;
-use crate::stats::{Aggregator, StageStats};
+use crate::stats::{Aggregator, StageStats, MAX_KEPT_SAMPLES};
 
 /// Bars in a histogram.
 pub const HISTOGRAM_BINS: usize = 30;
@@ -901,5 +902,71 @@ mod tests {
             ("", 0, 0)
         );
         assert!(idle.in_flight.is_empty());
+    }
+}
+
+/// What the form says before Run when a plan sends more requests (warm-ups included) than a
+/// run keeps samples for; `None` when every sample is kept.
+pub fn ceiling_note(plan: &Plan) -> Option<String> {
+    let sent: u64 = (0..plan.stages().len())
+        .map(|i| u64::from(plan.warmup_count(i)))
+        .sum::<u64>()
+        + plan.total_requests();
+    (sent > MAX_KEPT_SAMPLES as u64).then(|| {
+        format!(
+            "This plan sends {} requests; a run keeps {} samples. Past them each stage keeps a \
+             summary: percentiles become approximate (HDR histogram, 3 significant digits), \
+             sent concurrency is not computed, and the export holds the first {} samples.",
+            thousands(sent),
+            thousands(MAX_KEPT_SAMPLES as u64),
+            thousands(MAX_KEPT_SAMPLES as u64)
+        )
+    })
+}
+
+/// 2000000 → "2,000,000".
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod ceiling_tests {
+    use super::*;
+    use crate::config::RunConfig;
+    use crate::suite::{StageSpec, Suite};
+
+    #[test]
+    fn the_form_warns_past_the_sample_ceiling() {
+        let stage = |requests| StageSpec {
+            name: "s".into(),
+            concurrency: 10,
+            requests,
+            rate: None,
+        };
+        let plan = |stages| {
+            RunConfig {
+                suite: Suite::Custom,
+                custom_stages: stages,
+                ..RunConfig::default()
+            }
+            .validate()
+            .unwrap()
+        };
+        // 2 × 1,000,000 + 2 × 10 warm-ups = 2,000,020 > 2,000,000.
+        let note = ceiling_note(&plan(vec![stage(1_000_000), stage(1_000_000)])).unwrap();
+        assert!(
+            note.starts_with("This plan sends 2,000,020 requests; a run keeps 2,000,000"),
+            "{note}"
+        );
+        assert_eq!(ceiling_note(&plan(vec![stage(1_000_000)])), None);
+        assert_eq!(thousands(999), "999");
     }
 }
