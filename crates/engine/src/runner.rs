@@ -309,7 +309,9 @@ mod tests {
     }
 
     /// A transport on a virtual clock: each request finishes `delay_ms` after it starts, timers
-    /// fire at their time, and nothing happens between events.
+    /// fire at their time, and nothing happens between events. Like `FetchTransport`, it
+    /// registers a request in `send()` itself, before its future is polled, so `abort_all`
+    /// reaches a request the runner has sent but not yet awaited.
     #[derive(Default)]
     struct Fake {
         now: Cell<f64>,
@@ -320,6 +322,10 @@ mod tests {
         sent: Cell<usize>,
         /// Every `fail_every`-th request (by `{{i}}`) answers HTTP 500.
         fail_every: u64,
+        /// Request futures polled at least once.
+        polled: Rc<Cell<usize>>,
+        /// At each `abort_all`: requests sent whose futures had never been polled.
+        unpolled_at_abort: RefCell<Vec<usize>>,
     }
 
     impl Fake {
@@ -394,7 +400,9 @@ mod tests {
             self.max_in_flight
                 .set(self.max_in_flight.get().max(self.in_flight()));
             let start = self.now.get();
+            let polled = self.polled.clone();
             Box::pin(async move {
+                polled.set(polled.get() + 1);
                 rx.await.unwrap_or(HttpOutcome {
                     start_ms: start,
                     headers_ms: None,
@@ -411,6 +419,9 @@ mod tests {
             })
         }
         fn abort_all(&self) {
+            self.unpolled_at_abort
+                .borrow_mut()
+                .push(self.sent.get() - self.polled.get());
             // Dropping the senders resolves every pending request as aborted.
             let mut p = self.pending.borrow_mut();
             p.retain(|(_, w)| matches!(w, Wake::Timer(_)));
@@ -589,6 +600,27 @@ mod tests {
             Some(Event::RunFinished { stopped: true, .. })
         ));
         assert_eq!(h.gauges.in_flight(), vec![0]);
+    }
+
+    #[test]
+    fn stop_before_any_request_was_polled_aborts_each_and_loses_none() {
+        let fake = Fake::new(50.0);
+        let mut h = start(plan(&[(4, 100)]), fake.clone());
+        // Queued before the runner's first step: it sends its first 4 requests, then takes
+        // Stop ahead of them (commands come first), so abort_all meets 4 unpolled futures.
+        h.commands.unbounded_send(Command::Stop).unwrap();
+        h.pool.run_until_stalled();
+        assert!(h.done.get(), "nothing left to wait for");
+        assert_eq!(*fake.unpolled_at_abort.borrow(), vec![4]);
+        assert_eq!(fake.sent.get(), 4);
+        assert_eq!(fake.in_flight(), 0, "every request was aborted");
+        let s = h.samples();
+        let mut idx: Vec<u64> = s.iter().map(|x| x.index).collect();
+        idx.sort();
+        assert_eq!(idx, vec![0, 1, 2, 3], "one sample per sent request");
+        assert!(s
+            .iter()
+            .all(|x| x.error_class == Some(ErrorClass::Aborted) && x.end_ms == 0.0));
     }
 
     #[test]
