@@ -54,15 +54,37 @@ pub enum Event {
     },
 }
 
-/// Requests in flight per target right now; the UI reads it on its own timer.
+/// A request sent and not yet answered, as the host last heard of it: enough to write its
+/// sample if the engine dies before it does (times relative to the run's start).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InFlightRequest {
+    pub stage: u32,
+    pub index: u64,
+    pub target: u32,
+    pub start_ms: f64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warmup: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intended_ms: Option<f64>,
+}
+
+/// What is in flight right now; the host reads it on its own timer.
 #[derive(Debug, Default)]
 pub struct Gauges {
     in_flight: RefCell<Vec<u32>>,
+    /// By index; at most a stage's concurrency long.
+    requests: RefCell<std::collections::BTreeMap<u64, InFlightRequest>>,
 }
 
 impl Gauges {
+    /// Requests in flight per target.
     pub fn in_flight(&self) -> Vec<u32> {
         self.in_flight.borrow().clone()
+    }
+
+    /// Every request in flight, by index.
+    pub fn in_flight_requests(&self) -> Vec<InFlightRequest> {
+        self.requests.borrow().values().cloned().collect()
     }
 }
 
@@ -148,6 +170,7 @@ pub async fn run(
     let run_start = transport.now_ms();
     let rel = |t: f64| t - run_start;
     *gauges.in_flight.borrow_mut() = vec![0; plan.urls().len()];
+    gauges.requests.borrow_mut().clear();
     let mut stopped = false;
     let mut next_index: u64 = 0;
     let mut protocols: Vec<bool> = vec![false; plan.urls().len()];
@@ -173,6 +196,15 @@ pub async fn run(
         let mut in_flight = FuturesUnordered::new();
         let start = |meta: Meta| {
             let fut = transport.send(plan.request_to(stage_idx, meta.index, meta.target));
+            let request = InFlightRequest {
+                stage: stage_no,
+                index: meta.index,
+                target: meta.target as u32,
+                start_ms: rel(transport.now_ms()),
+                warmup: meta.warmup,
+                intended_ms: meta.intended.map(rel),
+            };
+            gauges.requests.borrow_mut().insert(meta.index, request);
             async move { (meta, fut.await) }
         };
         loop {
@@ -215,6 +247,7 @@ pub async fn run(
                 done = in_flight.select_next_some() => {
                     let (meta, out) = done;
                     slots.give_back(meta.target);
+                    gauges.requests.borrow_mut().remove(&meta.index);
                     if let (Some(seen), Some(p)) = (protocols.get_mut(meta.target), &out.protocol) {
                         if !*seen {
                             *seen = true;
@@ -621,6 +654,28 @@ mod tests {
         assert!(s
             .iter()
             .all(|x| x.error_class == Some(ErrorClass::Aborted) && x.end_ms == 0.0));
+        assert!(h.gauges.in_flight_requests().is_empty());
+    }
+
+    #[test]
+    fn gauges_list_each_request_in_flight_until_its_sample_is_emitted() {
+        let fake = Fake::new(100.0);
+        let mut h = start(plan(&[(2, 3)]), fake.clone());
+        h.pool.run_until_stalled();
+        let listed = |g: &Gauges| {
+            g.in_flight_requests()
+                .iter()
+                .map(|r| (r.index, r.start_ms))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(listed(&h.gauges), vec![(0, 0.0), (1, 0.0)]);
+        fake.step();
+        h.pool.run_until_stalled();
+        // Request 0 ended at 100 ms and request 2 took its place.
+        assert_eq!(listed(&h.gauges), vec![(1, 0.0), (2, 100.0)]);
+        assert_eq!(h.samples().len(), 1);
+        h.finish(&fake, |_, _| {});
+        assert!(h.gauges.in_flight_requests().is_empty());
     }
 
     #[test]
