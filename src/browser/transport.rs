@@ -290,12 +290,17 @@ impl Transport for FetchTransport {
                             format!("no complete response within {} s", req.timeout_ms / 1000.0),
                         ),
                         Some(_) => (ErrorClass::Aborted, "stopped by the user".to_string()),
+                        // Headers arrived, so the server was reached and CORS allowed it.
+                        None if out.status.is_some() => (
+                            ErrorClass::Network,
+                            format!("{message} while reading the body (connection reset or body cut short)"),
+                        ),
                         None => (
                             ErrorClass::Network,
                             format!(
                                 "{message} (server unreachable, connection reset, or blocked by CORS)"
                             ),
-                        )
+                        ),
                     };
                     out.error = Some(TransportError { class, message });
                 }
