@@ -33,12 +33,20 @@ fn scope() -> DedicatedWorkerGlobalScope {
     js_sys::global().unchecked_into()
 }
 
+/// Send what happened since the last batch, and what is in flight now. Sent every
+/// [`FLUSH_MS`] while a run lasts even when nothing happened: the page takes a silent worker
+/// for a dead one.
 fn flush(w: &Rc<RefCell<Worker>>) {
     let mut me = w.borrow_mut();
     let in_flight = me.gauges.in_flight();
+    let in_flight_requests = me.gauges.in_flight_requests();
     let batch = std::mem::take(&mut me.batch);
     drop(me);
-    let batch = Batch { in_flight, ..batch };
+    let batch = Batch {
+        in_flight,
+        in_flight_requests,
+        ..batch
+    };
     let _ = scope().post_message(&batch.to_json().into());
 }
 

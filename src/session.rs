@@ -5,10 +5,12 @@
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use stampede_engine::{
-    Aggregator, Batch, Command, Distribution, Environment, Event, Period, Report,
+    engine_stopped_samples, Aggregator, Batch, Command, Distribution, Environment, Event, Period,
+    Report,
 };
 
-use crate::browser::{engine::Engine, env, now_ms, time_origin};
+use crate::browser::engine::{Engine, WorkerFailure};
+use crate::browser::{env, now_ms, time_origin};
 use crate::state::{AppState, Phase, Progress, Session, Shown};
 
 /// Snapshot interval for live figures.
@@ -129,6 +131,7 @@ impl AppState {
     fn on_batch(&self, batch: Batch) {
         self.session.update_value(|s| {
             s.in_flight = batch.in_flight;
+            s.in_flight_requests = batch.in_flight_requests;
             s.worker_lag.extend(batch.lag_ms);
             if let Some(epoch) = batch.started_epoch_ms {
                 // The worker's run clock, in this page's performance.now() terms.
@@ -140,26 +143,38 @@ impl AppState {
         }
     }
 
-    /// The worker could not start or died: before any result, run on this page instead;
-    /// later, end the run and say why.
-    fn on_worker_error(&self, message: String) {
-        web_sys::console::error_1(&message.clone().into());
-        let fresh = self
-            .session
-            .with_value(|s| s.agg.is_empty() && s.engine.as_ref().is_some_and(Engine::in_worker));
-        let plan = self.session.with_value(|s| s.plan.clone());
-        match plan {
-            Some(plan) if fresh && self.running() => {
-                let state = *self;
-                let engine = Engine::in_page(plan, move |e| state.on_event(e));
-                self.session.update_value(|s| s.engine = Some(engine));
-            }
-            _ if self.running() => self.on_event(Event::RunFinished {
-                stopped: true,
-                at_ms: 0.0,
-            }),
-            _ => {}
+    /// The worker failed or went silent. Before it was handed the plan it sent nothing, so
+    /// the run starts on this page instead; after that it may have, and a second run would
+    /// send those requests again: the run ends, and each request the worker last listed in
+    /// flight becomes an `aborted` sample ("engine stopped"), ended now.
+    fn on_worker_error(&self, failure: WorkerFailure) {
+        web_sys::console::error_1(&failure.message.clone().into());
+        if !self.running() {
+            return;
         }
+        let plan = self.session.with_value(|s| s.plan.clone());
+        if let (true, Some(plan)) = (failure.before_start, plan) {
+            let state = *self;
+            let engine = Engine::in_page(plan, move |e| state.on_event(e));
+            let dead = self.session.try_update_value(|s| s.engine.replace(engine));
+            // We may be inside the dead worker's own handler: free it after it returns.
+            wasm_bindgen_futures::spawn_local(async move { drop(dead) });
+            return;
+        }
+        let at_ms = self.session.with_value(|s| now_ms() - s.run_start);
+        self.session.update_value(|s| {
+            let lost = engine_stopped_samples(&s.in_flight_requests, s.agg.samples(), at_ms);
+            for sample in lost {
+                s.agg.push(sample);
+            }
+            s.in_flight_requests.clear();
+            s.in_flight.iter_mut().for_each(|n| *n = 0);
+            s.env.engine_failure = Some(failure.message);
+        });
+        self.on_event(Event::RunFinished {
+            stopped: true,
+            at_ms,
+        });
     }
 
     fn on_event(&self, event: Event) {

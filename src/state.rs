@@ -5,8 +5,8 @@
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use stampede_engine::{
-    Aggregator, Environment, Field, FieldError, Plan, ProgressFigures, Report, RunConfig,
-    StageStats,
+    Aggregator, Environment, Field, FieldError, InFlightRequest, Plan, ProgressFigures, Report,
+    RunConfig, StageStats,
 };
 
 use crate::browser::{engine::Engine, env};
@@ -53,6 +53,8 @@ pub struct Session {
     pub plan: Option<Plan>,
     /// In-flight counts the worker last sent.
     pub in_flight: Vec<u32>,
+    /// The requests the worker last listed in flight: what a dead worker took with it.
+    pub in_flight_requests: Vec<InFlightRequest>,
     /// The worker's event-loop lag samples, ms.
     pub worker_lag: Vec<f64>,
     pub ticker: Option<Interval>,

@@ -212,23 +212,29 @@ fn error_text(e: &gloo_net::Error) -> String {
 impl Transport for FetchTransport {
     fn send(&self, req: HttpRequest) -> LocalBoxFuture<'static, HttpOutcome> {
         let this = self.0.clone();
+        // Registered here, not when the future is first polled: Stop (`abort_all`) must reach
+        // a request the runner has sent but not yet awaited, or it would go out after Stop.
+        let id = this.next_id.get();
+        this.next_id.set(id + 1);
+        let controller = AbortController::new().ok();
+        let aborted_by = Rc::new(Cell::new(None));
+        if let Some(c) = &controller {
+            let entry = InFlight {
+                controller: c.clone(),
+                deadline_ms: now_ms() + req.timeout_ms,
+                aborted_by: aborted_by.clone(),
+            };
+            this.in_flight.borrow_mut().insert(id, entry);
+            this.start_sweeper();
+        }
         Box::pin(async move {
-            let id = this.next_id.get();
-            this.next_id.set(id + 1);
-            let controller = AbortController::new().ok();
+            // Already aborted (Stop came first): fetch rejects at once and sends nothing.
             let signal = controller.as_ref().map(|c| c.signal());
-            let aborted_by = Rc::new(Cell::new(None));
             let init = request_init(&req, signal.as_ref());
             let start_ms = now_ms();
-            if let Some(c) = &controller {
-                // From the request's own start, so a timeout never ends it early.
-                let entry = InFlight {
-                    controller: c.clone(),
-                    deadline_ms: start_ms + req.timeout_ms,
-                    aborted_by: aborted_by.clone(),
-                };
-                this.in_flight.borrow_mut().insert(id, entry);
-                this.start_sweeper();
+            // From the request's own start, so a timeout never ends it early.
+            if let Some(entry) = this.in_flight.borrow_mut().get_mut(&id) {
+                entry.deadline_ms = start_ms + req.timeout_ms;
             }
             let mut out = HttpOutcome {
                 start_ms,
@@ -284,12 +290,17 @@ impl Transport for FetchTransport {
                             format!("no complete response within {} s", req.timeout_ms / 1000.0),
                         ),
                         Some(_) => (ErrorClass::Aborted, "stopped by the user".to_string()),
+                        // Headers arrived, so the server was reached and CORS allowed it.
+                        None if out.status.is_some() => (
+                            ErrorClass::Network,
+                            format!("{message} while reading the body (connection reset or body cut short)"),
+                        ),
                         None => (
                             ErrorClass::Network,
                             format!(
                                 "{message} (server unreachable, connection reset, or blocked by CORS)"
                             ),
-                        )
+                        ),
                     };
                     out.error = Some(TransportError { class, message });
                 }

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::HTTP1_CONNECTIONS;
 use crate::plan::{
-    check_header, check_url, Plan, PlanParts, MAX_CONCURRENCY, MAX_RATE, MAX_REQUESTS, MAX_STAGES,
-    MAX_TIMEOUT_S, MAX_TOKENS, METHODS, MIN_RATE,
+    check_header, check_header_template, check_url, Plan, PlanParts, MAX_CONCURRENCY, MAX_RATE,
+    MAX_REQUESTS, MAX_STAGES, MAX_TIMEOUT_S, MAX_TOKENS, METHODS, MIN_RATE,
 };
 use crate::preset::{Preset, RequestShape};
 use crate::secrets::{self, REDACTED};
@@ -288,6 +288,13 @@ impl RunConfig {
                 Vec::new()
             }
         };
+        let model = self.model.trim();
+        if let Some(m) = headers
+            .iter()
+            .find_map(|(n, v)| check_header_template(n, v, model, self.max_tokens).err())
+        {
+            err(Field::Headers, m);
+        }
         let shape = self.shape();
         let method = shape.method.trim().to_ascii_uppercase();
         if !METHODS.contains(&method.as_str()) {
@@ -344,6 +351,9 @@ impl RunConfig {
                 Field::ApiKey,
                 format!("the API key {}", m.trim_start_matches("the value ")),
             );
+        } else if self.api_key.contains("{{") {
+            // Header values are templates (`{{i}}`): a key must not read as one.
+            err(Field::ApiKey, "the API key cannot contain '{{'".into());
         }
         let stages = self.stages();
         if stages.is_empty() {
@@ -557,6 +567,36 @@ mod tests {
             ..RunConfig::default()
         };
         assert_eq!(fields(&c), vec![Field::Headers]);
+    }
+
+    #[test]
+    fn header_placeholders_are_checked_at_the_headers_field() {
+        let mut c = RunConfig {
+            headers: "X-Request-Id: run-{{i}}\nX-Model: {{model}}".into(),
+            ..RunConfig::default()
+        };
+        let plan = c.validate().unwrap();
+        assert!(plan
+            .request(0, 42)
+            .headers
+            .contains(&("X-Request-Id".into(), "run-42".into())));
+        let at_headers = |c: &RunConfig| {
+            let e = c.validate().unwrap_err();
+            assert_eq!(e.len(), 1, "{e:?}");
+            assert_eq!(e[0].field, Field::Headers);
+            e[0].message.clone()
+        };
+        c.headers = "X-Request-Id: run-{{n}}".into();
+        let m = at_headers(&c);
+        assert!(m.contains("X-Request-Id") && m.contains("{{n}}"), "{m}");
+        c.headers = "X-P: {{prompt}}".into();
+        assert!(at_headers(&c).contains("{{prompt}}"));
+        c.headers = "X-Model: {{model}}".into();
+        c.model = "модель".into();
+        assert!(at_headers(&c).contains("only Latin-1"));
+        c.model = String::new();
+        c.api_key = "sk-{{i}}".into();
+        assert_eq!(fields(&c), vec![Field::ApiKey]);
     }
 
     #[test]

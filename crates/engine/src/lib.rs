@@ -44,7 +44,7 @@ mod views;
 
 pub use config::{parse_headers, Field, FieldError, RunConfig};
 pub use http::{Chunk, HttpOutcome, HttpRequest, Transport, TransportError};
-pub use messages::{Batch, ToEngine};
+pub use messages::{engine_stopped_samples, Batch, ToEngine, ENGINE_STOPPED};
 pub use model::{
     ErrorClass, Protocol, Sample, ServerDurations, TargetInfo, TokenSource, HTTP1_CONNECTIONS,
 };
@@ -57,7 +57,7 @@ pub use report::{
     too_big, Environment, Period, Report, Tool, MAX_IMPORT_SAMPLES, MAX_REPORT_BYTES,
     SCHEMA_VERSION,
 };
-pub use runner::{run, to_sample, Command, Event, Gauges};
+pub use runner::{run, to_sample, Command, Event, Gauges, InFlightRequest};
 pub use secrets::{is_harmless_header, HARMLESS_HEADERS, REDACTED};
 pub use stats::{
     browser_cap, shortfall, stage_stats, Aggregator, BrowserCap, Distribution, ErrorSummary,

@@ -2,7 +2,7 @@
 //!
 //! Only `RunConfig::validate` (in `config`, a layer up) and deserialization make a `Plan`, and both go through
 //! [`Plan::new`], which enforces the invariants request building relies on (at least one target,
-//! stages and numbers in range, a body template that renders). A plan that crosses the worker
+//! stages and numbers in range, a body template and header values that render). A plan that crosses the worker
 //! boundary is therefore checked again on arrival, never trusted.
 
 use serde::{Deserialize, Serialize};
@@ -100,23 +100,26 @@ impl Plan {
         if !METHODS.contains(&p.shape.method.as_str()) {
             return Err(format!("method {} is not allowed", p.shape.method));
         }
+        let vars = Vars {
+            prompt: "",
+            model: &p.model,
+            max_tokens: p.max_tokens,
+            i: 0,
+        };
         for (name, value) in &p.headers {
             check_header(name, value)?;
+            check_header_template(name, value, &p.model, p.max_tokens)?;
         }
         if p.shape.method != "GET" {
-            let vars = Vars {
-                prompt: "",
-                model: &p.model,
-                max_tokens: p.max_tokens,
-                i: 0,
-            };
             template::render(&p.shape.body_template, &vars)?;
         }
+        // A templated value differs per request: scrub its fixed parts.
         let mut secrets: Vec<String> = p
             .headers
             .iter()
             .filter(|(name, _)| !secrets::is_harmless_header(name))
-            .flat_map(|(_, value)| secrets::header_secrets(value))
+            .flat_map(|(_, value)| template::literal_parts(value))
+            .flat_map(secrets::header_secrets)
             .chain(p.urls.iter().flat_map(|u| secrets::url_secrets(u)))
             .collect();
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
@@ -170,11 +173,20 @@ impl Plan {
             // `new` rendered this template with the same placeholders: it cannot fail here.
             template::render(&p.shape.body_template, &vars).unwrap_or_default()
         });
+        let headers = p
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                // `new` rendered every header value with these placeholders: it cannot fail.
+                let value = template::render_header(value, &vars).unwrap_or_default();
+                (name.clone(), value)
+            })
+            .collect();
         let url = p.urls.get(target).or(p.urls.first());
         HttpRequest {
             method: p.shape.method.clone(),
             url: url.cloned().unwrap_or_default(),
-            headers: p.headers.clone(),
+            headers,
             body,
             timeout_ms: p.timeout_ms,
             streaming: p.shape.framing != Framing::Json,
@@ -238,6 +250,24 @@ pub fn check_header(name: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A header value's placeholders are known and what they render to can be sent. Checked with
+/// `{{i}}` = 0: every other index renders to digits too, which any header can carry.
+pub fn check_header_template(
+    name: &str,
+    value: &str,
+    model: &str,
+    max_tokens: u32,
+) -> Result<(), String> {
+    let vars = Vars {
+        prompt: "",
+        model,
+        max_tokens,
+        i: 0,
+    };
+    let rendered = template::render_header(value, &vars).map_err(|m| format!("{name}: {m}"))?;
+    check_header(name, &rendered).map_err(|m| format!("{name}: {m} after substitution"))
+}
+
 /// Shorthands only tests use.
 #[cfg(test)]
 impl Plan {
@@ -278,7 +308,7 @@ mod tests {
         assert_eq!(serde_json::from_str::<Plan>(&json).unwrap(), good);
 
         type Breaks = fn(&mut PlanParts);
-        let broken: [(&str, Breaks); 7] = [
+        let broken: [(&str, Breaks); 10] = [
             ("no target", |p| p.urls.clear()),
             ("no stage", |p| p.stages.clear()),
             ("zero concurrency", |p| p.stages[0].concurrency = 0),
@@ -288,6 +318,16 @@ mod tests {
                 p.shape.body_template = "{{x}}".into()
             }),
             ("non-Latin-1 header", |p| p.headers[0].1 = "ключ".into()),
+            ("unknown header placeholder", |p| {
+                p.headers[0].1 = "{{x}}".into()
+            }),
+            ("prompt in a header", |p| {
+                p.headers[0].1 = "{{prompt}}".into()
+            }),
+            ("non-Latin-1 model in a header", |p| {
+                p.model = "ключ".into();
+                p.headers[0].1 = "{{model}}".into();
+            }),
         ];
         for (what, break_it) in broken {
             let mut p = parts();
@@ -296,6 +336,36 @@ mod tests {
             assert!(serde_json::from_str::<Plan>(&json).is_err(), "{what}");
             assert!(Plan::new(p).is_err(), "{what}");
         }
+    }
+
+    #[test]
+    fn header_values_are_rendered_per_request() {
+        let mut p = parts();
+        p.headers
+            .push(("X-Stampede-Request".into(), "{{i}}".into()));
+        p.headers
+            .push(("Authorization".into(), "Bearer sk-fixed-{{i}}".into()));
+        let plan = Plan::new(p).unwrap();
+        let header = |i, name: &str| {
+            plan.request(0, i)
+                .headers
+                .into_iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v)
+        };
+        assert_eq!(header(0, "X-Stampede-Request").as_deref(), Some("0"));
+        assert_eq!(header(117, "X-Stampede-Request").as_deref(), Some("117"));
+        assert_eq!(
+            header(5, "Authorization").as_deref(),
+            Some("Bearer sk-fixed-5")
+        );
+        assert_eq!(
+            plan.headers()[2].1,
+            "Bearer sk-fixed-{{i}}",
+            "the plan keeps the template"
+        );
+        // The fixed part of a templated secret is still scrubbed from echoes.
+        assert!(plan.secrets().contains(&"sk-fixed-".to_string()));
     }
 
     #[test]

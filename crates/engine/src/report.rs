@@ -81,6 +81,9 @@ pub struct Environment {
     /// How late the worker's 100 ms ticks fired: its event-loop lag.
     #[serde(default)]
     pub worker_lag_ms: Option<Distribution>,
+    /// Why the run ended early when its engine failed (the worker threw or went silent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_failure: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -91,7 +94,8 @@ pub struct Report {
     pub percentile_method: String,
     pub config: RunConfig,
     pub environment: Environment,
-    /// True when the user stopped the run before every stage finished.
+    /// True when the user stopped the run before every stage finished, or its engine failed
+    /// (`environment.engine_failure` says how).
     pub stopped: bool,
     pub stages: Vec<StageStats>,
     pub samples: Vec<Sample>,

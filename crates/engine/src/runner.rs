@@ -54,15 +54,37 @@ pub enum Event {
     },
 }
 
-/// Requests in flight per target right now; the UI reads it on its own timer.
+/// A request sent and not yet answered, as the host last heard of it: enough to write its
+/// sample if the engine dies before it does (times relative to the run's start).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct InFlightRequest {
+    pub stage: u32,
+    pub index: u64,
+    pub target: u32,
+    pub start_ms: f64,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub warmup: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intended_ms: Option<f64>,
+}
+
+/// What is in flight right now; the host reads it on its own timer.
 #[derive(Debug, Default)]
 pub struct Gauges {
     in_flight: RefCell<Vec<u32>>,
+    /// By index; at most a stage's concurrency long.
+    requests: RefCell<std::collections::BTreeMap<u64, InFlightRequest>>,
 }
 
 impl Gauges {
+    /// Requests in flight per target.
     pub fn in_flight(&self) -> Vec<u32> {
         self.in_flight.borrow().clone()
+    }
+
+    /// Every request in flight, by index.
+    pub fn in_flight_requests(&self) -> Vec<InFlightRequest> {
+        self.requests.borrow().values().cloned().collect()
     }
 }
 
@@ -148,6 +170,7 @@ pub async fn run(
     let run_start = transport.now_ms();
     let rel = |t: f64| t - run_start;
     *gauges.in_flight.borrow_mut() = vec![0; plan.urls().len()];
+    gauges.requests.borrow_mut().clear();
     let mut stopped = false;
     let mut next_index: u64 = 0;
     let mut protocols: Vec<bool> = vec![false; plan.urls().len()];
@@ -173,6 +196,15 @@ pub async fn run(
         let mut in_flight = FuturesUnordered::new();
         let start = |meta: Meta| {
             let fut = transport.send(plan.request_to(stage_idx, meta.index, meta.target));
+            let request = InFlightRequest {
+                stage: stage_no,
+                index: meta.index,
+                target: meta.target as u32,
+                start_ms: rel(transport.now_ms()),
+                warmup: meta.warmup,
+                intended_ms: meta.intended.map(rel),
+            };
+            gauges.requests.borrow_mut().insert(meta.index, request);
             async move { (meta, fut.await) }
         };
         loop {
@@ -215,6 +247,7 @@ pub async fn run(
                 done = in_flight.select_next_some() => {
                     let (meta, out) = done;
                     slots.give_back(meta.target);
+                    gauges.requests.borrow_mut().remove(&meta.index);
                     if let (Some(seen), Some(p)) = (protocols.get_mut(meta.target), &out.protocol) {
                         if !*seen {
                             *seen = true;
@@ -309,7 +342,9 @@ mod tests {
     }
 
     /// A transport on a virtual clock: each request finishes `delay_ms` after it starts, timers
-    /// fire at their time, and nothing happens between events.
+    /// fire at their time, and nothing happens between events. Like `FetchTransport`, it
+    /// registers a request in `send()` itself, before its future is polled, so `abort_all`
+    /// reaches a request the runner has sent but not yet awaited.
     #[derive(Default)]
     struct Fake {
         now: Cell<f64>,
@@ -320,6 +355,10 @@ mod tests {
         sent: Cell<usize>,
         /// Every `fail_every`-th request (by `{{i}}`) answers HTTP 500.
         fail_every: u64,
+        /// Request futures polled at least once.
+        polled: Rc<Cell<usize>>,
+        /// At each `abort_all`: requests sent whose futures had never been polled.
+        unpolled_at_abort: RefCell<Vec<usize>>,
     }
 
     impl Fake {
@@ -394,7 +433,9 @@ mod tests {
             self.max_in_flight
                 .set(self.max_in_flight.get().max(self.in_flight()));
             let start = self.now.get();
+            let polled = self.polled.clone();
             Box::pin(async move {
+                polled.set(polled.get() + 1);
                 rx.await.unwrap_or(HttpOutcome {
                     start_ms: start,
                     headers_ms: None,
@@ -411,6 +452,9 @@ mod tests {
             })
         }
         fn abort_all(&self) {
+            self.unpolled_at_abort
+                .borrow_mut()
+                .push(self.sent.get() - self.polled.get());
             // Dropping the senders resolves every pending request as aborted.
             let mut p = self.pending.borrow_mut();
             p.retain(|(_, w)| matches!(w, Wake::Timer(_)));
@@ -589,6 +633,49 @@ mod tests {
             Some(Event::RunFinished { stopped: true, .. })
         ));
         assert_eq!(h.gauges.in_flight(), vec![0]);
+    }
+
+    #[test]
+    fn stop_before_any_request_was_polled_aborts_each_and_loses_none() {
+        let fake = Fake::new(50.0);
+        let mut h = start(plan(&[(4, 100)]), fake.clone());
+        // Queued before the runner's first step: it sends its first 4 requests, then takes
+        // Stop ahead of them (commands come first), so abort_all meets 4 unpolled futures.
+        h.commands.unbounded_send(Command::Stop).unwrap();
+        h.pool.run_until_stalled();
+        assert!(h.done.get(), "nothing left to wait for");
+        assert_eq!(*fake.unpolled_at_abort.borrow(), vec![4]);
+        assert_eq!(fake.sent.get(), 4);
+        assert_eq!(fake.in_flight(), 0, "every request was aborted");
+        let s = h.samples();
+        let mut idx: Vec<u64> = s.iter().map(|x| x.index).collect();
+        idx.sort();
+        assert_eq!(idx, vec![0, 1, 2, 3], "one sample per sent request");
+        assert!(s
+            .iter()
+            .all(|x| x.error_class == Some(ErrorClass::Aborted) && x.end_ms == 0.0));
+        assert!(h.gauges.in_flight_requests().is_empty());
+    }
+
+    #[test]
+    fn gauges_list_each_request_in_flight_until_its_sample_is_emitted() {
+        let fake = Fake::new(100.0);
+        let mut h = start(plan(&[(2, 3)]), fake.clone());
+        h.pool.run_until_stalled();
+        let listed = |g: &Gauges| {
+            g.in_flight_requests()
+                .iter()
+                .map(|r| (r.index, r.start_ms))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(listed(&h.gauges), vec![(0, 0.0), (1, 0.0)]);
+        fake.step();
+        h.pool.run_until_stalled();
+        // Request 0 ended at 100 ms and request 2 took its place.
+        assert_eq!(listed(&h.gauges), vec![(1, 0.0), (2, 100.0)]);
+        assert_eq!(h.samples().len(), 1);
+        h.finish(&fake, |_, _| {});
+        assert!(h.gauges.in_flight_requests().is_empty());
     }
 
     #[test]

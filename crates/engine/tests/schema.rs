@@ -60,7 +60,10 @@ fn report() -> Report {
     Report::new(
         "2026-11-28T10:00:00.000Z".into(),
         &config,
-        Environment::default(),
+        Environment {
+            engine_failure: Some("the engine's worker stopped answering".into()),
+            ..Environment::default()
+        },
         true,
         &agg,
     )
