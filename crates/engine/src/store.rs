@@ -41,6 +41,9 @@ struct Row {
     warmup: bool,
 }
 
+// Checked when the page's wasm32 build compiles too, not only in native tests.
+const _: () = assert!(std::mem::size_of::<Row>() == 56);
+
 const CLASSES: [ErrorClass; 6] = [
     ErrorClass::Http,
     ErrorClass::Timeout,
