@@ -42,7 +42,7 @@ mod suite;
 mod template;
 mod views;
 
-pub use config::{parse_headers, Field, FieldError, RunConfig};
+pub use config::{parse_headers, parse_rate, parse_whole, Field, FieldError, RunConfig};
 pub use http::{Chunk, HttpOutcome, HttpRequest, Transport, TransportError};
 pub use messages::{Batch, ToEngine};
 pub use model::{
