@@ -66,7 +66,8 @@ pub use stats::{
 pub use stream::{NdjsonParser, SseEvent, SseParser};
 pub use suite::{default_stage_name, seed_prompt, RateSpec, StageSpec, Suite};
 pub use views::{
-    fidelity, histogram, latency_over_time, nice_max, progress, tokens_over_time, vs_concurrency,
-    FidelityItem, Histogram, Level, ProgressFigures, Scaling, Scatter, StageFigure, StagePoints,
-    TokenRate, HISTOGRAM_BINS, MAX_BUCKETS, MAX_POINTS,
+    fidelity, fix_fields, headline, histogram, latency_over_time, nice_max, not_judged,
+    over_http1_cap, progress, tokens_over_time, vs_concurrency, FidelityItem, Histogram, Level,
+    ProgressFigures, Scaling, Scatter, StageFigure, StagePoints, TokenRate, HISTOGRAM_BINS,
+    MAX_BUCKETS, MAX_POINTS,
 };
