@@ -122,6 +122,23 @@ impl Field {
         }
     }
 
+    /// This field once stage `removed` is deleted: the same, one row up, or gone with its row.
+    /// Keeps what was typed in the rows below attached to them.
+    pub fn after_removing_stage(self, removed: usize) -> Option<Field> {
+        let shift = |i: usize, f: fn(usize) -> Field| match i.cmp(&removed) {
+            std::cmp::Ordering::Less => Some(f(i)),
+            std::cmp::Ordering::Equal => None,
+            std::cmp::Ordering::Greater => Some(f(i - 1)),
+        };
+        match self {
+            Field::StageName(i) => shift(i, Field::StageName),
+            Field::StageConcurrency(i) => shift(i, Field::StageConcurrency),
+            Field::StageRequests(i) => shift(i, Field::StageRequests),
+            Field::StageRate(i) => shift(i, Field::StageRate),
+            other => Some(other),
+        }
+    }
+
     /// Where the input sits in the form, top to bottom and row by row, to list fields in the
     /// order a reader meets them.
     pub fn position(self) -> (u8, usize, u8) {
@@ -1159,6 +1176,20 @@ mod tests {
         assert!(c
             .validate_typed(&[(Field::StageRequests(2), "x".into())])
             .is_ok());
+    }
+
+    #[test]
+    fn removing_a_stage_moves_the_rows_below_up() {
+        assert_eq!(
+            Field::StageRequests(0).after_removing_stage(1),
+            Some(Field::StageRequests(0))
+        );
+        assert_eq!(Field::StageRate(1).after_removing_stage(1), None);
+        assert_eq!(
+            Field::StageConcurrency(3).after_removing_stage(1),
+            Some(Field::StageConcurrency(2))
+        );
+        assert_eq!(Field::Timeout.after_removing_stage(0), Some(Field::Timeout));
     }
 
     #[test]
