@@ -271,7 +271,9 @@ const TIMER_AMBER_MS: f64 = 0.1;
 const LONG_TASK_MS: f64 = 50.0;
 /// Long tasks adding up to more than this delayed enough responses to skew a stage.
 const LONG_TASKS_RED_MS: f64 = 500.0;
-/// Worker event-loop lag p99 at or above this delays request starts by a visible amount.
+/// Worker event-loop lag p95 at or above this delays request starts by a visible amount. The
+/// p95, not the p99: a run samples the lag a few times a second, so over a short run the p99
+/// is the single worst sample, and one hiccup is not a busy worker.
 const WORKER_LAG_RED_MS: f64 = 20.0;
 /// At or above this the lag is noticeable next to ms figures.
 const WORKER_LAG_AMBER_MS: f64 = 5.0;
@@ -397,12 +399,12 @@ pub fn fidelity(env: &Environment, stats: &[StageStats]) -> Vec<FidelityItem> {
     });
 
     items.push(match (env.engine_in_worker, &env.worker_lag_ms) {
-        (Some(true), Some(lag)) if lag.p99 >= WORKER_LAG_RED_MS => item("Engine worker", Level::Red, format!(
-            "event-loop lag p99 {:.1} ms, max {:.1} ms: the worker itself was too busy to start requests on time", lag.p99, lag.max)),
-        (Some(true), Some(lag)) if lag.p99 >= WORKER_LAG_AMBER_MS => item("Engine worker", Level::Amber, format!(
-            "event-loop lag p99 {:.1} ms, max {:.1} ms", lag.p99, lag.max)),
+        (Some(true), Some(lag)) if lag.p95 >= WORKER_LAG_RED_MS => item("Engine worker", Level::Red, format!(
+            "event-loop lag p95 {:.1} ms, max {:.1} ms: the worker itself was too busy to start requests on time", lag.p95, lag.max)),
+        (Some(true), Some(lag)) if lag.p95 >= WORKER_LAG_AMBER_MS => item("Engine worker", Level::Amber, format!(
+            "event-loop lag p95 {:.1} ms, max {:.1} ms", lag.p95, lag.max)),
         (Some(true), Some(lag)) => item("Engine worker", Level::Green, format!(
-            "in a Web Worker; event-loop lag p99 {:.1} ms", lag.p99)),
+            "in a Web Worker; event-loop lag p95 {:.1} ms, max {:.1} ms", lag.p95, lag.max)),
         (Some(true), None) => item("Engine worker", Level::Green, "in a Web Worker".into()),
         (Some(false), _) => item("Engine worker", Level::Amber,
             "the worker could not start, so the engine ran on the page's main thread: redraws and hidden-tab throttling can delay it".into()),
@@ -474,7 +476,7 @@ fn rule(name: &str) -> String {
              {LONG_TASKS_RED_MS} ms in all; green when it ran in a worker"
         ),
         "Engine worker" => format!(
-            "event-loop lag p99: amber at {WORKER_LAG_AMBER_MS} ms or more, red at \
+            "event-loop lag p95: amber at {WORKER_LAG_AMBER_MS} ms or more, red at \
              {WORKER_LAG_RED_MS} ms or more; amber when the engine ran on the page"
         ),
         "Stage" => format!(
@@ -1115,6 +1117,16 @@ mod tests {
         assert_eq!(lag(None, Some(true)), Level::Green);
         assert_eq!(lag(None, Some(false)), Level::Amber);
         assert_eq!(lag(None, None), Level::Amber);
+        // One 33 ms hiccup among 35 samples (about 7 s of a run) is its p99 but not its p95
+        // (rank ⌈0.95 × 35⌉ = 34, a 1 ms sample): not a busy worker.
+        let mut samples = vec![1.0; 34];
+        samples.push(33.5);
+        let e = Environment {
+            worker_lag_ms: dist(&samples),
+            ..env(&[])
+        };
+        let (level, detail) = rating(&fidelity(&e, &[]), "Engine worker");
+        assert_eq!(level, Level::Green, "{detail}");
     }
 
     #[test]
