@@ -933,7 +933,10 @@ mod tests {
             let mut s = stats(c);
             s.browser_queue_ms = dist(&[queue]);
             s.latency_ms = dist(&[latency]);
-            rating(&fidelity(&env(&[h1.clone()]), &[s]), "Browser queue")
+            rating(
+                &fidelity(&env(std::slice::from_ref(&h1)), &[s]),
+                "Browser queue",
+            )
         };
         // The false alarm: 10 ms of queue at concurrency 5 beside 1 s of latency is 1 %.
         assert_eq!(queued(5, 10.0, 1000.0).0, Level::Green);
