@@ -6,12 +6,12 @@ use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use stampede_engine::{
     engine_stopped_samples, Aggregator, Batch, Command, Distribution, Environment, Event, Period,
-    Report,
+    Report, RunConfig,
 };
 
 use crate::browser::engine::{Engine, WorkerFailure};
 use crate::browser::{env, now_ms, time_origin};
-use crate::state::{AppState, Phase, Progress, Session, Shown};
+use crate::state::{AppState, Kept, Phase, Progress, Session, Shown};
 
 /// Snapshot interval for live figures.
 const PUBLISH_MS: u32 = 250;
@@ -83,11 +83,13 @@ impl AppState {
         });
     }
 
-    /// Start a run of the current (valid) config.
+    /// Start a run of the current (valid) config; the run shown until now stays reachable as
+    /// the previous run.
     pub fn start(&self) {
         let Ok(plan) = self.validation.get_untracked() else {
             return;
         };
+        let previous = self.keep_latest();
         let config = self.config.get_untracked();
         let state = *self;
         let ticker = Interval::new(PUBLISH_MS, move || state.tick());
@@ -106,8 +108,11 @@ impl AppState {
             run_start: now_ms(),
             hidden_since: env::tab_hidden().then(now_ms),
             ticker: Some(ticker),
+            previous,
             ..Session::default()
         });
+        self.has_previous
+            .set(self.session.with_value(|s| s.previous.is_some()));
         self.shown.set(Shown::Live);
         self.phase.set(Phase::Running);
         self.publish();
@@ -281,19 +286,100 @@ impl AppState {
         })
     }
 
-    /// Show an imported report with the same table and charts as a live run.
+    /// Show an imported report with the same table and charts as a live run; the run shown
+    /// until now stays reachable as the previous run.
     pub fn show_imported(&self, name: String, report: Report) {
         let stopped = report.stopped;
+        let previous = self.keep_latest();
         self.session.set_value(Session {
             agg: report.aggregator(),
             config: report.config.clone(),
             env: report.environment.clone(),
             stopped,
             imported: Some(report),
+            previous,
             ..Session::default()
         });
+        self.has_previous
+            .set(self.session.with_value(|s| s.previous.is_some()));
+        self.progress.set(Progress::default());
         self.shown.set(Shown::Imported(name));
         self.phase.set(Phase::Finished { stopped });
         self.publish();
+    }
+
+    /// The latest run shown (live or imported), taken out of the session to keep as the
+    /// previous run; `None` when nothing was shown. Viewing the previous run, the latest is
+    /// the one kept.
+    fn keep_latest(&self) -> Option<Kept> {
+        if self.shown.get_untracked() == Shown::Previous {
+            self.swap_previous();
+        }
+        let shown = self.shown.get_untracked();
+        if shown == Shown::Nothing {
+            return None;
+        }
+        let progress = self.progress.get_untracked();
+        let mut kept = None;
+        self.session.update_value(|s| {
+            kept = Some(Kept {
+                agg: std::mem::take(&mut s.agg),
+                config: std::mem::take(&mut s.config),
+                env: std::mem::take(&mut s.env),
+                stopped: s.stopped,
+                imported: s.imported.take(),
+                shown,
+                progress,
+            });
+        });
+        kept
+    }
+
+    /// Show the previous run in place of the latest, or the latest again: the two trade places
+    /// in the session, so either is one click away.
+    pub fn swap_previous(&self) {
+        if self.running() {
+            return;
+        }
+        let shown = self.shown.get_untracked();
+        let progress = self.progress.get_untracked();
+        let mut back = None;
+        self.session.update_value(|s| {
+            let Some(prev) = s.previous.take() else {
+                return;
+            };
+            back = Some((prev.shown, prev.progress, prev.stopped));
+            s.previous = Some(Kept {
+                agg: std::mem::replace(&mut s.agg, prev.agg),
+                config: std::mem::replace(&mut s.config, prev.config),
+                env: std::mem::replace(&mut s.env, prev.env),
+                stopped: std::mem::replace(&mut s.stopped, prev.stopped),
+                imported: std::mem::replace(&mut s.imported, prev.imported),
+                shown: shown.clone(),
+                progress,
+            });
+        });
+        let Some((prev_shown, prev_progress, stopped)) = back else {
+            return;
+        };
+        // Back from the previous run, the latest shows as it did; otherwise it is "previous".
+        self.shown.set(if shown == Shown::Previous {
+            prev_shown
+        } else {
+            Shown::Previous
+        });
+        self.progress.set(prev_progress);
+        self.phase.set(Phase::Finished { stopped });
+        self.publish();
+    }
+
+    /// Put the shown run's test into the form, to look at or run again. The API key is never
+    /// in a report, so it stays empty; values the report redacted are flagged by validation.
+    pub fn load_shown_test(&self) {
+        let config = self.session.with_value(|s| s.config.clone());
+        self.set_form(RunConfig {
+            api_key: String::new(),
+            ..config
+        });
     }
 }

@@ -35,6 +35,19 @@ pub enum Shown {
     Nothing,
     Live,
     Imported(String),
+    /// The run shown before the latest one (kept in [`Session::previous`]).
+    Previous,
+}
+
+/// A run the page can show again: what [`Session`] holds of it, and how it was shown.
+pub struct Kept {
+    pub agg: Aggregator,
+    pub config: RunConfig,
+    pub env: Environment,
+    pub stopped: bool,
+    pub imported: Option<Report>,
+    pub shown: Shown,
+    pub progress: Progress,
 }
 
 /// Run data kept out of the reactive graph.
@@ -65,11 +78,16 @@ pub struct Session {
     /// When the last snapshot was published and what it cost, to throttle huge stages.
     pub last_publish_at: f64,
     pub last_publish_cost_ms: f64,
+    /// The run shown before this one, so a new run or an import does not wipe it.
+    pub previous: Option<Kept>,
 }
 
 #[derive(Clone, Copy)]
 pub struct AppState {
     pub config: RwSignal<RunConfig>,
+    /// The text of each number field the user typed in, exactly as typed: the field shows it,
+    /// and validation judges it, so nothing typed is changed behind the user's back.
+    pub typed: RwSignal<Vec<(Field, String)>>,
     pub validation: Memo<Result<Plan, Vec<FieldError>>>,
     pub phase: RwSignal<Phase>,
     pub progress: RwSignal<Progress>,
@@ -79,6 +97,8 @@ pub struct AppState {
     pub shown: RwSignal<Shown>,
     /// Bumped with every published snapshot; charts redraw on it.
     pub chart_tick: RwSignal<u64>,
+    /// Whether [`Session::previous`] holds a run (the session is outside the reactive graph).
+    pub has_previous: RwSignal<bool>,
     pub session: StoredValue<Session, LocalStorage>,
 }
 
@@ -86,9 +106,11 @@ impl Default for AppState {
     /// Fresh state with the default form; validation re-runs whenever the form changes.
     fn default() -> AppState {
         let config = RwSignal::new(RunConfig::default());
-        let validation = Memo::new(move |_| config.with(validate));
+        let typed = RwSignal::new(Vec::new());
+        let validation = Memo::new(move |_| config.with(|c| typed.with(|t| validate(c, t))));
         AppState {
             config,
+            typed,
             validation,
             phase: RwSignal::new(Phase::Idle),
             progress: RwSignal::new(Progress::default()),
@@ -96,6 +118,7 @@ impl Default for AppState {
             environment: RwSignal::new(Environment::default()),
             shown: RwSignal::new(Shown::Nothing),
             chart_tick: RwSignal::new(0),
+            has_previous: RwSignal::new(false),
             session: StoredValue::new_local(Session::default()),
         }
     }
@@ -116,11 +139,53 @@ impl AppState {
     pub fn running(&self) -> bool {
         self.phase.get() == Phase::Running
     }
+
+    /// The user typed `text` in number field `field`: keep it as typed, and change the config
+    /// only if it is a valid number (validation reports it otherwise).
+    pub fn type_number(&self, field: Field, text: String) {
+        self.config.update(|c| {
+            let _ = c.set_number(field, &text);
+        });
+        self.typed
+            .update(|t| match t.iter_mut().find(|(f, _)| *f == field) {
+                Some(entry) => entry.1 = text,
+                None => t.push((field, text)),
+            });
+    }
+
+    /// What number field `field` shows: the text typed in it, else `value` (the config's).
+    pub fn number_text(&self, field: Field, value: impl FnOnce() -> String) -> String {
+        self.typed
+            .with(|t| t.iter().find(|(f, _)| *f == field).map(|(_, v)| v.clone()))
+            .unwrap_or_else(value)
+    }
+
+    /// Remove custom stage `index`, keeping what was typed in the rows below with them.
+    pub fn remove_stage(&self, index: usize) {
+        self.config.update(|c| {
+            if index < c.custom_stages.len() {
+                c.custom_stages.remove(index);
+            }
+        });
+        self.typed.update(|t| {
+            *t = std::mem::take(t)
+                .into_iter()
+                .filter_map(|(f, v)| Some((f.after_removing_stage(index)?, v)))
+                .collect()
+        });
+    }
+
+    /// Replace the whole form (e.g. with an imported test): its number fields show its values.
+    pub fn set_form(&self, config: RunConfig) {
+        self.typed.set(Vec::new());
+        self.config.set(config);
+    }
 }
 
-/// The engine's validation plus what only the page knows: an HTTPS page cannot call http://.
-fn validate(c: &RunConfig) -> Result<Plan, Vec<FieldError>> {
-    let mut result = c.validate();
+/// The engine's validation of the form (with the number fields as typed) plus what only the
+/// page knows: an HTTPS page cannot call http://.
+fn validate(c: &RunConfig, typed: &[(Field, String)]) -> Result<Plan, Vec<FieldError>> {
+    let mut result = c.validate_typed(typed);
     if env::page_is_https() && c.endpoint.trim().starts_with("http://") {
         let e = FieldError {
             field: Field::Endpoint,

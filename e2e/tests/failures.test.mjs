@@ -40,6 +40,9 @@ test('bad input shows a message at the input and disables Run', async () => {
   await page.getByLabel('Timeout (s)').fill('30');
   await page.getByLabel('Warm-up requests per stage').fill('-1');
   await page.locator('#warmup-error').waitFor();
+  assert.match(await page.locator('#warmup-error').innerText(), /-1 is negative: enter a whole number of 0 or more/);
+  assert.equal(await page.getByRole('button', { name: 'Run', exact: true }).isDisabled(), true);
+  await page.getByLabel('Warm-up requests per stage').fill('1001');
   assert.match(await page.locator('#warmup-error').innerText(), /whole number from 0 to 1000/);
   assert.equal(await page.getByRole('button', { name: 'Run', exact: true }).isDisabled(), true);
   await page.getByLabel('Warm-up requests per stage').fill('');

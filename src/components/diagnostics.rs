@@ -2,22 +2,22 @@
 //! the fidelity panel, each item green / amber / red with a one-line reason.
 
 use leptos::prelude::*;
-use stampede_engine::{fidelity, Environment, ErrorClass, Protocol, StageStats, HTTP1_CONNECTIONS};
+use stampede_engine::{
+    fidelity, over_http1_cap, Environment, ErrorClass, Protocol, StageStats, HTTP1_CONNECTIONS,
+};
 
 use crate::state::{AppState, Shown};
 
 #[component]
 pub fn Diagnostics() -> impl IntoView {
     let state = expect_context::<AppState>();
-    let over_cap = move || {
-        state.config.with(|c| {
-            let origins = 1 + c.alias_list().len() as u32;
-            c.stages()
-                .into_iter()
-                .filter(|s| s.concurrency > HTTP1_CONNECTIONS * origins)
-                .map(|s| format!("{} ({})", s.name, s.concurrency))
-                .collect::<Vec<_>>()
-        })
+    // An imported or previous run is warned about from its own test, not the form's; a live
+    // run's test is the form's.
+    let over_cap = move || match state.shown.get() {
+        Shown::Imported(_) | Shown::Previous => {
+            state.session.with_value(|s| over_http1_cap(&s.config))
+        }
+        _ => state.config.with(over_http1_cap),
     };
     // Protocols seen so far, from the published environment (one per target).
     let seen = move |f: fn(&[Option<Protocol>]) -> bool| {
@@ -94,6 +94,7 @@ fn Fidelity(
                     <li class=format!("level {}", i.level.label()) data-level=i.level.label()>
                         <span class="dot" aria-hidden="true"></span>
                         <strong>{i.name}</strong>": "{i.detail}
+                        <span class="rule">{format!("Rule: {}", i.rule)}</span>
                     </li>
                 }).collect_view()}
             </ul>

@@ -3,7 +3,7 @@
 use leptos::prelude::*;
 use stampede_engine::{Field, Framing, Preset, HARMLESS_HEADERS};
 
-use super::{parse_u32, FieldMessage};
+use super::FieldMessage;
 use crate::state::AppState;
 
 #[component]
@@ -37,7 +37,7 @@ pub fn EndpointForm() -> impl IntoView {
             </div>
             <div class="row">
                 <label for="preset">"Preset"</label>
-                <select id="preset"
+                <select id="preset" prop:value=move || preset().id()
                     on:change=move |ev| {
                         let id = event_target_value(&ev);
                         if let Some(p) = Preset::from_id(&id) {
@@ -69,16 +69,20 @@ pub fn EndpointForm() -> impl IntoView {
             <div class="row pair">
                 <div>
                     <label for="max-tokens">"Max output tokens"</label>
-                    <input id="max-tokens" type="number" min="1" step="1"
-                        prop:value=move || cfg.with(|c| c.max_tokens.to_string())
-                        on:input=move |ev| cfg.update(|c| c.max_tokens = parse_u32(&event_target_value(&ev))) />
+                    <input id="max-tokens" type="text" inputmode="numeric" spellcheck="false"
+                        aria-invalid=move || invalid(Field::MaxTokens).to_string()
+                        aria-describedby="max-tokens-error"
+                        prop:value=move || state.number_text(Field::MaxTokens, || cfg.with(|c| c.max_tokens.to_string()))
+                        on:input=move |ev| state.type_number(Field::MaxTokens, event_target_value(&ev)) />
                     <FieldMessage field=Field::MaxTokens id="max-tokens-error" />
                 </div>
                 <div>
                     <label for="timeout">"Timeout (s)"</label>
-                    <input id="timeout" type="number" min="1" max="600" step="1"
-                        prop:value=move || cfg.with(|c| c.timeout_s.to_string())
-                        on:input=move |ev| cfg.update(|c| c.timeout_s = parse_u32(&event_target_value(&ev))) />
+                    <input id="timeout" type="text" inputmode="numeric" spellcheck="false"
+                        aria-invalid=move || invalid(Field::Timeout).to_string()
+                        aria-describedby="timeout-error"
+                        prop:value=move || state.number_text(Field::Timeout, || cfg.with(|c| c.timeout_s.to_string()))
+                        on:input=move |ev| state.type_number(Field::Timeout, event_target_value(&ev)) />
                     <FieldMessage field=Field::Timeout id="timeout-error" />
                 </div>
             </div>
@@ -112,15 +116,11 @@ pub fn EndpointForm() -> impl IntoView {
             </div>
             <div class="row">
                 <label for="warmup">"Warm-up requests per stage"</label>
-                <input id="warmup" type="number" min="0" step="1" placeholder="one per concurrent slot"
-                    prop:value=move || cfg.with(|c| c.warmup.map(|w| w.to_string()).unwrap_or_default())
-                    on:input=move |ev| {
-                        let v = event_target_value(&ev);
-                        // Empty: the default. Anything that is not a whole number (e.g. -1) becomes
-                        // u32::MAX, which validation rejects with a message here.
-                        let w = (!v.trim().is_empty()).then(|| v.trim().parse().unwrap_or(u32::MAX));
-                        cfg.update(|c| c.warmup = w);
-                    } />
+                <input id="warmup" type="text" inputmode="numeric" spellcheck="false" placeholder="one per concurrent slot"
+                    aria-invalid=move || invalid(Field::Warmup).to_string()
+                    aria-describedby="warmup-error"
+                    prop:value=move || state.number_text(Field::Warmup, || cfg.with(|c| c.warmup.map(|w| w.to_string()).unwrap_or_default()))
+                    on:input=move |ev| state.type_number(Field::Warmup, event_target_value(&ev)) />
                 <p class="hint">"They open connections and prime the CORS preflight cache; not counted in the figures, listed in the report."</p>
                 <FieldMessage field=Field::Warmup id="warmup-error" />
             </div>
@@ -158,7 +158,7 @@ fn CustomRequest() -> impl IntoView {
         <div class="custom">
             <div class="row">
                 <label for="method">"Method"</label>
-                <select id="method" on:change=move |ev| cfg.update(|c| c.custom.method = event_target_value(&ev))>
+                <select id="method" prop:value=move || cfg.with(|c| c.custom.method.clone()) on:change=move |ev| cfg.update(|c| c.custom.method = event_target_value(&ev))>
                     {["POST", "PUT", "PATCH", "GET"].into_iter().map(|m| view! {
                         <option value=m selected=move || cfg.with(|c| c.custom.method == m)>{m}</option>
                     }).collect_view()}
@@ -175,7 +175,11 @@ fn CustomRequest() -> impl IntoView {
             </div>
             <div class="row">
                 <label for="streaming">"Streaming"</label>
-                <select id="streaming" on:change=move |ev| {
+                <select id="streaming" prop:value=move || cfg.with(|c| match c.custom.framing {
+                    Framing::Json => "json",
+                    Framing::Sse => "sse",
+                    Framing::Ndjson => "ndjson",
+                }) on:change=move |ev| {
                     let framing = match event_target_value(&ev).as_str() {
                         "sse" => Framing::Sse,
                         "ndjson" => Framing::Ndjson,

@@ -5,12 +5,18 @@ use leptos::task::spawn_local;
 use stampede_engine::{too_big, Report, MAX_REPORT_BYTES};
 
 use crate::browser::files;
-use crate::state::{AppState, Phase};
+use crate::state::{AppState, Phase, Shown};
 
 #[component]
 pub fn ExportMenu() -> impl IntoView {
     let state = expect_context::<AppState>();
     let message = RwSignal::new(None::<String>);
+    // Whether the shown report's test was put in the form (cleared by the next import or run).
+    let loaded = RwSignal::new(false);
+    Effect::new(move |_| {
+        state.shown.track();
+        loaded.set(false);
+    });
     let file_input = NodeRef::<leptos::html::Input>::new();
     let can_export = move || matches!(state.phase.get(), Phase::Finished { .. });
 
@@ -51,6 +57,18 @@ pub fn ExportMenu() -> impl IntoView {
                 <input type="file" accept=".json,application/json" node_ref=file_input
                     prop:disabled=move || state.running() on:change=import />
             </label>
+            <Show when=move || matches!(state.shown.get(), Shown::Imported(_) | Shown::Previous) && !state.running()>
+                <button type="button" id="load-test" on:click=move |_| {
+                    state.load_shown_test();
+                    loaded.set(true);
+                }>"Load this test into the form"</button>
+            </Show>
+            {move || loaded.get().then(|| view! {
+                <p class="hint" id="load-note" role="status">
+                    "The imported test is in the form: press Run to run it again. Reports never hold the API key: \
+                     type it again if the server needs one."
+                </p>
+            })}
             {move || message.get().map(|m| view! { <p class="field-error" id="import-error" role="alert">{m}</p> })}
         </section>
     }

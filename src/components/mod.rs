@@ -8,6 +8,7 @@ pub mod export_menu;
 pub mod request_list;
 pub mod results_table;
 pub mod run_bar;
+pub mod run_summary;
 pub mod suite_editor;
 
 use leptos::prelude::*;
@@ -25,9 +26,4 @@ pub fn FieldMessage(field: Field, #[prop(into)] id: String) -> impl IntoView {
             .error(field)
             .map(|m| view! { <p class="field-error" id=id.clone() role="alert">{m}</p> })
     }
-}
-
-/// Parse a whole-number input; text that is not one becomes 0, which validation rejects.
-pub fn parse_u32(text: &str) -> u32 {
-    text.trim().parse().unwrap_or(0)
 }

@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 use stampede_engine::{Distribution, StageStats};
 
+use super::run_summary::RunSummary;
 use crate::state::Shown;
 
 fn ms(v: f64) -> String {
@@ -45,12 +46,14 @@ pub fn ResultsTable(
     };
     let title = move || match shown.get() {
         Shown::Imported(name) => format!("Results (imported from {name})"),
+        Shown::Previous => "Results (previous run)".to_string(),
         _ => "Results".to_string(),
     };
     view! {
         <Show when=move || shown.get() != Shown::Nothing>
             <section class="results" aria-label="Results">
                 <h2>{title}</h2>
+                <RunSummary stats=stats />
                 <div class="table-wrap">
                 <table id="results-table">
                     <thead>
@@ -171,7 +174,8 @@ fn StageRow(s: StageStats, streamed: bool, open_loop: bool) -> impl IntoView {
                 <td class="num" data-col="gaps">{pair(&s.inter_chunk_ms, |d| d.p50, |d| d.p99)}</td>
             })}
             <td class="num" data-col="tokens">{s.output_tokens}" ("{sources.clone()}")"</td>
-            <td class="num" data-col="rps">{opt(s.requests_per_s, 2)}</td>
+            // Failures per second are not throughput: a stage where nothing succeeded shows none.
+            <td class="num" data-col="rps">{opt(s.requests_per_s.filter(|_| s.successful > 0), 2)}</td>
             <td class="num" title=format!("token source: {sources}")>{opt(s.output_tokens_per_s, 1)}</td>
             <td class="num">{dist(&s.server_tokens_per_s, |d| d.p50)}</td>
             <td class="num" data-col="queue">{dist(&s.browser_queue_ms, |d| d.p50)}</td>

@@ -1,9 +1,10 @@
-//! Run and Stop, with progress for the current stage and the whole run.
+//! Run and Stop, with progress for the current stage and the whole run, why Run is disabled,
+//! what a run that mostly failed says first, and the way back to the previous run.
 
 use leptos::prelude::*;
-use stampede_engine::Command;
+use stampede_engine::{fix_fields, headline, Command};
 
-use crate::state::{AppState, Phase};
+use crate::state::{AppState, Phase, Shown};
 
 fn pct(done: u64, total: u64) -> f64 {
     if total == 0 {
@@ -18,6 +19,20 @@ pub fn RunBar() -> impl IntoView {
     let state = expect_context::<AppState>();
     let p = state.progress;
     let can_run = move || !state.running() && state.validation.with(|v| v.is_ok());
+    // A disabled Run says why, naming the inputs to fix.
+    let blocked = move || {
+        if state.running() {
+            return None;
+        }
+        state
+            .validation
+            .with(|v| v.as_ref().err().map(|e| fix_fields(e)))
+    };
+    let failed = move || {
+        matches!(state.phase.get(), Phase::Finished { .. })
+            .then(|| state.stats.with(|st| headline(st)))
+            .flatten()
+    };
     let status = move || match state.phase.get() {
         Phase::Idle => "Ready".to_string(),
         Phase::Running => "Running…".to_string(),
@@ -27,6 +42,7 @@ pub fn RunBar() -> impl IntoView {
     view! {
         <section class="run-bar" aria-label="Run">
             <button type="button" class="primary" prop:disabled=move || !can_run()
+                aria-describedby="run-blocked"
                 on:click=move |_| state.start()>"Run"</button>
             <button type="button" prop:disabled=move || !state.running()
                 on:click=move |_| state.send(Command::Stop)>"Stop"</button>
@@ -36,6 +52,14 @@ pub fn RunBar() -> impl IntoView {
                 Phase::Finished { stopped: true } => "stopped",
                 Phase::Finished { stopped: false } => "finished",
             }>{status}</span>
+            <Show when=move || state.has_previous.get() && !state.running()>
+                <button type="button" class="secondary" id="previous-run"
+                    on:click=move |_| state.swap_previous()>
+                    {move || if state.shown.get() == Shown::Previous { "Back to the latest run" } else { "Show previous run" }}
+                </button>
+            </Show>
+            {move || blocked().map(|m| view! { <p class="field-error run-blocked" id="run-blocked">{m}</p> })}
+            {move || failed().map(|h| view! { <p class="headline" id="run-headline" role="alert">{h}</p> })}
             <Show when=move || state.phase.get() != Phase::Idle && p.with(|p| p.figures.total > 0)>
                 <div class="progress">
                     <label>

@@ -1,9 +1,9 @@
 //! Which stages to run: a seed suite, or custom concurrency × requests stages.
 
 use leptos::prelude::*;
-use stampede_engine::{default_stage_name, Field, RateSpec, RunConfig, StageSpec, Suite};
+use stampede_engine::{default_stage_name, Field, StageSpec, Suite};
 
-use super::{parse_u32, FieldMessage};
+use super::FieldMessage;
 use crate::state::AppState;
 
 #[component]
@@ -26,7 +26,7 @@ pub fn SuiteEditor() -> impl IntoView {
             <legend>"Suite"</legend>
             <div class="row">
                 <label for="suite">"Suite"</label>
-                <select id="suite" on:change=move |ev| {
+                <select id="suite" prop:value=move || suite().id() on:change=move |ev| {
                     if let Some(s) = Suite::from_id(&event_target_value(&ev)) {
                         cfg.update(|c| c.suite = s);
                     }
@@ -48,7 +48,7 @@ pub fn SuiteEditor() -> impl IntoView {
                     {move || {
                         let stages = cfg.with(|c| c.stages());
                         stages.into_iter().enumerate().map(|(i, st)| view! {
-                            <StageRow cfg=cfg index=i stage=st editable=custom() />
+                            <StageRow state=state index=i stage=st editable=custom() />
                         }).collect_view()
                     }}
                 </tbody>
@@ -73,14 +73,11 @@ fn stage_input_id(index: usize, what: &str) -> String {
     format!("stage-{}-{what}", index + 1)
 }
 
-/// One stage of the suite; editable only for custom stages, which are all it changes in `cfg`.
+/// One stage of the suite; editable only for custom stages, which are all it changes in the
+/// form. Number inputs keep their text as typed (`AppState::type_number`).
 #[component]
-fn StageRow(
-    cfg: RwSignal<RunConfig>,
-    index: usize,
-    stage: StageSpec,
-    editable: bool,
-) -> impl IntoView {
+fn StageRow(state: AppState, index: usize, stage: StageSpec, editable: bool) -> impl IntoView {
+    let cfg = state.config;
     let edit = move |f: Box<dyn Fn(&mut StageSpec)>| {
         cfg.update(|c| {
             if let Some(s) = c.custom_stages.get_mut(index) {
@@ -94,6 +91,13 @@ fn StageRow(
         }
         .into_any();
     }
+    let invalid = move |f: Field| state.error(f).is_some();
+    let (concurrency, requests) = (stage.concurrency, stage.requests);
+    let rate = stage
+        .rate
+        .as_ref()
+        .map(|r| r.per_s.to_string())
+        .unwrap_or_default();
     let id = |what| stage_input_id(index, what);
     let error = |what| format!("{}-error", stage_input_id(index, what));
     view! {
@@ -105,34 +109,27 @@ fn StageRow(
                 <FieldMessage field=Field::StageName(index) id=error("name") />
             </td>
             <td>
-                <input type="number" min="1" max="1000" id=id("concurrency") aria-label=format!("Stage {} concurrency", index + 1)
-                    aria-describedby=error("concurrency") prop:value=stage.concurrency.to_string()
-                    on:change=move |ev| { let v = parse_u32(&event_target_value(&ev)); edit(Box::new(move |s| s.concurrency = v)) } />
+                <input type="text" inputmode="numeric" spellcheck="false" id=id("concurrency") aria-label=format!("Stage {} concurrency", index + 1)
+                    aria-invalid=move || invalid(Field::StageConcurrency(index)).to_string()
+                    aria-describedby=error("concurrency")
+                    prop:value=move || state.number_text(Field::StageConcurrency(index), || concurrency.to_string())
+                    on:change=move |ev| state.type_number(Field::StageConcurrency(index), event_target_value(&ev)) />
                 <FieldMessage field=Field::StageConcurrency(index) id=error("concurrency") />
             </td>
             <td>
-                <input type="number" min="1" max="1000000" id=id("requests") aria-label=format!("Stage {} requests", index + 1)
-                    aria-describedby=error("requests") prop:value=stage.requests.to_string()
-                    on:change=move |ev| { let v = parse_u32(&event_target_value(&ev)); edit(Box::new(move |s| s.requests = v)) } />
+                <input type="text" inputmode="numeric" spellcheck="false" id=id("requests") aria-label=format!("Stage {} requests", index + 1)
+                    aria-invalid=move || invalid(Field::StageRequests(index)).to_string()
+                    aria-describedby=error("requests")
+                    prop:value=move || state.number_text(Field::StageRequests(index), || requests.to_string())
+                    on:change=move |ev| state.type_number(Field::StageRequests(index), event_target_value(&ev)) />
                 <FieldMessage field=Field::StageRequests(index) id=error("requests") />
             </td>
             <td>
-                <input type="number" min="0.1" step="any" placeholder="closed loop" id=id("rate") aria-label=format!("Stage {} rate", index + 1)
+                <input type="text" inputmode="decimal" spellcheck="false" placeholder="closed loop" id=id("rate") aria-label=format!("Stage {} rate", index + 1)
+                    aria-invalid=move || invalid(Field::StageRate(index)).to_string()
                     aria-describedby=error("rate")
-                    prop:value=stage.rate.as_ref().map(|r| r.per_s.to_string()).unwrap_or_default()
-                    on:change=move |ev| {
-                        let v = event_target_value(&ev);
-                        edit(Box::new(move |s| {
-                            s.rate = if v.trim().is_empty() {
-                                None
-                            } else {
-                                // Text that is not a number becomes 0, which validation rejects.
-                                let per_s = v.trim().parse().unwrap_or(0.0);
-                                let poisson = s.rate.as_ref().is_some_and(|r| r.poisson);
-                                Some(RateSpec { per_s, poisson, seed: 1 })
-                            }
-                        }))
-                    } />
+                    prop:value=move || state.number_text(Field::StageRate(index), || rate.clone())
+                    on:change=move |ev| state.type_number(Field::StageRate(index), event_target_value(&ev)) />
                 {stage.rate.as_ref().map(|r| {
                     let secs = f64::from(stage.requests) / r.per_s.max(1e-9);
                     let poisson = r.poisson;
@@ -152,7 +149,7 @@ fn StageRow(
             </td>
             <td>
                 <button type="button" class="secondary" aria-label=format!("Remove stage {}", index + 1)
-                    on:click=move |_| cfg.update(|c| { if index < c.custom_stages.len() { c.custom_stages.remove(index); } })>"Remove"</button>
+                    on:click=move |_| state.remove_stage(index)>"Remove"</button>
             </td>
         </tr>
     }

@@ -23,6 +23,18 @@ const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 const MOCK_PACKAGE: &str = "stampede-mock";
 const MOCK_BIN: &str = "stampede-mock";
+/// How the demo's mock answers: 150 ms to the first token, then 10 ms per token (about 100
+/// tokens/s per stream), the same for non-streamed requests (150 ms + 10 ms × tokens), so a
+/// first streaming run shows real TTFT, TPOT and inter-chunk figures, not one burst.
+/// `e2e/tests/first_run.test.mjs` runs against exactly these (a test below checks).
+const DEMO_MOCK_ARGS: [&str; 6] = [
+    "--latency-ms",
+    "150",
+    "--ttft-ms",
+    "150",
+    "--per-token-ms",
+    "10",
+];
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -807,17 +819,24 @@ fn demo(ctx: &Ctx, port_api: u16, port_app: u16) -> Result<()> {
     for addr in &listen {
         cmd.arg("--listen").arg(addr.to_string());
     }
-    cmd.arg("--app-dir")
+    cmd.args(DEMO_MOCK_ARGS)
+        .arg("--app-dir")
         .arg(&dist)
         .arg("--app-listen")
-        .arg(app.to_string());
+        .arg(app.to_string())
+        .arg("--exit-on-stdin-close");
     println!("$ {}", describe(&cmd));
+    // The mock stops when this pipe closes, which the kernel does when xtask ends however it
+    // ends: Ctrl-C (the mock gets that SIGINT too), SIGTERM or SIGKILL. Without it a killed
+    // xtask left the mock serving.
+    cmd.stdin(Stdio::piped());
     let mut child = cmd.spawn().map_err(|e| spawn_error(&cmd, e))?;
+    let _lifeline = child.stdin.take();
     wait_listening(&mut child, &[api, app])?;
     println!();
     println!("Open http://{app}/ — the app's default endpoint is the mock at http://{api}");
     println!("(the mock also answers on 127.0.0.2–4:{port_api}, for host aliases)");
-    println!("(Ctrl-C to stop)");
+    println!("(Ctrl-C to stop; stopping this command stops the mock)");
     let status = child
         .wait()
         .map_err(|e| format!("waiting for {MOCK_BIN}: {e}"))?;
@@ -923,4 +942,22 @@ fn bench_prepare(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<(Pa
         build_app(ctx)
     })?;
     Ok((mock, dist))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DEMO_MOCK_ARGS;
+
+    /// The e2e test of the demo's first run must run against the mock the demo starts.
+    #[test]
+    fn the_first_run_test_uses_the_demo_mock_flags() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../e2e/tests/first_run.test.mjs"
+        );
+        let text = std::fs::read_to_string(path).unwrap();
+        let quoted: Vec<String> = DEMO_MOCK_ARGS.iter().map(|a| format!("'{a}'")).collect();
+        let expected = format!("const DEMO_MOCK_ARGS = [{}];", quoted.join(", "));
+        assert!(text.contains(&expected), "{path} should have: {expected}");
+    }
 }

@@ -12,7 +12,7 @@ use crate::plan::{
 };
 use crate::preset::{Preset, RequestShape};
 use crate::secrets::{self, REDACTED};
-use crate::suite::{StageSpec, Suite};
+use crate::suite::{RateSpec, StageSpec, Suite};
 use crate::template::{self, Vars};
 
 /// Everything the user sets before a run. The API key is never serialized.
@@ -72,7 +72,7 @@ impl Default for RunConfig {
 }
 
 /// Which input a validation message belongs to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Field {
     Endpoint,
     Model,
@@ -95,10 +95,125 @@ pub enum Field {
     ApiKey,
 }
 
+impl Field {
+    /// The input's name as its label reads, for "Fix 2 fields: Timeout, Stage 1 requests".
+    pub fn label(self) -> String {
+        let stage = |i: usize, what: &str| format!("Stage {} {what}", i + 1);
+        match self {
+            Field::Endpoint => "Endpoint URL".into(),
+            Field::Model => "Model".into(),
+            Field::ApiKey => "API key".into(),
+            Field::MaxTokens => "Max output tokens".into(),
+            Field::Timeout => "Timeout".into(),
+            Field::Aliases => "Host aliases".into(),
+            Field::Warmup => "Warm-up requests".into(),
+            Field::Headers => "Extra headers".into(),
+            Field::Method => "Method".into(),
+            Field::BodyTemplate => "Body template".into(),
+            Field::TextPointer => "Generated text pointer".into(),
+            Field::TokensPointer => "Token count pointer".into(),
+            Field::ReasoningPointer => "Reasoning pointer".into(),
+            Field::DonePointer => "Terminal event pointer".into(),
+            Field::Stages => "Stages".into(),
+            Field::StageName(i) => stage(i, "name"),
+            Field::StageConcurrency(i) => stage(i, "concurrency"),
+            Field::StageRequests(i) => stage(i, "requests"),
+            Field::StageRate(i) => stage(i, "rate"),
+        }
+    }
+
+    /// This field once stage `removed` is deleted: the same, one row up, or gone with its row.
+    /// Keeps what was typed in the rows below attached to them.
+    pub fn after_removing_stage(self, removed: usize) -> Option<Field> {
+        let shift = |i: usize, f: fn(usize) -> Field| match i.cmp(&removed) {
+            std::cmp::Ordering::Less => Some(f(i)),
+            std::cmp::Ordering::Equal => None,
+            std::cmp::Ordering::Greater => Some(f(i - 1)),
+        };
+        match self {
+            Field::StageName(i) => shift(i, Field::StageName),
+            Field::StageConcurrency(i) => shift(i, Field::StageConcurrency),
+            Field::StageRequests(i) => shift(i, Field::StageRequests),
+            Field::StageRate(i) => shift(i, Field::StageRate),
+            other => Some(other),
+        }
+    }
+
+    /// Where the input sits in the form, top to bottom and row by row, to list fields in the
+    /// order a reader meets them.
+    pub fn position(self) -> (u8, usize, u8) {
+        match self {
+            Field::Endpoint => (0, 0, 0),
+            Field::Model => (1, 0, 0),
+            Field::ApiKey => (2, 0, 0),
+            Field::MaxTokens => (3, 0, 0),
+            Field::Timeout => (4, 0, 0),
+            Field::Aliases => (5, 0, 0),
+            Field::Warmup => (6, 0, 0),
+            Field::Headers => (7, 0, 0),
+            Field::Method => (8, 0, 0),
+            Field::BodyTemplate => (9, 0, 0),
+            Field::TextPointer => (10, 0, 0),
+            Field::TokensPointer => (11, 0, 0),
+            Field::ReasoningPointer => (12, 0, 0),
+            Field::DonePointer => (13, 0, 0),
+            Field::StageName(i) => (14, i, 0),
+            Field::StageConcurrency(i) => (14, i, 1),
+            Field::StageRequests(i) => (14, i, 2),
+            Field::StageRate(i) => (14, i, 3),
+            Field::Stages => (15, 0, 0),
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq)]
 pub struct FieldError {
     pub field: Field,
     pub message: String,
+}
+
+/// A whole number typed in a form field, or why the text is not one. Nothing is rounded or
+/// cut behind the user's back: "0.5", "-1", "1e9" and "" are refused with a reason, never read
+/// as 0, 1, 9 or 0. Spaces around the digits are ignored (they cannot be seen).
+pub fn parse_whole(text: &str) -> Result<u32, String> {
+    let t = text.trim();
+    let number = t.parse::<f64>().is_ok_and(f64::is_finite);
+    if t.is_empty() {
+        Err("enter a whole number".into())
+    } else if t.starts_with('-') && number {
+        Err(format!(
+            "{t} is negative: enter a whole number of 0 or more"
+        ))
+    } else if t.contains(['e', 'E']) && number {
+        Err(format!("write the number out in full: {t} has an exponent"))
+    } else if number && !t.chars().all(|c| c.is_ascii_digit() || c == '+') {
+        Err(format!("{t} is not a whole number: leave out the decimals"))
+    } else if number {
+        t.parse::<u32>().map_err(|_| format!("{t} is too large"))
+    } else {
+        Err(format!("{t} is not a number: use the digits 0–9"))
+    }
+}
+
+/// A rate in requests/s typed in a stage row: empty is a closed-loop stage (`None`); decimals
+/// are fine, a sign or an exponent is refused like [`parse_whole`]'s.
+pub fn parse_rate(text: &str) -> Result<Option<f64>, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    match t.parse::<f64>() {
+        Ok(v) if v.is_finite() && t.starts_with('-') => Err(format!(
+            "{t} is negative: enter requests per second, or leave it empty"
+        )),
+        Ok(v) if v.is_finite() && t.contains(['e', 'E']) => {
+            Err(format!("write the number out in full: {t} has an exponent"))
+        }
+        Ok(v) if v.is_finite() => Ok(Some(v)),
+        _ => Err(format!(
+            "{t} is not a number: use digits and a decimal point"
+        )),
+    }
 }
 
 /// Headers a browser sets itself and refuses from scripts: naming them is a user mistake.
@@ -184,20 +299,22 @@ impl RunConfig {
     }
 
     /// The preset's path goes before any query (`…/v1?key=k` → `…/v1/chat/completions?key=k`).
+    /// Whatever part of the path the base already ends with is not added again: `…/v1` and
+    /// `…/v1/chat/completions` both give `…/v1/chat/completions`, never `/v1/v1/…`.
     fn url_for(&self, base: &str) -> String {
         let base = base.trim();
-        let path = self.preset.path();
         let (before_query, query) = match base.split_once('?') {
             Some((b, q)) => (b, Some(q)),
             None => (base, None),
         };
         let stem = before_query.trim_end_matches('/');
-        if path.is_empty() || stem.ends_with(path) {
+        let rest = missing_path(url_path(stem), self.preset.path());
+        if rest.is_empty() {
             return base.to_string();
         }
         match query {
-            Some(q) => format!("{stem}{path}?{q}"),
-            None => format!("{stem}{path}"),
+            Some(q) => format!("{stem}{rest}?{q}"),
+            None => format!("{stem}{rest}"),
         }
     }
 
@@ -238,18 +355,138 @@ impl RunConfig {
         }
     }
 
+    /// For a base URL that already ends in another API's path (`…/api/chat` with the seed
+    /// preset), what to do: the preset's path would go after it.
+    fn foreign_path(&self, base: &str) -> Option<String> {
+        let own = self.preset.path();
+        if own.is_empty() {
+            return None;
+        }
+        let path = url_path(
+            base.split_once('?')
+                .map_or(base, |(b, _)| b)
+                .trim()
+                .trim_end_matches('/'),
+        );
+        // Typed as the full request URL: taken as it stands.
+        if missing_path(path, own).is_empty() {
+            return None;
+        }
+        let other = Preset::ALL
+            .into_iter()
+            .map(Preset::path)
+            .filter(|p| !p.is_empty() && *p != own && path.ends_with(p) && !own.ends_with(p))
+            .max_by_key(|p| p.len())?;
+        Some(format!(
+            "this URL already ends in {other}, another API's path: enter the server's base URL \
+             (requests go to its {own}), or pick the preset for {other}"
+        ))
+    }
+
+    /// Set the number field `field` from the text typed in it, if the text is a valid number;
+    /// otherwise leave the config as it was and say why. Stage fields change the Custom suite's
+    /// stages (the only editable ones).
+    pub fn set_number(&mut self, field: Field, text: &str) -> Result<(), String> {
+        fn stage(c: &mut RunConfig, i: usize) -> Result<&mut StageSpec, String> {
+            c.custom_stages
+                .get_mut(i)
+                .ok_or_else(|| format!("there is no stage {}", i + 1))
+        }
+        match field {
+            Field::MaxTokens => self.max_tokens = parse_whole(text)?,
+            Field::Timeout => self.timeout_s = parse_whole(text)?,
+            Field::Warmup => {
+                self.warmup = match text.trim() {
+                    "" => None,
+                    t => Some(parse_whole(t)?),
+                }
+            }
+            Field::StageConcurrency(i) => {
+                let v = parse_whole(text)?;
+                stage(self, i)?.concurrency = v;
+            }
+            Field::StageRequests(i) => {
+                let v = parse_whole(text)?;
+                stage(self, i)?.requests = v;
+            }
+            Field::StageRate(i) => {
+                let v = parse_rate(text)?;
+                let s = stage(self, i)?;
+                let (poisson, seed) = s.rate.as_ref().map_or((false, 1), |r| (r.poisson, r.seed));
+                s.rate = v.map(|per_s| RateSpec {
+                    per_s,
+                    poisson,
+                    seed,
+                });
+            }
+            other => return Err(format!("{} is not a number field", other.label())),
+        }
+        Ok(())
+    }
+
+    /// [`RunConfig::validate`] with the texts typed in the number fields (`typed`, as
+    /// [`RunConfig::set_number`] got them): a text that is not a valid number is its field's
+    /// error, in place of any the config's last valid value gives, so nothing runs with a
+    /// number the user did not type. Stage texts count only while their row is on screen (the
+    /// Custom suite, an existing stage).
+    pub fn validate_typed(&self, typed: &[(Field, String)]) -> Result<Plan, Vec<FieldError>> {
+        let on_screen = |f: Field| match f {
+            Field::StageConcurrency(i) | Field::StageRequests(i) | Field::StageRate(i) => {
+                self.suite == Suite::Custom && i < self.custom_stages.len()
+            }
+            _ => true,
+        };
+        let typing: Vec<FieldError> = typed
+            .iter()
+            .filter(|(f, _)| on_screen(*f))
+            .filter_map(|(f, text)| {
+                let message = self.clone().set_number(*f, text).err()?;
+                Some(FieldError { field: *f, message })
+            })
+            .collect();
+        match self.validate() {
+            Ok(plan) if typing.is_empty() => Ok(plan),
+            Ok(_) => Err(typing),
+            Err(mut errors) => {
+                for t in typing {
+                    match errors.iter_mut().find(|e| e.field == t.field) {
+                        Some(e) => *e = t,
+                        None => errors.push(t),
+                    }
+                }
+                Err(errors)
+            }
+        }
+    }
+
     /// Check everything; on success the plan can build any request without failing.
     pub fn validate(&self) -> Result<Plan, Vec<FieldError>> {
         let mut errors = Vec::new();
         let mut err = |field, message: String| errors.push(FieldError { field, message });
 
         let url = self.request_url();
-        if let Err(m) = check_url(&self.endpoint) {
+        if was_redacted(&self.endpoint) {
+            err(
+                Field::Endpoint,
+                format!(
+                    "the report replaced a credential in this URL with {REDACTED}: type it again"
+                ),
+            );
+        } else if let Err(m) = check_url(&self.endpoint) {
+            err(Field::Endpoint, m);
+        } else if let Some(m) = self.foreign_path(&self.endpoint) {
             err(Field::Endpoint, m);
         }
         let aliases = self.alias_list();
         for (n, a) in aliases.iter().enumerate() {
-            if let Err(m) = check_url(a) {
+            let problem = if was_redacted(a) {
+                Err(format!(
+                    "the report replaced a credential in this URL with {REDACTED}: type it again"
+                ))
+            } else {
+                check_url(a)
+            };
+            if let Err(m) = problem {
                 err(Field::Aliases, format!("line {}: {m}", n + 1));
                 break;
             }
@@ -294,6 +531,21 @@ impl RunConfig {
             .find_map(|(n, v)| check_header_template(n, v, model, self.max_tokens).err())
         {
             err(Field::Headers, m);
+        }
+        let redacted: Vec<&str> = headers
+            .iter()
+            .filter(|(_, v)| was_redacted(v))
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if !redacted.is_empty() {
+            err(
+                Field::Headers,
+                format!(
+                    "the report replaced the value of {} with {REDACTED}: type the value again \
+                     (it is not sent as it stands)",
+                    redacted.join(", ")
+                ),
+            );
         }
         let shape = self.shape();
         let method = shape.method.trim().to_ascii_uppercase();
@@ -423,6 +675,36 @@ impl RunConfig {
             }]
         })
     }
+}
+
+/// The path of a URL without its query: what follows the host (`http://h:1/v1` → `/v1`).
+fn url_path(url: &str) -> &str {
+    let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
+    after_scheme
+        .find('/')
+        .and_then(|i| after_scheme.get(i..))
+        .unwrap_or("")
+}
+
+/// The end of `path` that `url_path` does not already end with, at whole segments: with
+/// `/v1/chat/completions`, a path ending in `/v1` needs `/chat/completions`, one ending in
+/// `/v1/chat/completions` nothing, and `/api/x` all of it.
+fn missing_path<'a>(url_path: &str, path: &'a str) -> &'a str {
+    let cuts = path
+        .char_indices()
+        .filter(|&(i, c)| c == '/' && i > 0)
+        .map(|(i, _)| i)
+        .chain([path.len()]);
+    let done = cuts
+        .filter(|&i| path.get(..i).is_some_and(|p| url_path.ends_with(p)))
+        .max()
+        .unwrap_or(0);
+    path.get(done..).unwrap_or("")
+}
+
+/// A value the report replaced with [`REDACTED`]: sent as it stands, it would be wrong.
+fn was_redacted(text: &str) -> bool {
+    text.contains(REDACTED)
 }
 
 fn is_pointer(p: &str) -> bool {
@@ -683,7 +965,7 @@ mod tests {
         assert!(c.validate().is_ok(), "0 turns warm-ups off");
         c.warmup = Some(1001);
         assert_eq!(fields(&c), vec![Field::Warmup]);
-        c.warmup = Some(u32::MAX); // what the form stores for text that is not a whole number
+        c.warmup = Some(u32::MAX);
         assert!(c.validate().unwrap_err()[0]
             .message
             .contains("whole number from 0 to 1000"));
@@ -818,5 +1100,245 @@ mod tests {
             .contains("user name and password"));
         assert!(at(Field::Headers).unwrap().contains("only Latin-1"));
         assert!(at(Field::ApiKey).unwrap().contains("only Latin-1"));
+    }
+
+    #[test]
+    fn whole_numbers_are_read_exactly_or_refused() {
+        assert_eq!(parse_whole("30"), Ok(30));
+        assert_eq!(parse_whole(" 30 "), Ok(30), "invisible spaces are ignored");
+        assert_eq!(parse_whole("+5"), Ok(5));
+        assert_eq!(parse_whole("0"), Ok(0), "the range is validate's to judge");
+        assert_eq!(parse_whole("4294967295"), Ok(u32::MAX));
+        let refused = |t: &str| parse_whole(t).unwrap_err();
+        assert_eq!(refused(""), "enter a whole number");
+        assert_eq!(refused("  "), "enter a whole number");
+        assert!(refused("0.5").contains("leave out the decimals"));
+        assert!(refused("1.0").contains("leave out the decimals"));
+        assert!(refused("-1").contains("negative"));
+        assert!(refused("-0.5").contains("negative"));
+        assert!(refused("1e9").contains("exponent"));
+        assert!(refused("2E3").contains("exponent"));
+        assert!(refused("4294967296").contains("too large"));
+        assert!(refused("abc").contains("not a number"));
+        assert!(refused("inf").contains("not a number"));
+        assert!(refused("1,5").contains("not a number"));
+    }
+
+    #[test]
+    fn rates_allow_decimals_and_empty() {
+        assert_eq!(parse_rate(""), Ok(None), "empty: closed loop");
+        assert_eq!(parse_rate("2.5"), Ok(Some(2.5)));
+        assert!(parse_rate("-2").unwrap_err().contains("negative"));
+        assert!(parse_rate("1e3").unwrap_err().contains("exponent"));
+        assert!(parse_rate("NaN").unwrap_err().contains("not a number"));
+        assert!(parse_rate("fast").unwrap_err().contains("not a number"));
+    }
+
+    #[test]
+    fn set_number_changes_only_what_parses() {
+        let mut c = RunConfig {
+            suite: Suite::Custom,
+            ..RunConfig::default()
+        };
+        assert!(c.set_number(Field::Timeout, "0.5").is_err());
+        assert_eq!(c.timeout_s, 30, "not 50, not 0: unchanged");
+        c.set_number(Field::Timeout, "45").unwrap();
+        assert_eq!(c.timeout_s, 45);
+        assert!(c.set_number(Field::MaxTokens, "1.5").is_err());
+        assert_eq!(c.max_tokens, 50, "not 51");
+        c.set_number(Field::Warmup, "").unwrap();
+        assert_eq!(c.warmup, None, "empty: one per slot");
+        assert!(c.set_number(Field::Warmup, "-1").is_err());
+        c.set_number(Field::Warmup, "3").unwrap();
+        assert_eq!(c.warmup, Some(3));
+        assert!(c.set_number(Field::StageRequests(0), "1e9").is_err());
+        assert_eq!(c.custom_stages[0].requests, 10, "not 9");
+        c.set_number(Field::StageConcurrency(1), "7").unwrap();
+        assert_eq!(c.custom_stages[1].concurrency, 7);
+        c.set_number(Field::StageRate(0), "2.5").unwrap();
+        c.custom_stages[0].rate.as_mut().unwrap().poisson = true;
+        c.set_number(Field::StageRate(0), "4").unwrap();
+        let r = c.custom_stages[0].rate.clone().unwrap();
+        assert_eq!(
+            (r.per_s, r.poisson),
+            (4.0, true),
+            "the Poisson choice stays"
+        );
+        c.set_number(Field::StageRate(0), "").unwrap();
+        assert_eq!(c.custom_stages[0].rate, None);
+        assert_eq!(
+            c.set_number(Field::StageRequests(5), "3").unwrap_err(),
+            "there is no stage 6"
+        );
+        assert!(c.set_number(Field::Endpoint, "3").is_err());
+    }
+
+    #[test]
+    fn typed_numbers_are_errors_at_their_fields() {
+        let c = RunConfig {
+            suite: Suite::Custom,
+            ..RunConfig::default()
+        };
+        let typed = |t: &[(Field, &str)]| {
+            let t: Vec<(Field, String)> = t.iter().map(|(f, s)| (*f, s.to_string())).collect();
+            c.validate_typed(&t)
+        };
+        assert!(typed(&[(Field::Timeout, "30"), (Field::Warmup, "")]).is_ok());
+        let e = typed(&[(Field::Timeout, "0.5"), (Field::StageRequests(0), "")]).unwrap_err();
+        assert_eq!(
+            e.iter().map(|e| e.field).collect::<Vec<_>>(),
+            [Field::Timeout, Field::StageRequests(0)]
+        );
+        assert!(e[0].message.contains("decimals"), "{}", e[0].message);
+        assert_eq!(e[1].message, "enter a whole number");
+        // A config error on the same field gives way to the typing error; others stay.
+        let bad = RunConfig {
+            timeout_s: 0,
+            endpoint: "nope".into(),
+            ..c.clone()
+        };
+        let e = bad
+            .validate_typed(&[(Field::Timeout, "-1".into())])
+            .unwrap_err();
+        assert_eq!(
+            e.iter().map(|e| e.field).collect::<Vec<_>>(),
+            [Field::Endpoint, Field::Timeout]
+        );
+        assert!(e[1].message.contains("negative"));
+        // Stage rows not on screen do not count: another suite, or a removed row.
+        let standard = RunConfig {
+            suite: Suite::Standard,
+            ..c.clone()
+        };
+        assert!(standard
+            .validate_typed(&[(Field::StageRequests(0), "x".into())])
+            .is_ok());
+        assert!(c
+            .validate_typed(&[(Field::StageRequests(2), "x".into())])
+            .is_ok());
+    }
+
+    #[test]
+    fn removing_a_stage_moves_the_rows_below_up() {
+        assert_eq!(
+            Field::StageRequests(0).after_removing_stage(1),
+            Some(Field::StageRequests(0))
+        );
+        assert_eq!(Field::StageRate(1).after_removing_stage(1), None);
+        assert_eq!(
+            Field::StageConcurrency(3).after_removing_stage(1),
+            Some(Field::StageConcurrency(2))
+        );
+        assert_eq!(Field::Timeout.after_removing_stage(0), Some(Field::Timeout));
+    }
+
+    #[test]
+    fn field_labels_and_form_order() {
+        assert_eq!(Field::Timeout.label(), "Timeout");
+        assert_eq!(Field::StageRequests(0).label(), "Stage 1 requests");
+        assert!(Field::Timeout.position() < Field::StageName(0).position());
+        assert!(Field::StageRate(0).position() < Field::StageName(1).position());
+        assert!(Field::StageRate(3).position() < Field::Stages.position());
+    }
+
+    #[test]
+    fn a_base_url_ending_in_part_of_the_preset_path_is_not_doubled() {
+        let url = |preset: Preset, endpoint: &str| {
+            RunConfig {
+                preset,
+                endpoint: endpoint.into(),
+                ..RunConfig::default()
+            }
+            .request_url()
+        };
+        let chat = Preset::OpenaiChat;
+        assert_eq!(url(chat, "http://h:1"), "http://h:1/v1/chat/completions");
+        assert_eq!(url(chat, "http://h:1/v1"), "http://h:1/v1/chat/completions");
+        assert_eq!(
+            url(chat, "http://h:1/v1/"),
+            "http://h:1/v1/chat/completions"
+        );
+        assert_eq!(
+            url(chat, "https://h/openai/v1?key=k"),
+            "https://h/openai/v1/chat/completions?key=k"
+        );
+        assert_eq!(
+            url(chat, "http://h:1/v1/chat/completions"),
+            "http://h:1/v1/chat/completions"
+        );
+        // Only the path counts: a host called v1 is not a path.
+        assert_eq!(url(chat, "http://v1"), "http://v1/v1/chat/completions");
+        // Whole segments only: /xv1 is not /v1.
+        assert_eq!(
+            url(chat, "http://h/xv1"),
+            "http://h/xv1/v1/chat/completions"
+        );
+        assert_eq!(
+            url(Preset::OllamaChat, "http://h:11434/api"),
+            "http://h:11434/api/chat"
+        );
+        assert_eq!(url(Preset::Seed, "http://h/generate"), "http://h/generate");
+        assert_eq!(url(Preset::Seed, "http://h/api"), "http://h/api/generate");
+        // Aliases get the same rule.
+        let c = RunConfig {
+            preset: chat,
+            model: "m".into(),
+            endpoint: "http://a:1/v1".into(),
+            aliases: "http://b:1/v1".into(),
+            ..RunConfig::default()
+        };
+        assert_eq!(
+            c.validate().unwrap().urls(),
+            [
+                "http://a:1/v1/chat/completions",
+                "http://b:1/v1/chat/completions"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_base_url_ending_in_another_apis_path_is_flagged() {
+        let check = |preset: Preset, endpoint: &str| {
+            RunConfig {
+                preset,
+                model: "m".into(),
+                endpoint: endpoint.into(),
+                ..RunConfig::default()
+            }
+            .validate()
+            .err()
+            .map(|e| e[0].message.clone())
+        };
+        let m = check(Preset::Seed, "http://h/v1/chat/completions").unwrap();
+        assert!(
+            m.contains("already ends in /v1/chat/completions") && m.contains("its /generate"),
+            "{m}"
+        );
+        assert!(check(Preset::OpenaiCompletions, "http://h/v1/chat/completions").is_some());
+        assert!(check(Preset::TgiGenerateStream, "http://h/generate").is_some());
+        // Typed as the whole request URL, or a base with no API path: fine.
+        assert_eq!(check(Preset::Seed, "http://h/api/generate"), None);
+        assert_eq!(check(Preset::OpenaiChat, "http://h/v1"), None);
+        assert_eq!(check(Preset::Custom, "http://h/api/chat"), None);
+    }
+
+    #[test]
+    fn redacted_values_from_a_report_must_be_typed_again() {
+        let c = RunConfig {
+            endpoint: "http://h:1/?api_key=[redacted]".into(),
+            aliases: "http://h2:1/\nhttp://h3:1/?token=[redacted]".into(),
+            headers: "Accept: application/json\nX-Api-Key: [redacted]\nX-Team: [redacted]".into(),
+            ..RunConfig::default()
+        };
+        let e = c.validate().unwrap_err();
+        let at = |f: Field| e.iter().find(|e| e.field == f).unwrap().message.clone();
+        assert!(at(Field::Endpoint).contains("type it again"));
+        assert!(at(Field::Aliases).starts_with("line 2:"));
+        assert_eq!(
+            at(Field::Headers),
+            "the report replaced the value of X-Api-Key, X-Team with [redacted]: type the \
+             value again (it is not sent as it stands)"
+        );
+        assert_eq!(e.len(), 3);
     }
 }

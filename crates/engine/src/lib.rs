@@ -42,7 +42,7 @@ mod suite;
 mod template;
 mod views;
 
-pub use config::{parse_headers, Field, FieldError, RunConfig};
+pub use config::{parse_headers, parse_rate, parse_whole, Field, FieldError, RunConfig};
 pub use http::{Chunk, HttpOutcome, HttpRequest, Transport, TransportError};
 pub use messages::{engine_stopped_samples, Batch, ToEngine, ENGINE_STOPPED};
 pub use model::{
@@ -66,7 +66,8 @@ pub use stats::{
 pub use stream::{NdjsonParser, SseEvent, SseParser};
 pub use suite::{default_stage_name, seed_prompt, RateSpec, StageSpec, Suite};
 pub use views::{
-    ceiling_note, fidelity, histogram, latency_over_time, nice_max, progress, tokens_over_time,
-    vs_concurrency, FidelityItem, Histogram, Level, ProgressFigures, Scaling, Scatter, StageFigure,
-    StagePoints, TokenRate, HISTOGRAM_BINS, MAX_BUCKETS, MAX_POINTS,
+    ceiling_note, fidelity, fix_fields, headline, histogram, latency_over_time, nice_max,
+    not_judged, over_http1_cap, progress, tokens_over_time, vs_concurrency, FidelityItem,
+    Histogram, Level, ProgressFigures, Scaling, Scatter, StageFigure, StagePoints, TokenRate,
+    HISTOGRAM_BINS, MAX_BUCKETS, MAX_POINTS,
 };

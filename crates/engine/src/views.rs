@@ -4,10 +4,14 @@
 
 use std::borrow::Borrow;
 
-use crate::model::{Protocol, Sample, HTTP1_CONNECTIONS};
+use crate::config::{FieldError, RunConfig};
+use crate::model::{ErrorClass, Protocol, Sample, HTTP1_CONNECTIONS};
 use crate::plan::Plan;
 use crate::report::Environment;
-use crate::stats::{Aggregator, StageStats, MAX_KEPT_SAMPLES};
+use crate::stats::{
+    browser_cap, Aggregator, BrowserCap, StageStats, MAX_KEPT_SAMPLES, MIN_JUDGED_REQUESTS,
+    MIN_JUDGED_ROUNDS, SHORTFALL,
+};
 
 /// Bars in a histogram.
 pub const HISTOGRAM_BINS: usize = 30;
@@ -215,10 +219,12 @@ pub fn vs_concurrency(stats: &[StageStats], figures: &[StageFigure]) -> Scaling 
     }
 }
 
-/// A traffic-light rating.
+/// A traffic-light rating, or `Neutral` for "not judged" (too few requests, nothing succeeded),
+/// which must not read as a warning.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Level {
     Green,
+    Neutral,
     Amber,
     Red,
 }
@@ -227,6 +233,7 @@ impl Level {
     pub fn label(self) -> &'static str {
         match self {
             Level::Green => "green",
+            Level::Neutral => "neutral",
             Level::Amber => "amber",
             Level::Red => "red",
         }
@@ -240,6 +247,8 @@ pub struct FidelityItem {
     pub level: Level,
     /// The figure behind the rating and, when it is not green, why it matters.
     pub detail: String,
+    /// The thresholds behind the rating, so a reader can check it.
+    pub rule: String,
 }
 
 fn item(name: &'static str, level: Level, detail: String) -> FidelityItem {
@@ -247,13 +256,14 @@ fn item(name: &'static str, level: Level, detail: String) -> FidelityItem {
         name,
         level,
         detail,
+        rule: String::new(),
     }
 }
 
-/// A stage's median browser queue at or above this means requests waited for a connection.
-const QUEUE_RED_MS: f64 = 10.0;
-/// At or above this the queue is visible in the figures, though small.
-const QUEUE_AMBER_MS: f64 = 1.0;
+/// A stage's median browser queue above this share of its median latency shows in the
+/// figures (connection set-up, a CORS preflight, or a connection cap). A fixed number of ms
+/// would call a 10 ms queue bad beside 1 s of generation.
+const QUEUE_SHARE: f64 = 0.10;
 /// Timers this fine (cross-origin isolated: 5 µs) leave even sub-ms figures meaningful.
 const TIMER_GREEN_MS: f64 = 0.01;
 /// Up to this (the default 100 µs) ms figures are fine; coarser makes sub-ms figures noise.
@@ -262,7 +272,9 @@ const TIMER_AMBER_MS: f64 = 0.1;
 const LONG_TASK_MS: f64 = 50.0;
 /// Long tasks adding up to more than this delayed enough responses to skew a stage.
 const LONG_TASKS_RED_MS: f64 = 500.0;
-/// Worker event-loop lag p99 at or above this delays request starts by a visible amount.
+/// Worker event-loop lag p95 at or above this delays request starts by a visible amount. The
+/// p95, not the p99: a run samples the lag a few times a second, so over a short run the p99
+/// is the single worst sample, and one hiccup is not a busy worker.
 const WORKER_LAG_RED_MS: f64 = 20.0;
 /// At or above this the lag is noticeable next to ms figures.
 const WORKER_LAG_AMBER_MS: f64 = 5.0;
@@ -306,36 +318,7 @@ pub fn fidelity(env: &Environment, stats: &[StageStats]) -> Vec<FidelityItem> {
         item("Protocol", Level::Green, protocols)
     });
 
-    let queue = stats
-        .iter()
-        .filter_map(|s| {
-            s.browser_queue_ms
-                .as_ref()
-                .map(|q| (q.p50, s.name.as_str()))
-        })
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    items.push(match queue {
-        None => item(
-            "Browser queue",
-            Level::Amber,
-            "not measured (no resource timing for these requests)".into(),
-        ),
-        Some((q, name)) if q >= QUEUE_RED_MS => item(
-            "Browser queue",
-            Level::Red,
-            format!("p50 {q:.1} ms in {name}: requests waited in the browser before being sent"),
-        ),
-        Some((q, name)) if q >= QUEUE_AMBER_MS => item(
-            "Browser queue",
-            Level::Amber,
-            format!("p50 {q:.1} ms in {name}"),
-        ),
-        Some((q, _)) => item(
-            "Browser queue",
-            Level::Green,
-            format!("p50 at most {q:.2} ms"),
-        ),
-    });
+    items.push(browser_queue(env, stats));
 
     items.push(match env.timer_resolution_ms {
         Some(r) if r <= TIMER_GREEN_MS => item(
@@ -417,12 +400,12 @@ pub fn fidelity(env: &Environment, stats: &[StageStats]) -> Vec<FidelityItem> {
     });
 
     items.push(match (env.engine_in_worker, &env.worker_lag_ms) {
-        (Some(true), Some(lag)) if lag.p99 >= WORKER_LAG_RED_MS => item("Engine worker", Level::Red, format!(
-            "event-loop lag p99 {:.1} ms, max {:.1} ms: the worker itself was too busy to start requests on time", lag.p99, lag.max)),
-        (Some(true), Some(lag)) if lag.p99 >= WORKER_LAG_AMBER_MS => item("Engine worker", Level::Amber, format!(
-            "event-loop lag p99 {:.1} ms, max {:.1} ms", lag.p99, lag.max)),
+        (Some(true), Some(lag)) if lag.p95 >= WORKER_LAG_RED_MS => item("Engine worker", Level::Red, format!(
+            "event-loop lag p95 {:.1} ms, max {:.1} ms: the worker itself was too busy to start requests on time", lag.p95, lag.max)),
+        (Some(true), Some(lag)) if lag.p95 >= WORKER_LAG_AMBER_MS => item("Engine worker", Level::Amber, format!(
+            "event-loop lag p95 {:.1} ms, max {:.1} ms", lag.p95, lag.max)),
         (Some(true), Some(lag)) => item("Engine worker", Level::Green, format!(
-            "in a Web Worker; event-loop lag p99 {:.1} ms", lag.p99)),
+            "in a Web Worker; event-loop lag p95 {:.1} ms, max {:.1} ms", lag.p95, lag.max)),
         (Some(true), None) => item("Engine worker", Level::Green, "in a Web Worker".into()),
         (Some(false), _) => item("Engine worker", Level::Amber,
             "the worker could not start, so the engine ran on the page's main thread: redraws and hidden-tab throttling can delay it".into()),
@@ -436,21 +419,238 @@ pub fn fidelity(env: &Environment, stats: &[StageStats]) -> Vec<FidelityItem> {
                 s.name,
                 a.map_or("–".into(), |a| format!("{a:.2}/s"))
             ),
-            _ => format!(
-                "{}: {} in flight asked, {} sent",
-                s.name,
-                s.requested_concurrency,
-                s.sent_concurrency
-                    .or(s.achieved_concurrency)
-                    .map_or("–".into(), |a| format!("{a:.2}"))
-            ),
+            _ => match s.sent_concurrency {
+                Some(sent) => format!(
+                    "{}: {} in flight asked, {sent:.2} sent",
+                    s.name, s.requested_concurrency
+                ),
+                None => format!(
+                    "{}: {} in flight asked, {} (browser queue included)",
+                    s.name,
+                    s.requested_concurrency,
+                    s.busy_concurrency
+                        .or(s.achieved_concurrency)
+                        .map_or("–".into(), |a| format!("{a:.2}"))
+                ),
+            },
         };
-        items.push(match &s.shortfall {
-            Some(why) => item("Stage", Level::Red, format!("{figure}. {why}")),
-            None => item("Stage", Level::Green, figure),
-        });
+        let rated = match (&s.shortfall, not_judged(s)) {
+            (Some(why), _) => item("Stage", Level::Red, format!("{figure}. {why}")),
+            (None, Some(why)) => item("Stage", Level::Neutral, format!("{figure}: {why}")),
+            (None, None) => item("Stage", Level::Green, figure),
+        };
+        items.push(rated);
+    }
+    for i in &mut items {
+        i.rule = rule(i.name);
     }
     items
+}
+
+/// The thresholds behind each rating, stated so a reader can check it.
+fn rule(name: &str) -> String {
+    let pct = |share: f64| format!("{:.0} %", share * 100.0);
+    match name {
+        "Protocol" => format!(
+            "red when HTTP/1.1 ({HTTP1_CONNECTIONS} connections per origin) cannot carry a \
+             stage's concurrency; amber when the server hides the protocol"
+        ),
+        "Browser queue" => format!(
+            "per stage: amber when the p50 queue is over {} of the p50 latency; red when it is \
+             and the stage asks for more than HTTP/1.1's {HTTP1_CONNECTIONS} connections per \
+             origin carry",
+            pct(QUEUE_SHARE)
+        ),
+        "Timer resolution" => format!(
+            "green at {:.0} µs or finer, amber up to {:.0} µs, red coarser",
+            TIMER_GREEN_MS * 1000.0,
+            TIMER_AMBER_MS * 1000.0
+        ),
+        "Cross-origin isolation" => {
+            "green when the page is cross-origin isolated (COOP/COEP): the finest timers".into()
+        }
+        "Hidden tab" => "red when a rate stage ran on the page while the tab was hidden \
+                         (throttled timers); amber for closed-loop stages on the page"
+            .into(),
+        "Main-thread long tasks" => format!(
+            "with the engine on the page: amber for any task over {LONG_TASK_MS} ms, red above \
+             {LONG_TASKS_RED_MS} ms in all; green when it ran in a worker"
+        ),
+        "Engine worker" => format!(
+            "event-loop lag p95: amber at {WORKER_LAG_AMBER_MS} ms or more, red at \
+             {WORKER_LAG_RED_MS} ms or more; amber when the engine ran on the page"
+        ),
+        "Stage" => format!(
+            "red when less than {} of the requested concurrency (or rate) reached the server, \
+             judged over at least {MIN_JUDGED_REQUESTS} requests and {MIN_JUDGED_ROUNDS} per \
+             concurrent slot, or at any length when the browser's HTTP/1.1 cap holds it back",
+            pct(SHORTFALL)
+        ),
+        _ => String::new(),
+    }
+}
+
+/// Why a stage's concurrency is not judged, if it is not: nothing succeeded, or too few
+/// requests for a verdict (the engine's `too_short_to_judge`).
+pub fn not_judged(s: &StageStats) -> Option<String> {
+    if s.completed > 0 && s.successful == 0 {
+        Some("not judged, no request succeeded".into())
+    } else if s.too_short_to_judge {
+        Some(format!(
+            "too short to judge ({} requests; a verdict needs at least {MIN_JUDGED_REQUESTS}, \
+             and {MIN_JUDGED_ROUNDS} per concurrent slot)",
+            s.completed
+        ))
+    } else {
+        None
+    }
+}
+
+/// The browser-queue rating: each stage's median queue against its median latency (see
+/// [`QUEUE_SHARE`]), red only where the stage asks for more than a certain HTTP/1.1 cap; the
+/// worst stage speaks for the run.
+fn browser_queue(env: &Environment, stats: &[StageStats]) -> FidelityItem {
+    let cap = match browser_cap(&env.targets) {
+        BrowserCap::Known(cap) => Some(cap),
+        _ => None,
+    };
+    let severity = |l: Level| match l {
+        Level::Green | Level::Neutral => 0,
+        Level::Amber => 1,
+        Level::Red => 2,
+    };
+    let rated = stats.iter().filter_map(|s| {
+        let q = s.browser_queue_ms.as_ref()?.p50;
+        let l = s.latency_ms.as_ref()?.p50;
+        let capped = cap.is_some_and(|c| s.requested_concurrency > c);
+        let level = match () {
+            _ if q <= QUEUE_SHARE * l => Level::Green,
+            _ if capped => Level::Red,
+            _ => Level::Amber,
+        };
+        Some((level, q, l, s.name.as_str()))
+    });
+    let largest = rated.clone().map(|r| r.1).fold(f64::NEG_INFINITY, f64::max);
+    let worst = rated.max_by(|a, b| {
+        severity(a.0)
+            .cmp(&severity(b.0))
+            .then((a.1 / a.2.max(1e-9)).total_cmp(&(b.1 / b.2.max(1e-9))))
+    });
+    let name = "Browser queue";
+    let share = |q: f64, l: f64| 100.0 * q / l.max(1e-9);
+    match worst {
+        None => item(
+            name,
+            Level::Amber,
+            "not measured (no resource timing for these requests)".into(),
+        ),
+        Some((Level::Red, q, l, stage)) => item(name, Level::Red, format!(
+            "p50 {q:.1} ms in {stage}, {:.0} % of its p50 latency ({l:.1} ms): requests waited for \
+             one of the browser's {HTTP1_CONNECTIONS} HTTP/1.1 connections per origin", share(q, l))),
+        Some((Level::Amber, q, l, stage)) => item(name, Level::Amber, format!(
+            "p50 {q:.1} ms in {stage}, {:.0} % of its p50 latency ({l:.1} ms): requests waited in \
+             the browser (connection set-up or a CORS preflight)", share(q, l))),
+        Some(_) => item(
+            name,
+            Level::Green,
+            format!(
+                "p50 at most {largest:.2} ms, within {:.0} % of every stage's p50 latency",
+                QUEUE_SHARE * 100.0
+            ),
+        ),
+    }
+}
+
+/// When most of a run failed, what it says first: how many failed and why, by error class
+/// ("All 37 requests failed: network — server unreachable or CORS"). `None` while fewer than
+/// half of the completed requests failed (aborted ones are not completed).
+pub fn headline(stats: &[StageStats]) -> Option<String> {
+    let completed: u64 = stats.iter().map(|s| s.completed).sum();
+    let failed: u64 = stats.iter().map(|s| s.failed).sum();
+    if completed == 0 || failed.saturating_mul(2) < completed {
+        return None;
+    }
+    let mut classes: Vec<(ErrorClass, u64, &str)> = Vec::new();
+    for e in stats.iter().flat_map(|s| &s.errors) {
+        if e.class == ErrorClass::Aborted {
+            continue;
+        }
+        match classes.iter_mut().find(|c| c.0 == e.class) {
+            Some(c) => c.1 += e.count,
+            None => classes.push((e.class, e.count, e.example.as_str())),
+        }
+    }
+    classes.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    let lead = if failed == completed && completed == 1 {
+        "The only request failed".to_string()
+    } else if failed == completed {
+        format!("All {completed} requests failed")
+    } else {
+        format!(
+            "{failed} of {completed} requests failed ({:.0} %)",
+            100.0 * failed as f64 / completed as f64
+        )
+    };
+    let single = classes.len() == 1;
+    let causes: Vec<String> = classes
+        .iter()
+        .map(|&(class, count, example)| {
+            let why = failure_reason(class, example);
+            if single {
+                format!("{} — {why}", class.label())
+            } else {
+                format!("{} × {count} — {why}", class.label())
+            }
+        })
+        .collect();
+    Some(format!("{lead}: {}", causes.join("; ")))
+}
+
+/// What an error class usually means, in a few words; an HTTP example gives its status.
+fn failure_reason(class: ErrorClass, example: &str) -> String {
+    match class {
+        ErrorClass::Network => "server unreachable or CORS".into(),
+        ErrorClass::Timeout => "no complete response within the timeout".into(),
+        ErrorClass::Http => match example.split(':').next().map(str::trim) {
+            Some(status) if status.starts_with("HTTP ") => {
+                format!("the server answered with an error status (e.g. {status})")
+            }
+            _ => "the server answered with an error status".into(),
+        },
+        ErrorClass::Parse => {
+            "the responses did not match the preset (check the preset and the URL)".into()
+        }
+        ErrorClass::StreamError => "the server sent an error inside the stream".into(),
+        ErrorClass::Aborted => "stopped".into(),
+    }
+}
+
+/// Why Run is disabled, naming the invalid inputs in form order: "Fix 2 fields: Timeout,
+/// Stage 1 requests". Past four names the rest are counted.
+pub fn fix_fields(errors: &[FieldError]) -> String {
+    let mut fields: Vec<_> = errors.iter().map(|e| e.field).collect();
+    fields.sort_by_key(|f| f.position());
+    fields.dedup();
+    let n = fields.len();
+    let mut names: Vec<String> = fields.iter().take(4).map(|f| f.label()).collect();
+    if n > 4 {
+        names.push(format!("{} more", n - 4));
+    }
+    let noun = if n == 1 { "field" } else { "fields" };
+    format!("Fix {n} {noun}: {}", names.join(", "))
+}
+
+/// The stages of `config` that ask for more than HTTP/1.1 carries over its origins (the
+/// endpoint and each host alias), as "name (concurrency)": what the page warns about before
+/// a run.
+pub fn over_http1_cap(config: &RunConfig) -> Vec<String> {
+    let origins = 1 + config.alias_list().len() as u32;
+    config
+        .stages()
+        .into_iter()
+        .filter(|s| s.concurrency > HTTP1_CONNECTIONS.saturating_mul(origins))
+        .map(|s| format!("{} ({})", s.name, s.concurrency))
+        .collect()
 }
 
 /// Where a run stands, for the progress bars. Warm-up requests count in neither figure.
@@ -728,20 +928,92 @@ mod tests {
     }
 
     #[test]
-    fn browser_queue_thresholds() {
-        let queued = |p50: f64| {
-            let mut s = stats(2);
-            s.browser_queue_ms = dist(&[p50]);
-            rating(&fidelity(&env(&[]), &[s]), "Browser queue").0
+    fn browser_queue_is_rated_against_latency_and_red_only_when_capped() {
+        let h1 = Some(Protocol::Http1);
+        let queued = |c: u32, queue: f64, latency: f64| {
+            let mut s = stats(c);
+            s.browser_queue_ms = dist(&[queue]);
+            s.latency_ms = dist(&[latency]);
+            rating(
+                &fidelity(&env(std::slice::from_ref(&h1)), &[s]),
+                "Browser queue",
+            )
         };
-        assert_eq!(queued(10.0), Level::Red);
-        assert_eq!(queued(9.9), Level::Amber);
-        assert_eq!(queued(1.0), Level::Amber);
-        assert_eq!(queued(0.9), Level::Green);
+        // The issue's false alarm: 10 ms of queue at concurrency 5 beside 1 s of latency is 1 %.
+        assert_eq!(queued(5, 10.0, 1000.0).0, Level::Green);
+        // 10 % of 100 ms is the line: 10 ms is within it, 10.1 ms past it.
+        assert_eq!(queued(5, 10.0, 100.0).0, Level::Green);
+        let (level, detail) = queued(5, 10.1, 100.0);
+        assert_eq!(level, Level::Amber, "not capped: amber, never red");
+        assert_eq!(
+            detail,
+            "p50 10.1 ms in s, 10 % of its p50 latency (100.0 ms): requests waited in the \
+             browser (connection set-up or a CORS preflight)"
+        );
+        // Concurrency 10 over one HTTP/1.1 origin (cap 6) with a real queue: red.
+        let (level, detail) = queued(10, 60.0, 160.0);
+        assert_eq!(level, Level::Red);
+        assert!(detail.contains("38 % of its p50 latency"), "{detail}");
+        // Capped but the queue is small beside the latency: nothing to see.
+        assert_eq!(queued(10, 5.0, 1000.0).0, Level::Green);
         assert_eq!(
             rating(&fidelity(&env(&[]), &[stats(2)]), "Browser queue").0,
-            Level::Amber
+            Level::Amber,
+            "not measured"
         );
+    }
+
+    #[test]
+    fn the_worst_stage_speaks_for_the_browser_queue() {
+        let stage = |name: &str, c: u32, queue: f64, latency: f64| {
+            let mut s = stats(c);
+            s.name = name.into();
+            s.browser_queue_ms = dist(&[queue]);
+            s.latency_ms = dist(&[latency]);
+            s
+        };
+        let items = fidelity(
+            &env(&[Some(Protocol::Http1)]),
+            &[
+                stage("a", 2, 0.4, 100.0),
+                stage("b", 5, 20.0, 100.0),
+                stage("c", 5, 30.0, 500.0),
+            ],
+        );
+        // b: 20 % beats c: 6 % (green) and a.
+        let (level, detail) = rating(&items, "Browser queue");
+        assert_eq!(level, Level::Amber);
+        assert!(detail.starts_with("p50 20.0 ms in b"), "{detail}");
+        let green = fidelity(
+            &env(&[]),
+            &[stage("a", 2, 0.4, 100.0), stage("c", 5, 3.0, 500.0)],
+        );
+        assert_eq!(
+            rating(&green, "Browser queue"),
+            (
+                Level::Green,
+                "p50 at most 3.00 ms, within 10 % of every stage's p50 latency".into()
+            )
+        );
+    }
+
+    #[test]
+    fn every_rating_states_its_rule() {
+        let mut s = stats(2);
+        s.browser_queue_ms = dist(&[1.0]);
+        s.latency_ms = dist(&[100.0]);
+        let items = fidelity(&env(&[Some(Protocol::Http1)]), &[s]);
+        assert_eq!(items.len(), 8);
+        for i in &items {
+            assert!(!i.rule.is_empty(), "{} has no rule", i.name);
+        }
+        assert!(rating_rule(&items, "Browser queue").contains("over 10 % of the p50 latency"));
+        assert!(rating_rule(&items, "Stage").contains("at least 20 requests and 4 per"));
+        assert!(rating_rule(&items, "Timer resolution").contains("green at 10 µs or finer"));
+    }
+
+    fn rating_rule(items: &[FidelityItem], name: &str) -> String {
+        items.iter().find(|i| i.name == name).unwrap().rule.clone()
     }
 
     #[test]
@@ -849,12 +1121,22 @@ mod tests {
         assert_eq!(lag(None, Some(true)), Level::Green);
         assert_eq!(lag(None, Some(false)), Level::Amber);
         assert_eq!(lag(None, None), Level::Amber);
+        // One 33 ms hiccup among 35 samples (about 7 s of a run) is its p99 but not its p95
+        // (rank ⌈0.95 × 35⌉ = 34, a 1 ms sample): not a busy worker.
+        let mut samples = vec![1.0; 34];
+        samples.push(33.5);
+        let e = Environment {
+            worker_lag_ms: dist(&samples),
+            ..env(&[])
+        };
+        let (level, detail) = rating(&fidelity(&e, &[]), "Engine worker");
+        assert_eq!(level, Level::Green, "{detail}");
     }
 
     #[test]
     fn a_stage_that_fell_short_is_red_with_its_reason() {
         let mut s = stats(8);
-        s.achieved_concurrency = Some(5.5);
+        s.sent_concurrency = Some(5.5);
         let mut short = s.clone();
         short.shortfall = Some("the browser queued".into());
         let items = fidelity(&env(&[]), &[s, short]);
@@ -866,6 +1148,153 @@ mod tests {
             stages[1].detail,
             "s: 8 in flight asked, 5.50 sent. the browser queued"
         );
+    }
+
+    #[test]
+    fn short_or_all_failed_stages_are_not_judged_and_not_red() {
+        let mut short = stats(2);
+        short.completed = 10;
+        short.successful = 10;
+        short.too_short_to_judge = true;
+        short.sent_concurrency = Some(1.6);
+        let mut dead = stats(5);
+        dead.completed = 20;
+        dead.failed = 20;
+        dead.busy_concurrency = Some(4.8);
+        let items = fidelity(&env(&[]), &[short.clone(), dead.clone()]);
+        let stages: Vec<_> = items.iter().filter(|i| i.name == "Stage").collect();
+        assert_eq!(stages[0].level, Level::Neutral);
+        assert_eq!(
+            stages[0].detail,
+            "s: 2 in flight asked, 1.60 sent: too short to judge (10 requests; a verdict needs \
+             at least 20, and 4 per concurrent slot)"
+        );
+        assert_eq!(stages[1].level, Level::Neutral);
+        assert_eq!(
+            stages[1].detail,
+            "s: 5 in flight asked, 4.80 (browser queue included): not judged, no request succeeded"
+        );
+        // A certain cap is flagged however short the stage: the shortfall wins.
+        short.shortfall = Some("capped".into());
+        let items = fidelity(&env(&[]), &[short]);
+        assert_eq!(items.last().unwrap().level, Level::Red);
+        assert_eq!(not_judged(&stats(2)), None, "nothing completed yet");
+    }
+
+    fn failing(c: u32, ok: u64, errors: &[(ErrorClass, u64, &str)]) -> StageStats {
+        let mut s = stats(c);
+        let failed: u64 = errors
+            .iter()
+            .filter(|e| e.0 != ErrorClass::Aborted)
+            .map(|e| e.1)
+            .sum();
+        let aborted: u64 = errors
+            .iter()
+            .filter(|e| e.0 == ErrorClass::Aborted)
+            .map(|e| e.1)
+            .sum();
+        s.successful = ok;
+        s.failed = failed;
+        s.aborted = aborted;
+        s.completed = ok + failed;
+        s.errors = errors
+            .iter()
+            .map(|&(class, count, example)| crate::stats::ErrorSummary {
+                class,
+                count,
+                example: example.into(),
+            })
+            .collect();
+        s
+    }
+
+    #[test]
+    fn headline_when_all_or_most_failed() {
+        let refused = "TypeError: Failed to fetch";
+        // Quick against a closed port: 10 + 20 network failures; 7 warm-ups are not counted.
+        let all = [
+            failing(2, 0, &[(ErrorClass::Network, 10, refused)]),
+            failing(5, 0, &[(ErrorClass::Network, 20, refused)]),
+        ];
+        assert_eq!(
+            headline(&all).as_deref(),
+            Some("All 30 requests failed: network — server unreachable or CORS")
+        );
+        // 15 of 30 failed: half is enough; classes by count, their totals given.
+        let most = [
+            failing(2, 10, &[(ErrorClass::Http, 5, "HTTP 503: busy")]),
+            failing(
+                5,
+                5,
+                &[
+                    (ErrorClass::Timeout, 4, "no complete response within 30 s"),
+                    (ErrorClass::Http, 6, "HTTP 500: oops"),
+                    (ErrorClass::Aborted, 3, "stopped"),
+                ],
+            ),
+        ];
+        assert_eq!(
+            headline(&most).as_deref(),
+            Some(
+                "15 of 30 requests failed (50 %): http × 11 — the server answered with an error \
+                 status (e.g. HTTP 503); timeout × 4 — no complete response within the timeout"
+            )
+        );
+        // 14 of 30: below half, no headline; nothing completed (all aborted): none either.
+        let fine = [failing(2, 16, &[(ErrorClass::Parse, 14, "bad json")])];
+        assert_eq!(headline(&fine), None);
+        assert_eq!(
+            headline(&[failing(2, 0, &[(ErrorClass::Aborted, 2, "stopped")])]),
+            None
+        );
+        assert_eq!(headline(&[]), None);
+        assert_eq!(
+            headline(&[failing(1, 0, &[(ErrorClass::StreamError, 1, "x")])]).as_deref(),
+            Some("The only request failed: stream-error — the server sent an error inside the stream")
+        );
+    }
+
+    #[test]
+    fn fix_fields_names_the_inputs_in_form_order() {
+        use crate::config::Field;
+        let e = |field| FieldError {
+            field,
+            message: "bad".into(),
+        };
+        assert_eq!(
+            fix_fields(&[
+                e(Field::StageRequests(0)),
+                e(Field::Timeout),
+                e(Field::Timeout)
+            ]),
+            "Fix 2 fields: Timeout, Stage 1 requests"
+        );
+        assert_eq!(
+            fix_fields(&[e(Field::Headers)]),
+            "Fix 1 field: Extra headers"
+        );
+        let many: Vec<_> = (0..3)
+            .flat_map(|i| [e(Field::StageConcurrency(i)), e(Field::StageRequests(i))])
+            .collect();
+        assert_eq!(
+            fix_fields(&many),
+            "Fix 6 fields: Stage 1 concurrency, Stage 1 requests, Stage 2 concurrency, \
+             Stage 2 requests, 2 more"
+        );
+    }
+
+    #[test]
+    fn over_http1_cap_counts_the_aliases() {
+        use crate::suite::Suite;
+        let mut c = RunConfig::default(); // Standard: 2, 5, 10
+        assert_eq!(over_http1_cap(&c), ["High Concurrency Test (10)"]);
+        c.aliases = "http://127.0.0.2:8000".into();
+        assert!(over_http1_cap(&c).is_empty(), "2 origins carry 12");
+        c.suite = Suite::Comprehensive;
+        assert_eq!(over_http1_cap(&c), ["Very High Concurrency Test (20)"]);
+        c.suite = Suite::Quick;
+        c.aliases.clear();
+        assert!(over_http1_cap(&c).is_empty());
     }
 
     #[test]

@@ -216,6 +216,10 @@ fn exercise(text: &str) {
         assert!(tokens.per_s.len() <= stampede_engine::MAX_BUCKETS);
         let _ = stampede_engine::vs_concurrency(&stats, &[|s| s.requests_per_s]);
         let _ = stampede_engine::fidelity(&report.environment, &stats);
+        let _ = stampede_engine::headline(&stats);
+        let _ = stampede_engine::over_http1_cap(&report.config);
+        // "Load this test into the form" validates the imported config.
+        let _ = report.config.validate();
         let _ = stampede_engine::progress(&agg, Some(0), &[1, 2, 3]);
         let back = Report::from_json(&report.to_json());
         assert!(back.is_ok(), "an accepted report re-imports: {back:?}");
@@ -223,6 +227,7 @@ fn exercise(text: &str) {
     if let Ok(config) = serde_json::from_str::<RunConfig>(text) {
         let _ = config.redacted();
         let _ = config.suggested_aliases();
+        let _ = config.request_url();
         if let Ok(plan) = config.validate() {
             exercise_plan(&plan);
         }

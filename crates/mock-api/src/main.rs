@@ -142,6 +142,11 @@ struct Cli {
         requires = "app_dir"
     )]
     app_listen: SocketAddr,
+    /// Also shut down when standard input closes. A parent that holds the other end of a pipe
+    /// (`cargo xtask demo`) then stops the mock by exiting, however it was stopped: SIGTERM
+    /// or SIGKILL leave a child running, a closed pipe does not.
+    #[arg(long)]
+    exit_on_stdin_close: bool,
 }
 
 /// How faults combine; shown at the end of --help.
@@ -251,6 +256,7 @@ async fn run(cli: Cli, cfg: MockConfig) -> io::Result<()> {
         None => None,
     };
     let signalled = shutdown_signal()?;
+    let orphaned = stdin_closed(cli.exit_on_stdin_close);
     {
         let mut out = io::stdout().lock();
         for addr in mock.addrs() {
@@ -262,7 +268,10 @@ async fn run(cli: Cli, cfg: MockConfig) -> io::Result<()> {
         out.flush()?;
     }
 
-    signalled.await;
+    tokio::select! {
+        _ = signalled => {}
+        _ = orphaned => eprintln!("stampede-mock: standard input closed"),
+    }
     eprintln!("stampede-mock: shutting down");
     // In-flight requests get a moment to finish; a stuck client must not keep us alive.
     mock.shutdown_handle().shutdown();
@@ -279,6 +288,26 @@ async fn run(cli: Cli, cfg: MockConfig) -> io::Result<()> {
     match tokio::time::timeout(Duration::from_secs(5), stop).await {
         Ok(result) => result,
         Err(_) => Ok(()),
+    }
+}
+
+/// With `watch`, resolves once standard input reaches its end (or fails); without, never.
+/// The read blocks, so it runs on a thread of its own.
+fn stdin_closed(watch: bool) -> impl std::future::Future<Output = ()> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    if watch {
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            let mut stdin = io::stdin().lock();
+            while matches!(std::io::Read::read(&mut stdin, &mut buf), Ok(n) if n > 0) {}
+            let _ = tx.send(());
+        });
+    }
+    async move {
+        if rx.await.is_err() {
+            // No watcher (its sender is gone): wait for a signal instead.
+            std::future::pending::<()>().await;
+        }
     }
 }
 

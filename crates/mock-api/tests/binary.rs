@@ -555,3 +555,30 @@ async fn binary_fault_flags_reach_the_server() {
     assert!(resp.headers().get("access-control-allow-origin").is_none());
     assert_eq!(resp.headers()["timing-allow-origin"], "*");
 }
+
+#[test]
+fn binary_with_exit_on_stdin_close_stops_when_its_parent_closes_the_pipe() {
+    let mut child = Command::new(BIN)
+        .args(["--listen", "127.0.0.1:0", "--exit-on-stdin-close"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("spawn stampede-mock");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("a line");
+    url_after(
+        line.trim_end(),
+        "stampede-mock listening on http://127.0.0.1:",
+    );
+    // The pipe is open: it keeps serving.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().expect("try_wait").is_none(),
+        "exited early"
+    );
+    // What the kernel does when the parent dies, however it was killed.
+    drop(child.stdin.take());
+    assert!(wait(&mut child).success());
+}
