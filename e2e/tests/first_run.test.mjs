@@ -117,7 +117,7 @@ test('an imported report\'s test goes back into the form, redacted values flagge
     });
     assert.equal(schemaErrors(report), null);
     assert.equal(report.samples.length, 6);
-    assert.ok(report.samples.every((s) => s.error_class === null), JSON.stringify(report.samples[0]));
+    assert.ok(report.samples.every((s) => s.error_class == null), JSON.stringify(report.samples[0]));
     assert.equal(report.environment.origins[0].url, `${mock.url}/v1/chat/completions`);
     assert.equal(report.config.headers, 'Accept: application/json\nX-Team: [redacted]');
 
@@ -152,7 +152,7 @@ test('an imported report\'s test goes back into the form, redacted values flagge
     for (const key of ['endpoint', 'preset', 'model', 'suite', 'custom_stages', 'warmup', 'headers']) {
       assert.deepEqual(again.config[key], report.config[key], key);
     }
-    assert.equal(again.samples.filter((s) => s.error_class === null).length, 6);
+    assert.equal(again.samples.filter((s) => s.error_class == null).length, 6);
     assert.equal(errors.length, 0, errors.join('\n'));
   });
 });
