@@ -63,10 +63,12 @@ pub use stats::{
     shortfall, stage_stats, Aggregator, Distribution, ErrorSummary, StageStats, TokenSourceCount,
     LATE_MS, SHORTFALL,
 };
+pub use store::{RESPONSES_PER_STAGE, RESPONSE_CHARS};
 pub use stream::{NdjsonParser, SseEvent, SseParser};
 pub use suite::{default_stage_name, seed_prompt, RateSpec, StageSpec, Suite};
 pub use views::{
-    fidelity, histogram, latency_over_time, nice_max, progress, tokens_over_time, vs_concurrency,
-    FidelityItem, Histogram, Level, ProgressFigures, Scaling, Scatter, StageFigure, StagePoints,
-    TokenRate, HISTOGRAM_BINS, MAX_BUCKETS, MAX_POINTS,
+    activity_over_time, count_axis, fidelity, histogram, latency_over_time, nice_max, progress,
+    tokens_over_time, vs_concurrency, Activity, CountAxis, FidelityItem, Histogram, Level,
+    ProgressFigures, Scaling, Scatter, StageFigure, StagePoints, TokenRate, HISTOGRAM_BINS,
+    MAX_BUCKETS, MAX_POINTS,
 };
