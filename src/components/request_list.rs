@@ -158,7 +158,7 @@ pub fn RequestList() -> impl IntoView {
                 <h2>"Requests"</h2>
                 <div class="filters">
                     <label>"Stage "
-                        <select on:change=move |ev| { stage_filter.set(event_target_value(&ev)); limit.set(PAGE); }>
+                        <select id="request-stage" on:change=move |ev| { stage_filter.set(event_target_value(&ev)); limit.set(PAGE); }>
                             <option value="all">"All stages"</option>
                             {move || stage_names.get().into_iter().map(|(v, label)| view! { <option value=v>{label}</option> }).collect_view()}
                         </select>
