@@ -140,7 +140,11 @@ fn frame<'a>(area: &'a Area, t: &Theme, f: Frame) -> Result<Chart<'a>, Box<dyn s
 
 /// The frame without its axes: a chart with a second y axis must set that before the mesh is
 /// drawn, or the first axis's labels fill the right-hand area too.
-fn build<'a>(area: &'a Area, t: &Theme, f: &Frame) -> Result<Chart<'a>, Box<dyn std::error::Error>> {
+fn build<'a>(
+    area: &'a Area,
+    t: &Theme,
+    f: &Frame,
+) -> Result<Chart<'a>, Box<dyn std::error::Error>> {
     area.fill(&t.bg)?;
     Ok(ChartBuilder::on(area)
         .caption(f.caption, t.font(13.0))
@@ -335,13 +339,17 @@ fn draw_activity(area: &Area, t: &Theme, agg: &Aggregator, now_ms: f64, live: bo
             .filter(|(_, (_, &f))| f > 0.0)
             .map(|(i, (&o, &f))| bar(i, o, o + f, failed)),
     )?;
-    chart.draw_secondary_series(LineSeries::new(
+    let flight = || {
         a.in_flight
             .iter()
             .enumerate()
-            .map(|(i, &v)| ((i as f64 + 0.5) * w, v)),
-        t.fg.stroke_width(t.px(2.0)),
-    ))?;
+            .map(|(i, &v)| ((i as f64 + 0.5) * w, v))
+    };
+    chart.draw_secondary_series(LineSeries::new(flight(), t.fg.stroke_width(t.px(2.0))))?;
+    // A line needs two buckets; a run that short gets its points marked.
+    if a.in_flight.len() < 3 {
+        chart.draw_secondary_series(flight().map(|p| Circle::new(p, t.px(3.5), t.fg.filled())))?;
+    }
     Ok(())
 }
 
@@ -392,7 +400,11 @@ fn draw_vs_concurrency(
     if sc.lines.iter().all(Vec::is_empty) {
         return note(area, t, caption, NO_SUCCESS);
     }
-    let top = stats.iter().map(|s| s.requested_concurrency).max().unwrap_or(1);
+    let top = stats
+        .iter()
+        .map(|s| s.requested_concurrency)
+        .max()
+        .unwrap_or(1);
     let x_axis = count_axis(f64::from(top));
     let mut chart = frame(
         area,
