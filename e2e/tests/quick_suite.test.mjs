@@ -135,7 +135,7 @@ test('the request list keeps its stage filter while a run goes on', async () => 
   const { page, errors } = await fx.open();
   await configure(page, { endpoint: mock.url, stages: [{ concurrency: 2, requests: 6 }, { concurrency: 2, requests: 40 }] });
   await page.getByRole('button', { name: 'Run', exact: true }).click();
-  const filter = page.locator('.requests .filters select');
+  const filter = page.locator('#request-stage');
   await page.locator('#request-table tbody tr').first().waitFor();
   await filter.selectOption('0');
   // Several snapshots later (about 4 a second), stage 2 is running: the choice still stands.

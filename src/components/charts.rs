@@ -2,7 +2,9 @@
 //! file only draws them, on each published snapshot while the charts are on screen.
 //!
 //! Canvases are sized in device pixels and every length is scaled by the pixel ratio, so lines
-//! and text stay crisp on high-DPI screens.
+//! and text stay crisp on high-DPI screens. Keys are HTML beside the canvases, never drawn over
+//! the data: one stage key for every chart (a stage has one colour everywhere) and a line key
+//! under each chart that has more than one figure.
 
 use std::ops::Range;
 
@@ -10,44 +12,51 @@ use leptos::html::Canvas;
 use leptos::prelude::*;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters_canvas::CanvasBackend;
 use stampede_engine::{
-    histogram, latency_over_time, nice_max, tokens_over_time, vs_concurrency, Aggregator,
-    StageFigure, StageStats,
+    activity_over_time, count_axis, histogram, latency_over_time, nice_max, tokens_over_time,
+    vs_concurrency, Aggregator, CountAxis, StageFigure, StageStats,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use crate::browser::env;
-use crate::state::{AppState, Shown};
+use crate::state::{AppState, Phase, Shown};
 
+/// One colour per stage on every chart and in the stage key. Red is left out: on these charts
+/// it means "failed".
 const STAGE_COLORS: [RGBColor; 6] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
-    RGBColor(214, 39, 40),
     RGBColor(148, 103, 189),
     RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
 ];
 
 fn stage_color(i: usize) -> RGBColor {
     STAGE_COLORS[i % STAGE_COLORS.len()]
 }
 
+/// The page's colours (the same as `style/main.css`) and pixel ratio now.
 struct Theme {
     fg: RGBColor,
+    muted: RGBColor,
+    error: RGBColor,
     bg: RGBColor,
     grid: RGBColor,
     scale: f64,
 }
 
 impl Theme {
-    /// The page's colour scheme and pixel ratio now.
     fn current() -> Theme {
         let dark = env::prefers_dark();
         let pick = |light: RGBColor, dark_: RGBColor| if dark { dark_ } else { light };
         Theme {
             fg: pick(RGBColor(30, 32, 38), RGBColor(220, 222, 228)),
+            muted: pick(RGBColor(91, 97, 112), RGBColor(154, 160, 173)),
+            error: pick(RGBColor(179, 38, 30), RGBColor(255, 138, 128)),
             bg: pick(RGBColor(255, 255, 255), RGBColor(24, 26, 31)),
             grid: pick(RGBColor(225, 228, 234), RGBColor(60, 63, 72)),
             scale: env::device_pixel_ratio(),
@@ -63,8 +72,13 @@ impl Theme {
     }
 }
 
-/// A named line on a by-stage chart: its label, colour and the figure it plots.
-type Series<'a> = (&'a str, RGBColor, StageFigure);
+/// A line on a by-stage chart: its figure, drawn in the text colour or the muted one, solid or
+/// dashed (the key under the chart says which is which). Points are in their stage's colour.
+struct Series {
+    muted: bool,
+    dashed: bool,
+    figure: StageFigure,
+}
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -107,129 +121,272 @@ struct Frame<'a> {
     y: Range<f64>,
     x_desc: &'a str,
     y_desc: &'a str,
-    /// Room for the y labels, in CSS pixels: wider for large figures such as tokens/s.
+    /// Room for the y labels and title, in CSS pixels: wider for large figures (tokens/s).
     y_labels: f64,
+    /// Count axes: whole-number ticks only.
+    x_count: Option<CountAxis>,
+    y_count: Option<CountAxis>,
+    /// Room for a right-hand axis, in CSS pixels (0: none).
+    right: f64,
 }
 
-/// The frame every chart shares: background, caption, margins, and axes in the theme.
+/// The frame every chart shares: background, caption, margins, and axes in the theme. The
+/// label areas leave a line's height between the tick labels and the axis titles.
 fn frame<'a>(area: &'a Area, t: &Theme, f: Frame) -> Result<Chart<'a>, Box<dyn std::error::Error>> {
-    area.fill(&t.bg)?;
-    let mut chart = ChartBuilder::on(area)
-        .caption(f.caption, t.font(13.0))
-        .margin(t.px(8.0))
-        .x_label_area_size(t.px(32.0))
-        .y_label_area_size(t.px(f.y_labels))
-        .build_cartesian_2d(f.x, f.y)?;
-    chart
-        .configure_mesh()
-        .light_line_style(t.grid)
-        .axis_style(t.fg)
-        .label_style(t.font(11.0))
-        .x_desc(f.x_desc)
-        .y_desc(f.y_desc)
-        .draw()?;
+    let mut chart = build(area, t, &f)?;
+    mesh(&mut chart, t, &f)?;
     Ok(chart)
 }
 
-fn legend(chart: &mut Chart, t: &Theme) -> DrawResult {
-    chart
-        .configure_series_labels()
-        .label_font(t.font(11.0))
-        .background_style(t.bg.mix(0.8))
-        .border_style(t.grid)
-        .draw()?;
+/// The frame without its axes: a chart with a second y axis must set that before the mesh is
+/// drawn, or the first axis's labels fill the right-hand area too.
+fn build<'a>(
+    area: &'a Area,
+    t: &Theme,
+    f: &Frame,
+) -> Result<Chart<'a>, Box<dyn std::error::Error>> {
+    area.fill(&t.bg)?;
+    Ok(ChartBuilder::on(area)
+        .caption(f.caption, t.font(13.0))
+        .margin(t.px(10.0))
+        .x_label_area_size(t.px(40.0))
+        .y_label_area_size(t.px(f.y_labels))
+        .right_y_label_area_size(t.px(f.right))
+        .build_cartesian_2d(f.x.clone(), f.y.clone())?)
+}
+
+fn mesh(chart: &mut Chart, t: &Theme, f: &Frame) -> DrawResult {
+    let whole = |v: &f64| format!("{v:.0}");
+    let mut mesh = chart.configure_mesh();
+    mesh.light_line_style(t.grid)
+        .axis_style(t.fg)
+        .label_style(t.font(11.0))
+        .axis_desc_style(t.font(11.0))
+        .x_desc(f.x_desc)
+        .y_desc(f.y_desc);
+    if let Some(c) = f.x_count {
+        mesh.x_labels(c.labels).x_label_formatter(&whole);
+    }
+    if let Some(c) = f.y_count {
+        mesh.y_labels(c.labels).y_label_formatter(&whole);
+    }
+    mesh.draw()?;
     Ok(())
 }
 
+/// A chart with nothing to draw says so where its data would be.
+fn note(area: &Area, t: &Theme, caption: &str, text: &str) -> DrawResult {
+    area.fill(&t.bg)?;
+    let (w, h) = area.dim_in_pixel();
+    let centre = Pos::new(HPos::Center, VPos::Center);
+    area.draw(&Text::new(
+        caption.to_string(),
+        (w as i32 / 2, t.px(16.0) as i32),
+        t.font(13.0).pos(centre),
+    ))?;
+    area.draw(&Text::new(
+        text.to_string(),
+        (w as i32 / 2, h as i32 / 2),
+        t.font(13.0).color(&t.muted).pos(centre),
+    ))?;
+    Ok(())
+}
+
+const NO_SUCCESS: &str = "No successful requests";
+
+/// Bars per bin, the stages stacked in their colours.
 fn draw_histogram(
     area: &Area,
     t: &Theme,
     caption: &str,
     x_desc: &str,
-    values: &[f64],
-    color: RGBColor,
+    values: &[(u32, f64)],
+    stages: usize,
 ) -> DrawResult {
-    let h = histogram(values);
+    let h = histogram(values, stages);
+    if h.is_empty() {
+        return note(area, t, caption, NO_SUCCESS);
+    }
     let width = h.width();
+    let axis = count_axis(f64::from(h.tallest()));
     let mut chart = frame(
         area,
         t,
         Frame {
             caption,
             x: h.lo..h.hi,
-            y: 0.0..nice_max(f64::from(h.tallest()).max(1.0)),
+            y: 0.0..axis.max,
             x_desc,
             y_desc: "requests",
-            y_labels: 44.0,
+            y_labels: 52.0,
+            x_count: None,
+            y_count: Some(axis),
+            right: 0.0,
         },
     )?;
-    chart.draw_series(h.counts.iter().enumerate().map(|(i, &c)| {
-        let x0 = h.lo + i as f64 * width;
-        Rectangle::new(
-            [(x0, 0.0), (x0 + width, f64::from(c))],
-            color.mix(0.8).filled(),
-        )
-    }))?;
+    let mut base = vec![0u32; h.counts.first().map_or(0, Vec::len)];
+    for (stage, counts) in h.counts.iter().enumerate() {
+        let color = stage_color(stage);
+        let bars = counts.iter().zip(base.iter_mut()).enumerate();
+        chart.draw_series(bars.filter(|(_, (&c, _))| c > 0).map(|(i, (&c, b))| {
+            let x0 = h.lo + i as f64 * width;
+            let y0 = f64::from(*b);
+            *b += c;
+            Rectangle::new(
+                [(x0, y0), (x0 + width, f64::from(*b))],
+                color.mix(0.85).filled(),
+            )
+        }))?;
+    }
     Ok(())
 }
 
 fn draw_over_time(area: &Area, t: &Theme, agg: &Aggregator, stages: usize) -> DrawResult {
+    const CAPTION: &str = "Latency over time (✕ failed)";
+    if agg.is_empty() {
+        return note(area, t, CAPTION, "No requests have finished yet");
+    }
     let sc = latency_over_time(agg, stages);
     let mut chart = frame(
         area,
         t,
         Frame {
-            caption: "Latency over time (one point per request; ✕ failed)",
+            caption: CAPTION,
             x: 0.0..sc.x_max,
             y: 0.0..sc.y_max,
             x_desc: "request start (s)",
             y_desc: "latency (ms)",
-            y_labels: 44.0,
+            y_labels: 60.0,
+            x_count: None,
+            y_count: None,
+            right: 0.0,
         },
     )?;
     let r = t.px(2.5);
     for (i, st) in sc.stages.iter().enumerate() {
         let color = stage_color(i);
-        chart
-            .draw_series(st.ok.iter().map(|&p| Circle::new(p, r, color.filled())))?
-            .label(format!("stage {}", i + 1))
-            .legend(move |(x, y)| Circle::new((x, y), r, color.filled()));
+        chart.draw_series(st.ok.iter().map(|&p| Circle::new(p, r, color.filled())))?;
         chart.draw_series(
             st.failed
                 .iter()
                 .map(|&p| Cross::new(p, r, color.stroke_width(t.px(1.0)))),
         )?;
     }
-    legend(&mut chart, t)
+    Ok(())
+}
+
+/// Requests that ended per second (successful below, failed stacked on top) and, on the right
+/// axis, the mean number in flight: the run's shape while it goes on.
+fn draw_activity(area: &Area, t: &Theme, agg: &Aggregator, now_ms: f64, live: bool) -> DrawResult {
+    const CAPTION: &str = "Requests over time";
+    let a = activity_over_time(agg.samples(), now_ms);
+    if a.is_empty() {
+        let why = if live {
+            "Waiting for the first request to finish"
+        } else {
+            "No requests"
+        };
+        return note(area, t, CAPTION, why);
+    }
+    let w = a.bucket_s;
+    let x_max = a.in_flight.len() as f64 * w;
+    let tallest = a
+        .ok_per_s
+        .iter()
+        .zip(&a.failed_per_s)
+        .map(|(o, f)| o + f)
+        .fold(0.0, f64::max);
+    let flight = count_axis(a.in_flight.iter().copied().fold(0.0, f64::max));
+    let f = Frame {
+        caption: CAPTION,
+        x: 0.0..x_max,
+        y: 0.0..nice_max(tallest),
+        x_desc: "run time (s)",
+        y_desc: "requests/s",
+        y_labels: 60.0,
+        x_count: None,
+        y_count: None,
+        right: 52.0,
+    };
+    let mut chart = build(area, t, &f)?.set_secondary_coord(0.0..x_max, 0.0..flight.max);
+    mesh(&mut chart, t, &f)?;
+    let whole = |v: &f64| format!("{v:.0}");
+    chart
+        .configure_secondary_axes()
+        .axis_style(t.fg)
+        .label_style(t.font(11.0))
+        .axis_desc_style(t.font(11.0))
+        .y_desc("in flight")
+        .y_labels(flight.labels)
+        .y_label_formatter(&whole)
+        .draw()?;
+    let bar = |i: usize, lo: f64, hi: f64, style: ShapeStyle| {
+        let x = i as f64 * w;
+        Rectangle::new([(x + 0.08 * w, lo), (x + 0.92 * w, hi)], style)
+    };
+    let (ok, failed) = (t.muted.mix(0.55).filled(), t.error.filled());
+    chart.draw_series(
+        a.ok_per_s
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| bar(i, 0.0, v, ok)),
+    )?;
+    chart.draw_series(
+        a.ok_per_s
+            .iter()
+            .zip(&a.failed_per_s)
+            .enumerate()
+            .filter(|(_, (_, &f))| f > 0.0)
+            .map(|(i, (&o, &f))| bar(i, o, o + f, failed)),
+    )?;
+    let flight = || {
+        a.in_flight
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| ((i as f64 + 0.5) * w, v))
+    };
+    chart.draw_secondary_series(LineSeries::new(flight(), t.fg.stroke_width(t.px(2.0))))?;
+    // A line needs two buckets; a run that short gets its points marked.
+    if a.in_flight.len() < 3 {
+        chart.draw_secondary_series(flight().map(|p| Circle::new(p, t.px(3.5), t.fg.filled())))?;
+    }
+    Ok(())
 }
 
 fn draw_tokens_over_time(area: &Area, t: &Theme, agg: &Aggregator) -> DrawResult {
+    const CAPTION: &str = "Output tokens/s over time";
     let rate = tokens_over_time(agg.samples());
+    if rate.per_s.is_empty() {
+        return note(area, t, CAPTION, NO_SUCCESS);
+    }
     let w = rate.bucket_s;
     let mut chart = frame(
         area,
         t,
         Frame {
-            caption: "Output tokens/s over time",
+            caption: CAPTION,
             x: 0.0..(rate.per_s.len() as f64 * w).max(1.0),
             y: 0.0..nice_max(rate.per_s.iter().copied().fold(0.0, f64::max)),
             x_desc: "run time (s)",
             y_desc: "tokens/s",
-            y_labels: 52.0,
+            y_labels: 64.0,
+            x_count: None,
+            y_count: None,
+            right: 0.0,
         },
     )?;
-    let color = STAGE_COLORS[4];
+    let color = t.muted;
     chart.draw_series(rate.per_s.iter().enumerate().map(|(i, &v)| {
         let x = i as f64 * w;
         Rectangle::new(
             [(x + 0.05 * w, 0.0), (x + 0.95 * w, v)],
-            color.mix(0.8).filled(),
+            color.mix(0.7).filled(),
         )
     }))?;
     Ok(())
 }
 
-/// One line per series against requested concurrency, one point per stage.
+/// One line per series against requested concurrency, one point per stage in its colour.
 fn draw_vs_concurrency(
     area: &Area,
     t: &Theme,
@@ -238,35 +395,53 @@ fn draw_vs_concurrency(
     stats: &[StageStats],
     series: &[Series],
 ) -> DrawResult {
-    let figures: Vec<StageFigure> = series.iter().map(|s| s.2).collect();
+    let figures: Vec<StageFigure> = series.iter().map(|s| s.figure).collect();
     let sc = vs_concurrency(stats, &figures);
+    if sc.lines.iter().all(Vec::is_empty) {
+        return note(area, t, caption, NO_SUCCESS);
+    }
+    let top = stats
+        .iter()
+        .map(|s| s.requested_concurrency)
+        .max()
+        .unwrap_or(1);
+    let x_axis = count_axis(f64::from(top));
     let mut chart = frame(
         area,
         t,
         Frame {
             caption,
-            x: 0.0..sc.x_max,
+            x: 0.0..x_axis.max,
             y: 0.0..sc.y_max,
             x_desc: "requested concurrency",
             y_desc,
-            y_labels: 44.0,
+            y_labels: 60.0,
+            x_count: Some(x_axis),
+            y_count: None,
+            right: 0.0,
         },
     )?;
-    for (&(name, color, _), points) in series.iter().zip(sc.lines) {
-        chart
-            .draw_series(LineSeries::new(
-                points.clone(),
-                color.stroke_width(t.px(2.0)),
-            ))?
-            .label(name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], color));
-        chart.draw_series(
-            points
-                .into_iter()
-                .map(|p| Circle::new(p, t.px(3.5), color.filled())),
-        )?;
+    for (s, points) in series.iter().zip(sc.lines) {
+        let color = if s.muted { t.muted } else { t.fg };
+        let style = color.stroke_width(t.px(2.0));
+        if s.dashed {
+            let (dash, gap) = (t.px(6.0), t.px(4.0));
+            chart.draw_series(DashedLineSeries::new(points.clone(), dash, gap, style))?;
+        } else {
+            chart.draw_series(LineSeries::new(points.clone(), style))?;
+        }
+        // A point per stage that has the figure, in that stage's colour.
+        let stage_of = |x: f64| {
+            stats
+                .iter()
+                .position(|st| f64::from(st.requested_concurrency) == x)
+        };
+        chart.draw_series(points.into_iter().map(|p| {
+            let c = stage_of(p.0).map_or(t.fg, stage_color);
+            Circle::new(p, t.px(4.0), c.filled())
+        }))?;
     }
-    legend(&mut chart, t)
+    Ok(())
 }
 
 /// Keep `on_screen` true while any part of `el` is in the viewport. Without an
@@ -286,9 +461,45 @@ fn watch_on_screen(el: &web_sys::Element, on_screen: RwSignal<bool>) {
     callback.forget();
 }
 
+/// How a key entry is drawn: a stage's swatch, or a line in the chart's own style.
+#[derive(Clone)]
+enum Mark {
+    Stage(usize),
+    Line { muted: bool, dashed: bool },
+    Bar(&'static str),
+}
+
+/// A key under (or above) a chart, in HTML so it never covers data.
+#[component]
+fn Key(items: Vec<(Mark, String)>) -> impl IntoView {
+    let entries = items
+        .into_iter()
+        .map(|(mark, label)| {
+            let swatch = match mark {
+                Mark::Stage(i) => {
+                    let RGBColor(r, g, b) = stage_color(i);
+                    view! { <span class="swatch" style=format!("background: rgb({r}, {g}, {b})")></span> }.into_any()
+                }
+                Mark::Line { muted, dashed } => view! {
+                    <span class="line" class:muted=muted class:dashed=dashed></span>
+                }
+                .into_any(),
+                Mark::Bar(class) => view! { <span class=format!("swatch {class}")></span> }.into_any(),
+            };
+            view! { <li>{swatch}{label}</li> }
+        })
+        .collect_view();
+    view! { <ul class="key">{entries}</ul> }
+}
+
+fn line(muted: bool, dashed: bool, label: &str) -> (Mark, String) {
+    (Mark::Line { muted, dashed }, label.to_string())
+}
+
 #[component]
 pub fn Charts() -> impl IntoView {
     let state = expect_context::<AppState>();
+    let activity = NodeRef::<Canvas>::new();
     let hist = NodeRef::<Canvas>::new();
     let time = NodeRef::<Canvas>::new();
     let lat_c = NodeRef::<Canvas>::new();
@@ -309,9 +520,26 @@ pub fn Charts() -> impl IntoView {
             watch_on_screen(&el, on_screen);
         }
     });
+    // A canvas keeps its bitmap when its box changes size: redraw at the new size, or a
+    // finished run's charts would stay stretched after the window is resized.
+    let resized = RwSignal::new(0u32);
+    let _ = window_event_listener(leptos::ev::resize, move |_| resized.update(|n| *n += 1));
+    // The stage key: every planned stage, rebuilt only when the stages change.
+    let stage_names = Memo::new(move |_| {
+        state.chart_tick.track();
+        state.session.with_value(|s| {
+            s.agg
+                .stages()
+                .iter()
+                .enumerate()
+                .map(|(i, st)| format!("{}: {}", i + 1, st.name))
+                .collect::<Vec<_>>()
+        })
+    });
 
     Effect::new(move |_| {
         state.chart_tick.track();
+        resized.track();
         // Off-screen charts wait: drawing them takes CPU the browser's own network work needs
         // during a run. Scrolled into view, they draw the latest snapshot at once.
         if !on_screen.get() {
@@ -319,29 +547,39 @@ pub fn Charts() -> impl IntoView {
         }
         let t = Theme::current();
         let stats = state.stats.get_untracked();
+        let live = state.phase.get_untracked() == Phase::Running;
+        let now_ms = if live {
+            state.progress.with_untracked(|p| p.elapsed_ms)
+        } else {
+            0.0
+        };
         let result = state.session.with_value(|s| -> DrawResult {
             let agg = &s.agg;
-            let ok = || agg.samples().filter(|s| s.ok());
+            let stages = agg.stages().len();
+            let ok = || agg.samples().filter(|s| s.ok() && !s.warmup);
+            draw_on(activity, &t, |a| draw_activity(a, &t, agg, now_ms, live))?;
+            draw_on(time, &t, |a| draw_over_time(a, &t, agg, stages))?;
             draw_on(hist, &t, |a| {
-                let latency: Vec<f64> = ok().map(|s| s.latency_ms()).collect();
+                let latency: Vec<(u32, f64)> = ok().map(|s| (s.stage, s.latency_ms())).collect();
                 draw_histogram(
                     a,
                     &t,
                     "Latency histogram (successful requests)",
                     "latency (ms)",
                     &latency,
-                    STAGE_COLORS[0],
+                    stages,
                 )
             })?;
             draw_on(ttft_h, &t, |a| {
-                let ttft: Vec<f64> = ok().filter_map(|s| s.ttft_ms()).collect();
+                let ttft: Vec<(u32, f64)> =
+                    ok().filter_map(|s| Some((s.stage, s.ttft_ms()?))).collect();
                 draw_histogram(
                     a,
                     &t,
                     "TTFT histogram (streamed, successful)",
                     "time to first token (ms)",
                     &ttft,
-                    STAGE_COLORS[1],
+                    stages,
                 )
             })?;
             draw_on(tokens_t, &t, |a| draw_tokens_over_time(a, &t, agg))?;
@@ -349,42 +587,51 @@ pub fn Charts() -> impl IntoView {
                 draw_vs_concurrency(
                     a,
                     &t,
-                    "TTFT and TPOT p50 / p95 by stage",
+                    "TTFT and TPOT by concurrency",
                     "ms",
                     &stats,
                     &[
-                        ("TTFT p50", STAGE_COLORS[0], |s| {
-                            s.ttft_ms.as_ref().map(|d| d.p50)
-                        }),
-                        ("TTFT p95", STAGE_COLORS[3], |s| {
-                            s.ttft_ms.as_ref().map(|d| d.p95)
-                        }),
-                        ("TPOT p50", STAGE_COLORS[2], |s| {
-                            s.tpot_ms.as_ref().map(|d| d.p50)
-                        }),
-                        ("TPOT p95", STAGE_COLORS[4], |s| {
-                            s.tpot_ms.as_ref().map(|d| d.p95)
-                        }),
+                        Series {
+                            muted: false,
+                            dashed: false,
+                            figure: |s| s.ttft_ms.as_ref().map(|d| d.p50),
+                        },
+                        Series {
+                            muted: false,
+                            dashed: true,
+                            figure: |s| s.ttft_ms.as_ref().map(|d| d.p95),
+                        },
+                        Series {
+                            muted: true,
+                            dashed: false,
+                            figure: |s| s.tpot_ms.as_ref().map(|d| d.p50),
+                        },
+                        Series {
+                            muted: true,
+                            dashed: true,
+                            figure: |s| s.tpot_ms.as_ref().map(|d| d.p95),
+                        },
                     ],
                 )
-            })?;
-            draw_on(time, &t, |a| {
-                draw_over_time(a, &t, agg, s.agg.stages().len())
             })?;
             draw_on(lat_c, &t, |a| {
                 draw_vs_concurrency(
                     a,
                     &t,
-                    "Latency p50 / p95 by stage",
+                    "Latency by concurrency",
                     "latency (ms)",
                     &stats,
                     &[
-                        ("p50", STAGE_COLORS[0], |s| {
-                            s.latency_ms.as_ref().map(|d| d.p50)
-                        }),
-                        ("p95", STAGE_COLORS[3], |s| {
-                            s.latency_ms.as_ref().map(|d| d.p95)
-                        }),
+                        Series {
+                            muted: false,
+                            dashed: false,
+                            figure: |s| s.latency_ms.as_ref().map(|d| d.p50),
+                        },
+                        Series {
+                            muted: false,
+                            dashed: true,
+                            figure: |s| s.latency_ms.as_ref().map(|d| d.p95),
+                        },
                     ],
                 )
             })?;
@@ -392,10 +639,21 @@ pub fn Charts() -> impl IntoView {
                 draw_vs_concurrency(
                     a,
                     &t,
-                    "Throughput by stage",
+                    "Throughput by concurrency",
                     "requests/s",
                     &stats,
-                    &[("requests/s", STAGE_COLORS[2], |s| s.requests_per_s)],
+                    &[
+                        Series {
+                            muted: false,
+                            dashed: false,
+                            figure: |s| s.successful_per_s.filter(|_| s.successful > 0),
+                        },
+                        Series {
+                            muted: true,
+                            dashed: true,
+                            figure: |s| s.requests_per_s.filter(|_| s.successful > 0),
+                        },
+                    ],
                 )
             })
         });
@@ -408,13 +666,50 @@ pub fn Charts() -> impl IntoView {
 
     view! {
         <section node_ref=section class="charts" aria-label="Charts" class:hidden=move || state.shown.get() == Shown::Nothing>
-            <canvas node_ref=hist id="chart-histogram" aria-label="Latency histogram"></canvas>
-            <canvas node_ref=time id="chart-over-time" aria-label="Latency over time"></canvas>
-            <canvas node_ref=lat_c id="chart-latency" aria-label="Latency p50 and p95 by concurrency"></canvas>
-            <canvas node_ref=rps_c id="chart-throughput" aria-label="Requests per second by concurrency"></canvas>
-            <canvas node_ref=tokens_t id="chart-tokens" aria-label="Output tokens per second over time"></canvas>
-            <canvas node_ref=ttft_h id="chart-ttft" class:hidden=move || !streamed() aria-label="TTFT histogram"></canvas>
-            <canvas node_ref=ttft_c id="chart-ttft-tpot" class:hidden=move || !streamed() aria-label="TTFT and TPOT by concurrency"></canvas>
+            <div class="stage-key" id="chart-stage-key">
+                <span class="key-title">"Stages"</span>
+                {move || {
+                    let items = stage_names.get().into_iter().enumerate().map(|(i, n)| (Mark::Stage(i), n)).collect();
+                    view! { <Key items=items /> }
+                }}
+            </div>
+            <div class="chart-grid">
+                <figure class="chart">
+                    <canvas node_ref=activity id="chart-activity" aria-label="Requests per second and requests in flight over time"></canvas>
+                    <Key items=vec![
+                        (Mark::Bar("ok"), "successful/s".into()),
+                        (Mark::Bar("failed"), "failed/s".into()),
+                        line(false, false, "in flight (right axis; finished requests)"),
+                    ] />
+                </figure>
+                <figure class="chart">
+                    <canvas node_ref=time id="chart-over-time" aria-label="Latency over time"></canvas>
+                </figure>
+                <figure class="chart">
+                    <canvas node_ref=hist id="chart-histogram" aria-label="Latency histogram"></canvas>
+                </figure>
+                <figure class="chart">
+                    <canvas node_ref=lat_c id="chart-latency" aria-label="Latency p50 and p95 by concurrency"></canvas>
+                    <Key items=vec![line(false, false, "p50"), line(false, true, "p95")] />
+                </figure>
+                <figure class="chart">
+                    <canvas node_ref=rps_c id="chart-throughput" aria-label="Requests per second by concurrency"></canvas>
+                    <Key items=vec![line(false, false, "successful/s"), line(true, true, "all completed/s")] />
+                </figure>
+                <figure class="chart">
+                    <canvas node_ref=tokens_t id="chart-tokens" aria-label="Output tokens per second over time"></canvas>
+                </figure>
+                <figure class="chart" class:hidden=move || !streamed()>
+                    <canvas node_ref=ttft_h id="chart-ttft" aria-label="TTFT histogram"></canvas>
+                </figure>
+                <figure class="chart" class:hidden=move || !streamed()>
+                    <canvas node_ref=ttft_c id="chart-ttft-tpot" aria-label="TTFT and TPOT by concurrency"></canvas>
+                    <Key items=vec![
+                        line(false, false, "TTFT p50"), line(false, true, "TTFT p95"),
+                        line(true, false, "TPOT p50"), line(true, true, "TPOT p95"),
+                    ] />
+                </figure>
+            </div>
             {move || failure.get().map(|m| view! { <p class="field-error">{m}</p> })}
         </section>
     }

@@ -63,11 +63,12 @@ pub use stats::{
     browser_cap, shortfall, stage_stats, Aggregator, BrowserCap, Distribution, ErrorSummary,
     StageStats, TokenSourceCount, APPROXIMATE, LATE_MS, MAX_KEPT_SAMPLES, SHORTFALL,
 };
+pub use store::{RESPONSES_PER_STAGE, RESPONSE_CHARS};
 pub use stream::{NdjsonParser, SseEvent, SseParser};
 pub use suite::{default_stage_name, seed_prompt, RateSpec, StageSpec, Suite};
 pub use views::{
-    ceiling_note, fidelity, fix_fields, headline, histogram, latency_over_time, nice_max,
-    not_judged, over_http1_cap, progress, tokens_over_time, vs_concurrency, FidelityItem,
-    Histogram, Level, ProgressFigures, Scaling, Scatter, StageFigure, StagePoints, TokenRate,
-    HISTOGRAM_BINS, MAX_BUCKETS, MAX_POINTS,
+    activity_over_time, ceiling_note, count_axis, fidelity, fix_fields, headline, histogram,
+    latency_over_time, nice_max, not_judged, over_http1_cap, progress, tokens_over_time,
+    vs_concurrency, Activity, CountAxis, FidelityItem, Histogram, Level, ProgressFigures, Scaling,
+    Scatter, StageFigure, StagePoints, TokenRate, HISTOGRAM_BINS, MAX_BUCKETS, MAX_POINTS,
 };

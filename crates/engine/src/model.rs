@@ -105,6 +105,10 @@ pub struct Sample {
     /// Time queued in the browser before it was sent (resource timing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queue_ms: Option<f64>,
+    /// The start of the model's reply, so a reader can see what a request returned; kept
+    /// short and for the first few successful requests of a stage only (see `store`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_text: Option<String>,
 }
 
 impl Sample {

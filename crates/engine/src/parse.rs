@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::http::HttpOutcome;
 use crate::model::{ErrorClass, ServerDurations, TokenSource};
 use crate::preset::{Framing, RequestShape};
+use crate::store::clip;
 use crate::stream::{NdjsonParser, SseParser};
 
 /// Ollama's own timings (reported in ns) as ms, when the object has any.
@@ -35,6 +36,9 @@ pub struct Parsed {
     pub server_durations: Option<ServerDurations>,
     /// Streams: arrival time of every event that carried generated content.
     pub content_at: Vec<f64>,
+    /// The start of the generated text (streams: text and reasoning deltas joined), clipped
+    /// to `store::RESPONSE_CHARS` characters; `None` on failure or when it is empty.
+    pub text: Option<String>,
 }
 
 /// Longest piece of a response body quoted in an error message.
@@ -141,6 +145,7 @@ fn parse_json(shape: &RequestShape, body: &str) -> Parsed {
             .filter(|v| v.is_finite()),
         server_durations: server_durations(&json),
         content_at: Vec::new(),
+        text: (!text.trim().is_empty()).then(|| clip(text)),
     }
 }
 
@@ -277,6 +282,7 @@ fn parse_stream(shape: &RequestShape, out: &HttpOutcome) -> Parsed {
         parsed.output_tokens = Some(tokens);
         parsed.token_source = Some(source);
     }
+    parsed.text = (!st.text.trim().is_empty()).then(|| clip(&st.text));
     parsed
 }
 
@@ -320,6 +326,22 @@ mod tests {
         assert_eq!(p.output_tokens, Some(3), "9 chars / 4 rounded up");
         assert_eq!(p.token_source, Some(TokenSource::Estimate));
         assert_eq!(p.server_tokens_per_s, Some(12.5));
+        assert_eq!(p.text.as_deref(), Some("abcdefghi"));
+    }
+
+    #[test]
+    fn a_streams_text_is_joined_and_clipped() {
+        // 400 one-character deltas: the excerpt keeps 300 and marks the cut.
+        let events: String = (0..400)
+            .map(|_| "data: {\"choices\":[{\"delta\":{\"content\":\"x\"}}]}\n\n")
+            .chain(["data: [DONE]\n\n"])
+            .collect();
+        let p = parse(&Preset::OpenaiChatStream.shape(), &ok(200, &events));
+        assert_eq!(p.error, None);
+        let text = p.text.unwrap();
+        assert_eq!(text, format!("{}…", "x".repeat(300)));
+        // A failure keeps no text: its error message quotes the body instead.
+        assert_eq!(parse(&Preset::Seed.shape(), &ok(500, "oops")).text, None);
     }
 
     #[test]

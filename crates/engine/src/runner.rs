@@ -17,6 +17,7 @@ use crate::model::{Protocol, Sample};
 use crate::parse;
 use crate::plan::Plan;
 use crate::secrets;
+use crate::store::RESPONSES_PER_STAGE;
 use crate::suite::RateSpec;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -193,6 +194,9 @@ pub async fn run(
         let mut sent: u64 = 0;
         let mut dropped: u64 = 0;
         let mut halted = false;
+        // Response texts sent with this stage's samples; the store keeps no more, so later
+        // ones need not cross the worker boundary.
+        let mut texts: u32 = 0;
         let mut in_flight = FuturesUnordered::new();
         let start = |meta: Meta| {
             let fut = transport.send(plan.request_to(stage_idx, meta.index, meta.target));
@@ -258,6 +262,13 @@ pub async fn run(
                     sample.target = meta.target as u32;
                     sample.warmup = meta.warmup;
                     sample.intended_ms = meta.intended.map(rel);
+                    if sample.response_text.is_some() {
+                        if texts < RESPONSES_PER_STAGE {
+                            texts += 1;
+                        } else {
+                            sample.response_text = None;
+                        }
+                    }
                     emit(Event::Sample(Box::new(sample)));
                 }
                 _ = timer => {
@@ -316,6 +327,8 @@ pub fn to_sample(plan: &Plan, stage: u32, index: u64, out: &HttpOutcome, run_sta
         prompt_tokens: parsed.prompt_tokens,
         server_durations: parsed.server_durations,
         queue_ms: out.queue_ms,
+        // The reply may echo the prompt or headers: scrubbed like an error message.
+        response_text: parsed.text.map(|t| secrets::scrub(&t, plan.secrets())),
         ..Sample::default()
     }
 }
@@ -676,6 +689,20 @@ mod tests {
         assert_eq!(h.samples().len(), 1);
         h.finish(&fake, |_, _| {});
         assert!(h.gauges.in_flight_requests().is_empty());
+    }
+
+    #[test]
+    fn only_the_first_200_response_texts_of_a_stage_are_sent() {
+        let fake = Fake::new(10.0);
+        let mut h = start(plan(&[(4, 210), (2, 3)]), fake.clone());
+        h.finish(&fake, |_, _| {});
+        let s = h.samples();
+        let texts = |stage: u32| {
+            s.iter()
+                .filter(|x| x.stage == stage && x.response_text.as_deref() == Some("abcdefgh"))
+                .count()
+        };
+        assert_eq!((texts(0), texts(1)), (200, 3));
     }
 
     #[test]

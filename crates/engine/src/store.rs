@@ -1,5 +1,6 @@
 //! Samples kept compactly: a fixed 56-byte row per request, with the rare or variable parts
-//! (error messages, stream event times, server durations) in side tables. A plain `Sample` is
+//! (error messages, stream event times, server durations, a few response excerpts) in side
+//! tables. A plain `Sample` is
 //! about 240 bytes on wasm32; a million-request run must fit in a tab.
 //!
 //! Durations are kept as `f32` offsets from the request's start and read back rounded to the
@@ -12,6 +13,21 @@ use crate::model::{ErrorClass, Sample, ServerDurations, TokenSource};
 
 /// "None" for the `u32` columns.
 const NONE_U32: u32 = u32::MAX;
+
+/// A response's text is kept to its first this many characters…
+pub const RESPONSE_CHARS: usize = 300;
+/// …for the first this many requests of each stage that have one: enough to see what the
+/// model said, and at most 200 × 300 characters a stage however long the run.
+pub const RESPONSES_PER_STAGE: u32 = 200;
+
+/// The first [`RESPONSE_CHARS`] characters of `text`, trimmed, with "…" when it was longer.
+pub fn clip(text: &str) -> String {
+    let t = text.trim();
+    match t.char_indices().nth(RESPONSE_CHARS) {
+        Some((cut, _)) => format!("{}…", &t[..cut]),
+        None => t.to_string(),
+    }
+}
 
 /// One request. Every field is fixed-size, so the row is 56 bytes on every target.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -67,6 +83,8 @@ struct Extra {
     first_event: u32,
     events: u32,
     server_durations: Option<ServerDurations>,
+    /// The start of the reply, clipped; only the first [`RESPONSES_PER_STAGE`] of a stage.
+    response_text: Option<Box<str>>,
 }
 
 /// The samples of a run, compact. Push a [`Sample`], read [`Sample`]s back.
@@ -77,6 +95,8 @@ pub struct SampleStore {
     events: Vec<f32>,
     messages: Vec<String>,
     message_ids: HashMap<String, u32>,
+    /// Response texts kept so far, per stage.
+    texts_per_stage: Vec<u32>,
 }
 
 fn opt32(v: Option<f64>) -> f32 {
@@ -120,12 +140,37 @@ impl SampleStore {
                 .map(|m| m.capacity() + 24)
                 .sum::<usize>()
                 * 2
+            + self
+                .extras
+                .iter()
+                .filter_map(|e| e.response_text.as_ref())
+                .map(|t| t.len())
+                .sum::<usize>()
+    }
+
+    /// `text` clipped, if its stage still keeps texts (counting it as kept).
+    fn keep_text(&mut self, stage: u8, text: Option<&String>) -> Option<Box<str>> {
+        let text = text.filter(|t| !t.trim().is_empty())?;
+        let stage = usize::from(stage);
+        if self.texts_per_stage.len() <= stage {
+            self.texts_per_stage.resize(stage + 1, 0);
+        }
+        let kept = self.texts_per_stage.get_mut(stage)?;
+        if *kept >= RESPONSES_PER_STAGE {
+            return None;
+        }
+        *kept += 1;
+        Some(clip(text).into_boxed_str())
     }
 
     pub fn push(&mut self, s: &Sample) {
         let rel = |t: Option<f64>| opt32(t.map(|t| t - s.start_ms));
-        let needs_extra =
-            s.error_message.is_some() || !s.content_ms.is_empty() || s.server_durations.is_some();
+        let stage = s.stage.min(u32::from(u8::MAX)) as u8;
+        let response_text = self.keep_text(stage, s.response_text.as_ref());
+        let needs_extra = s.error_message.is_some()
+            || !s.content_ms.is_empty()
+            || s.server_durations.is_some()
+            || response_text.is_some();
         let extra = if needs_extra {
             let message = s.error_message.as_ref().map(|m| self.intern(m));
             let first_event = self.events.len() as u32;
@@ -136,6 +181,7 @@ impl SampleStore {
                 first_event,
                 events: s.content_ms.len() as u32,
                 server_durations: s.server_durations.clone(),
+                response_text,
             });
             (self.extras.len() - 1) as u32
         } else {
@@ -155,7 +201,7 @@ impl SampleStore {
             extra,
             status: s.status.unwrap_or(0),
             target: s.target.min(u32::from(u16::MAX)) as u16,
-            stage: s.stage.min(u32::from(u8::MAX)) as u8,
+            stage,
             class: s
                 .error_class
                 .and_then(|c| CLASSES.iter().position(|&k| k == c))
@@ -212,6 +258,7 @@ impl SampleStore {
             warmup: r.warmup,
             intended_ms: back(r.lag).map(|l| r.start_ms - l),
             queue_ms: back(r.queue),
+            response_text: extra.and_then(|e| e.response_text.as_deref().map(str::to_string)),
         })
     }
 
@@ -260,6 +307,7 @@ mod tests {
             intended_ms: Some(1230.0),
             queue_ms: Some(0.8),
             server_tokens_per_s: Some(99.5),
+            response_text: Some("Machine learning is".into()),
             ..Sample::default()
         }
     }
@@ -288,6 +336,50 @@ mod tests {
         assert_eq!(store.get(3), None);
         assert_eq!(store.messages.len(), 1, "a repeated message is kept once");
         assert_eq!(store.iter().count(), 3);
+    }
+
+    #[test]
+    fn response_texts_are_clipped_and_kept_for_the_first_200_of_each_stage() {
+        let reply = |stage: u32, text: &str| Sample {
+            stage,
+            response_text: Some(text.into()),
+            ..Sample::default()
+        };
+        let mut store = SampleStore::default();
+        // 350 "é" (2 bytes each): clipped to 300 characters and an ellipsis, 601 bytes.
+        store.push(&reply(0, &"é".repeat(350)));
+        for _ in 1..205 {
+            store.push(&reply(0, "ok"));
+        }
+        store.push(&reply(1, "  "));
+        store.push(&reply(1, "stage two"));
+        let first = store.get(0).and_then(|s| s.response_text).unwrap();
+        assert_eq!(first.chars().count(), 301);
+        assert!(first.ends_with('…'));
+        assert_eq!(
+            store.get(199).and_then(|s| s.response_text).as_deref(),
+            Some("ok")
+        );
+        assert_eq!(
+            store.get(200).and_then(|s| s.response_text),
+            None,
+            "the 201st of stage 0"
+        );
+        assert_eq!(
+            store.get(205).and_then(|s| s.response_text),
+            None,
+            "blank text is not kept"
+        );
+        assert_eq!(
+            store.get(206).and_then(|s| s.response_text).as_deref(),
+            Some("stage two"),
+            "each stage has its own allowance"
+        );
+        assert_eq!(
+            store.extras.len(),
+            201,
+            "a sample without text or events needs no side-table entry"
+        );
     }
 
     #[test]

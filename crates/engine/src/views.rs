@@ -17,9 +17,27 @@ use crate::stats::{
 pub const HISTOGRAM_BINS: usize = 30;
 /// The latency scatter draws at most this many points (evenly strided) to stay responsive.
 pub const MAX_POINTS: usize = 5000;
-/// Buckets on the tokens-over-time chart: one per second for runs up to an hour, wider ones
-/// for longer runs, so an imported report with a bogus end time cannot size the buffer.
-pub const MAX_BUCKETS: usize = 3600;
+/// At most this many buckets on a chart over time: a bar per 3 px or more on a laptop's chart,
+/// and an imported report with a bogus end time cannot size the buffer.
+pub const MAX_BUCKETS: usize = 120;
+/// Bucket widths (s) to choose from: the finest that keeps a run within [`MAX_BUCKETS`], so a
+/// one-second Quick run still shows its shape and a day-long one stays cheap to draw.
+const BUCKET_STEPS_S: [f64; 15] = [
+    0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+];
+
+/// Buckets over `0..span_ms`: (width in s, how many); beyond 120 hours the last one takes the
+/// rest.
+fn buckets(span_ms: f64) -> (f64, usize) {
+    let span_s = span_ms.max(0.0) / 1000.0;
+    let widest = BUCKET_STEPS_S[BUCKET_STEPS_S.len() - 1];
+    let w = BUCKET_STEPS_S
+        .iter()
+        .copied()
+        .find(|w| span_s / w <= MAX_BUCKETS as f64)
+        .unwrap_or(widest);
+    (w, ((span_s / w).ceil() as usize).clamp(1, MAX_BUCKETS))
+}
 
 /// An axis maximum with a little headroom above the largest value (1 when there is none).
 pub fn nice_max(v: f64) -> f64 {
@@ -30,28 +48,71 @@ pub fn nice_max(v: f64) -> f64 {
     }
 }
 
-/// Equal-width bins from `lo` to `hi`.
+/// Whole-number ticks for a count axis: `max` is an integer with headroom, and asking the
+/// chart for at most `labels` ticks makes its steps whole (plotters steps by 1, 2 or 5 × 10ⁿ
+/// and takes the finest that fits, so no step can be below 1 when `labels` ≤ `max` + 1).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CountAxis {
+    pub max: f64,
+    pub labels: usize,
+}
+
+/// A count axis for values up to `tallest` (at least 0..1).
+pub fn count_axis(tallest: f64) -> CountAxis {
+    let top = if tallest.is_finite() && tallest > 0.0 {
+        // t + t/10 rather than t × 1.1, which makes 100 into 110.00000000000001.
+        (tallest + tallest / 10.0).ceil().max(tallest.ceil() + 1.0)
+    } else {
+        1.0
+    };
+    CountAxis {
+        max: top,
+        labels: (top as usize).saturating_add(1).min(10),
+    }
+}
+
+/// Equal-width bins from `lo` to `hi`, each split by stage so a chart can stack the stages in
+/// the colours every other chart uses for them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Histogram {
     pub lo: f64,
     pub hi: f64,
-    /// Values per bin, [`HISTOGRAM_BINS`] of them.
-    pub counts: Vec<u32>,
+    /// `counts[stage][bin]`: [`HISTOGRAM_BINS`] bins per stage.
+    pub counts: Vec<Vec<u32>>,
 }
 
 impl Histogram {
     pub fn width(&self) -> f64 {
-        (self.hi - self.lo) / self.counts.len().max(1) as f64
+        (self.hi - self.lo) / HISTOGRAM_BINS as f64
     }
+    /// Values in `bin`, all stages together.
+    pub fn total(&self, bin: usize) -> u32 {
+        self.counts
+            .iter()
+            .map(|c| c.get(bin).copied().unwrap_or(0))
+            .fold(0, u32::saturating_add)
+    }
+    /// The highest stacked bar.
     pub fn tallest(&self) -> u32 {
-        self.counts.iter().copied().max().unwrap_or(0)
+        (0..HISTOGRAM_BINS)
+            .map(|b| self.total(b))
+            .max()
+            .unwrap_or(0)
+    }
+    pub fn is_empty(&self) -> bool {
+        self.tallest() == 0
     }
 }
 
-/// Bin the finite `values` over their range; a single value gets a range of ±1 around it.
-pub fn histogram(values: &[f64]) -> Histogram {
-    let finite = || values.iter().copied().filter(|v| v.is_finite());
-    let (lo, hi) = finite().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+/// Bin the finite values of `(stage, value)` over their range, by stage (`stages` of them; a
+/// stage beyond that is not counted). A single value gets a range of ±1 around it.
+pub fn histogram(values: &[(u32, f64)], stages: usize) -> Histogram {
+    let finite = || {
+        values
+            .iter()
+            .filter(|(st, v)| v.is_finite() && (*st as usize) < stages)
+    };
+    let (lo, hi) = finite().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &(_, v)| {
         (a.min(v), b.max(v))
     });
     let (lo, hi) = if lo > hi {
@@ -62,10 +123,10 @@ pub fn histogram(values: &[f64]) -> Histogram {
         (lo - 1.0, hi + 1.0)
     };
     let width = (hi - lo) / HISTOGRAM_BINS as f64;
-    let mut counts = vec![0u32; HISTOGRAM_BINS];
-    for v in finite() {
+    let mut counts = vec![vec![0u32; HISTOGRAM_BINS]; stages];
+    for &(st, v) in finite() {
         let i = (((v - lo) / width) as usize).min(HISTOGRAM_BINS - 1);
-        if let Some(c) = counts.get_mut(i) {
+        if let Some(c) = counts.get_mut(st as usize).and_then(|c| c.get_mut(i)) {
             *c = c.saturating_add(1);
         }
     }
@@ -118,7 +179,8 @@ pub fn latency_over_time(agg: &Aggregator, stages: usize) -> Scatter {
 /// Output tokens per second over the run.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TokenRate {
-    /// Seconds each bucket spans: 1, unless the run is longer than [`MAX_BUCKETS`] seconds.
+    /// Seconds each bucket spans: the finest of 0.1, 0.2, 0.5, 1, 2, 5 … s that fits the run
+    /// in [`MAX_BUCKETS`].
     pub bucket_s: f64,
     /// Tokens per second in each bucket, the first starting at the run's start.
     pub per_s: Vec<f64>,
@@ -152,26 +214,19 @@ fn each_output<S: Borrow<Sample>>(
 pub fn tokens_over_time<S: Borrow<Sample>, I: IntoIterator<Item = S> + Clone>(
     samples: I,
 ) -> TokenRate {
-    let mut last_s: Option<f64> = None;
+    let mut last_ms: Option<f64> = None;
     each_output(samples.clone(), |at_ms, _| {
         if at_ms.is_finite() {
-            let s = at_ms.max(0.0) / 1000.0;
-            last_s = Some(last_s.map_or(s, |l| l.max(s)));
+            last_ms = Some(last_ms.map_or(at_ms, |l| l.max(at_ms)));
         }
     });
-    let Some(last_s) = last_s else {
+    let Some(last_ms) = last_ms else {
         return TokenRate {
             bucket_s: 1.0,
             per_s: Vec::new(),
         };
     };
-    // The run spans floor(last) + 1 whole seconds: widen the buckets until they fit.
-    let bucket_s = ((last_s.floor() + 1.0) / MAX_BUCKETS as f64)
-        .ceil()
-        .max(1.0);
-    let n = ((last_s / bucket_s) as usize)
-        .saturating_add(1)
-        .min(MAX_BUCKETS);
+    let (bucket_s, n) = buckets(last_ms);
     let mut per_s = vec![0.0; n];
     each_output(samples, |at_ms, tokens| {
         if at_ms.is_finite() {
@@ -182,6 +237,85 @@ pub fn tokens_over_time<S: Borrow<Sample>, I: IntoIterator<Item = S> + Clone>(
         }
     });
     TokenRate { bucket_s, per_s }
+}
+
+/// Requests over the run, in time buckets: what ended in each, and how many were in flight.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Activity {
+    /// Seconds each bucket spans (as for tokens), the first starting at the run's start.
+    pub bucket_s: f64,
+    /// Successful requests that ended in each bucket, per second.
+    pub ok_per_s: Vec<f64>,
+    /// Failed requests (not those aborted by Stop) that ended in each bucket, per second.
+    pub failed_per_s: Vec<f64>,
+    /// Mean requests in flight over each bucket: the time requests spent in it ÷ its width.
+    /// Only finished requests are known, so during a run the last buckets fill in as the
+    /// requests still in flight end.
+    pub in_flight: Vec<f64>,
+}
+
+impl Activity {
+    pub fn is_empty(&self) -> bool {
+        self.ok_per_s.is_empty()
+    }
+}
+
+/// Requests per bucket from `samples` (warm-ups included: the server saw them), over the run
+/// up to `now_ms` or the last end, whichever is later. Times outside the run are clamped to
+/// its first or last bucket; non-finite ones are ignored.
+pub fn activity_over_time<S: Borrow<Sample>>(
+    samples: impl IntoIterator<Item = S> + Clone,
+    now_ms: f64,
+) -> Activity {
+    let last_end = samples
+        .clone()
+        .into_iter()
+        .map(|s| s.borrow().end_ms)
+        .filter(|t| t.is_finite())
+        .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
+    let now = if now_ms.is_finite() { now_ms } else { 0.0 };
+    let Some(span_ms) = last_end.map(|e| e.max(now)).filter(|&e| e > 0.0) else {
+        return Activity {
+            bucket_s: BUCKET_STEPS_S[0],
+            ok_per_s: Vec::new(),
+            failed_per_s: Vec::new(),
+            in_flight: Vec::new(),
+        };
+    };
+    let (bucket_s, n) = buckets(span_ms);
+    let w = bucket_s * 1000.0;
+    let bucket = |t: f64| ((t.max(0.0) / w) as usize).min(n - 1);
+    let (mut ok, mut failed, mut in_flight) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    for s in samples {
+        let s = s.borrow();
+        if !(s.start_ms.is_finite() && s.end_ms.is_finite()) {
+            continue;
+        }
+        let (a, b) = (s.start_ms.max(0.0), s.end_ms.max(0.0));
+        for i in bucket(a)..=bucket(b) {
+            let lo = i as f64 * w;
+            // The last bucket takes whatever lies beyond the run's span.
+            let hi = if i + 1 == n { f64::INFINITY } else { lo + w };
+            let overlap = b.min(hi) - a.max(lo);
+            if let (true, Some(f)) = (overlap > 0.0, in_flight.get_mut(i)) {
+                *f += overlap / w;
+            }
+        }
+        let ended = match s.error_class {
+            None => ok.get_mut(bucket(b)),
+            Some(ErrorClass::Aborted) => None,
+            Some(_) => failed.get_mut(bucket(b)),
+        };
+        if let Some(e) = ended {
+            *e += 1.0 / bucket_s;
+        }
+    }
+    Activity {
+        bucket_s,
+        ok_per_s: ok,
+        failed_per_s: failed,
+        in_flight,
+    }
 }
 
 /// A stage figure to plot against requested concurrency, such as latency p50.
@@ -749,26 +883,91 @@ mod tests {
     #[test]
     fn histogram_bins_by_hand() {
         // Range 0..30 in 30 bins: width 1. 7.5 → bin 7; the maximum 30 → bin 30, kept in 29.
-        let h = histogram(&[0.0, 7.5, 7.5, 30.0, f64::NAN, f64::INFINITY]);
+        // Stage 1's 7.5 stacks on stage 0's; stage 2 is beyond the 2 stages and not counted.
+        let h = histogram(
+            &[
+                (0, 0.0),
+                (0, 7.5),
+                (1, 7.5),
+                (1, 30.0),
+                (0, f64::NAN),
+                (1, f64::INFINITY),
+                (2, 99.0),
+            ],
+            2,
+        );
         assert_eq!((h.lo, h.hi, h.width()), (0.0, 30.0, 1.0));
-        assert_eq!(h.counts.len(), HISTOGRAM_BINS);
-        assert_eq!((h.counts[0], h.counts[7], h.counts[29]), (1, 2, 1));
+        assert_eq!(h.counts.len(), 2);
+        assert_eq!(h.counts[0].len(), HISTOGRAM_BINS);
+        assert_eq!((h.counts[0][0], h.counts[0][7], h.counts[0][29]), (1, 1, 0));
+        assert_eq!((h.counts[1][0], h.counts[1][7], h.counts[1][29]), (0, 1, 1));
         assert_eq!(
-            h.counts.iter().sum::<u32>(),
+            (0..HISTOGRAM_BINS).map(|b| h.total(b)).sum::<u32>(),
             4,
             "non-finite values are not binned"
         );
-        assert_eq!(h.tallest(), 2);
+        assert_eq!(h.tallest(), 2, "bin 7 holds one of each stage");
     }
 
     #[test]
     fn histogram_of_one_value_or_none() {
         // One value 5: range 4..6, width 2/30; (5 − 4) ÷ (2/30) = 15 → the middle bin.
-        let h = histogram(&[5.0]);
+        let h = histogram(&[(0, 5.0)], 1);
         assert_eq!((h.lo, h.hi), (4.0, 6.0));
-        assert_eq!(h.counts[15], 1);
-        let h = histogram(&[]);
+        assert_eq!(h.counts[0][15], 1);
+        let h = histogram(&[], 3);
         assert_eq!((h.lo, h.hi, h.tallest()), (0.0, 1.0, 0));
+        assert!(h.is_empty());
+    }
+
+    #[test]
+    fn count_axes_step_by_whole_numbers() {
+        // Tallest 8: 8 × 1.1 = 8.8 → 9, ticks 0..9 (10 labels, step 1). Tallest 1: at least
+        // one above it, 2, so the bar does not touch the frame; 3 labels (0, 1, 2).
+        assert_eq!(
+            count_axis(8.0),
+            CountAxis {
+                max: 9.0,
+                labels: 10
+            }
+        );
+        assert_eq!(
+            count_axis(1.0),
+            CountAxis {
+                max: 2.0,
+                labels: 3
+            }
+        );
+        assert_eq!(
+            count_axis(0.0),
+            CountAxis {
+                max: 1.0,
+                labels: 2
+            }
+        );
+        assert_eq!(
+            count_axis(f64::NAN),
+            CountAxis {
+                max: 1.0,
+                labels: 2
+            }
+        );
+        // 100 → 110, at most 10 labels: plotters picks a step of 20.
+        assert_eq!(
+            count_axis(100.0),
+            CountAxis {
+                max: 110.0,
+                labels: 10
+            }
+        );
+        // 2.5 (a mean in flight): 2.75 → 3, but at least 3 + 1 = 4.
+        assert_eq!(
+            count_axis(2.5),
+            CountAxis {
+                max: 4.0,
+                labels: 5
+            }
+        );
     }
 
     fn agg_of(samples: &[Sample]) -> Aggregator {
@@ -825,25 +1024,29 @@ mod tests {
             output_tokens: Some(99),
             ..failed(sample(0, 0.0, 500.0))
         };
-        // 10 tokens at 1.5 s → bucket 1; the stream's 6 tokens, 2 per event: 0.2 s and 0.9 s
-        // → bucket 0 (4), 2.1 s → bucket 2 (2); the failure counts nowhere.
+        // Last output at 2.1 s: 0.1 s buckets, 21 of them. 10 tokens at 1.5 s → bucket 15,
+        // 10 ÷ 0.1 s = 100/s; the stream's 6 tokens, 2 per event: 0.2 s → bucket 2 and 0.9 s
+        // → bucket 9 (20/s each), 2.1 s → bucket 21, the end, kept in the last (20); the
+        // failure counts nowhere.
         let r = tokens_over_time(&[whole, streamed, lost]);
-        assert_eq!(r.bucket_s, 1.0);
-        assert_eq!(r.per_s, [4.0, 10.0, 2.0]);
+        assert_eq!((r.bucket_s, r.per_s.len()), (0.1, 21));
+        let mut expect = [0.0; 21];
+        (expect[2], expect[9], expect[15], expect[20]) = (20.0, 20.0, 100.0, 20.0);
+        assert_eq!(r.per_s, expect);
         assert_eq!(tokens_over_time(&[] as &[Sample]).per_s, Vec::<f64>::new());
     }
 
     #[test]
     fn tokens_over_time_widens_buckets_for_long_runs() {
         let at = |end_ms: f64| Sample {
-            output_tokens: Some(10),
+            output_tokens: Some(60),
             ..sample(0, 0.0, end_ms)
         };
-        // Last output at 7199.5 s: 7200 whole seconds → 2 s buckets; 7199.5 ÷ 2 → bucket 3599.
-        // 10 tokens in a 2 s bucket = 5 tokens/s.
+        // Last output at 7199.5 s: 30 s buckets would make 240; 60 s buckets make 120, and
+        // 7199.5 ÷ 60 → bucket 119. 60 tokens in a 60 s bucket = 1 token/s.
         let r = tokens_over_time(&[at(1000.0), at(7_199_500.0)]);
-        assert_eq!((r.bucket_s, r.per_s.len()), (2.0, MAX_BUCKETS));
-        assert_eq!((r.per_s[0], r.per_s[3599]), (5.0, 5.0));
+        assert_eq!((r.bucket_s, r.per_s.len()), (60.0, MAX_BUCKETS));
+        assert_eq!((r.per_s[0], r.per_s[119]), (1.0, 1.0));
     }
 
     #[test]
@@ -852,14 +1055,62 @@ mod tests {
             output_tokens: Some(10),
             ..sample(0, 0.0, end_ms)
         };
-        // An imported report claiming an end 10^15 s after the start: 10^15 + 1 whole seconds
-        // ÷ 3600 → 277,777,777,778 s buckets, and still at most MAX_BUCKETS of them.
+        // An imported report claiming an end 10^15 s after the start: the widest buckets (an
+        // hour), still at most MAX_BUCKETS of them, the last taking everything beyond.
         let r = tokens_over_time(&[at(500.0), at(1e18), at(f64::NAN), at(f64::INFINITY)]);
-        assert_eq!(r.bucket_s, 277_777_777_778.0);
+        assert_eq!(r.bucket_s, 3600.0);
         assert_eq!(r.per_s.len(), MAX_BUCKETS);
         assert!(r.per_s.iter().all(|v| v.is_finite()));
         // Only non-finite times: nothing to draw.
         assert!(tokens_over_time(&[at(f64::NAN)]).per_s.is_empty());
+    }
+
+    #[test]
+    fn activity_by_hand() {
+        // Run until 300 ms: 0.1 s buckets, 3 of them. In flight (ms in the bucket ÷ 100):
+        //   ok 0–250:      100, 100, 50   ok 50–150: 50, 50   failed 100–120: 0, 20
+        //   aborted 200–300: 0, 0, 100 (its end, 300, falls in the last bucket)
+        //   → 1.5, 1.7, 1.5. Ends: ok in buckets 2 and 1, failed in 1, each 1 ÷ 0.1 s = 10/s.
+        let samples = [
+            sample(0, 0.0, 250.0),
+            sample(0, 50.0, 150.0),
+            failed(sample(0, 100.0, 120.0)),
+            Sample {
+                error_class: Some(ErrorClass::Aborted),
+                ..sample(0, 200.0, 300.0)
+            },
+        ];
+        let a = activity_over_time(&samples, 300.0);
+        assert_eq!(a.bucket_s, 0.1);
+        assert_eq!(a.ok_per_s, vec![0.0, 10.0, 10.0]);
+        assert_eq!(a.failed_per_s, vec![0.0, 10.0, 0.0]);
+        let expect = [1.5, 1.7, 1.5];
+        assert!(
+            a.in_flight
+                .iter()
+                .zip(expect)
+                .all(|(a, e)| (a - e).abs() < 1e-9),
+            "{:?}",
+            a.in_flight
+        );
+        // Live: the run is at 1 s with nothing more finished, so the chart spans 10 buckets.
+        assert_eq!(activity_over_time(&samples, 1000.0).in_flight.len(), 10);
+        assert!(activity_over_time(&[] as &[Sample], 500.0).is_empty());
+    }
+
+    #[test]
+    fn activity_widens_its_buckets_and_clamps_bogus_times() {
+        // 1000 s: 0.1…5 s would make more than 120 buckets; 10 s makes 100.
+        let a = activity_over_time(&[sample(0, 0.0, 1_000_000.0)], 0.0);
+        assert_eq!((a.bucket_s, a.in_flight.len()), (10.0, 100));
+        assert!(a.in_flight.iter().all(|&f| (f - 1.0).abs() < 1e-9));
+        // An imported end at 1e18 ms: the widest buckets, at most 120 of them, all in range.
+        let a = activity_over_time(
+            &[sample(0, -5.0, 1e18), sample(0, f64::NAN, 10.0)],
+            f64::NAN,
+        );
+        assert_eq!((a.bucket_s, a.in_flight.len()), (3600.0, MAX_BUCKETS));
+        assert_eq!(a.ok_per_s.iter().filter(|&&v| v > 0.0).count(), 1);
     }
 
     #[test]

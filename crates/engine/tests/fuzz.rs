@@ -209,8 +209,10 @@ fn exercise(text: &str) {
         let stats = agg.stats();
         assert!(stats.len() <= report.config.stages().len());
         // What the page draws from an imported report.
-        let latencies: Vec<f64> = agg.samples().map(|s| s.latency_ms()).collect();
-        let _ = stampede_engine::histogram(&latencies);
+        let latencies: Vec<(u32, f64)> = agg.samples().map(|s| (s.stage, s.latency_ms())).collect();
+        let _ = stampede_engine::histogram(&latencies, agg.stages().len());
+        let activity = stampede_engine::activity_over_time(agg.samples(), 0.0);
+        assert!(activity.in_flight.len() <= stampede_engine::MAX_BUCKETS);
         let _ = stampede_engine::latency_over_time(&agg, stats.len());
         let tokens = stampede_engine::tokens_over_time(agg.samples());
         assert!(tokens.per_s.len() <= stampede_engine::MAX_BUCKETS);

@@ -50,6 +50,7 @@ fn report() -> Report {
                 Vec::new()
             },
             prompt_tokens: (i == 0).then_some(9),
+            response_text: (i == 0).then(|| "Machine learning is".into()),
             server_durations: (i == 0).then(|| ServerDurations {
                 total_ms: Some(4.0),
                 ..ServerDurations::default()
@@ -75,6 +76,11 @@ fn exported_report_matches_schema() {
     let doc: Value = serde_json::from_str(&report().to_json()).unwrap();
     let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
     assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(doc["samples"][0]["response_text"], "Machine learning is");
+    assert!(
+        doc["samples"][1].get("response_text").is_none(),
+        "absent when there is none"
+    );
     assert!(
         doc["stages"][0]["ttft_ms"].is_object(),
         "the streamed sample made a TTFT figure"
@@ -114,6 +120,9 @@ fn schema_rejects_damaged_reports() {
     assert!(!validator.is_valid(&bad));
     let mut bad = good.clone();
     bad["samples"][0]["content_ms"] = serde_json::json!(["soon"]);
+    assert!(!validator.is_valid(&bad));
+    let mut bad = good.clone();
+    bad["samples"][0]["response_text"] = 42.into();
     assert!(!validator.is_valid(&bad));
     let mut bad = good;
     bad["config"]["api_key"] = "leaked".into();
