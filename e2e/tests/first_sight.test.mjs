@@ -179,3 +179,18 @@ test('the requests-over-time chart draws while the run goes on', async () => {
     slow.stop();
   }
 });
+
+test('the custom-stage editor fits its column at 1,366 px', async () => {
+  const { page } = await fx.open();
+  await page.setViewportSize({ width: 1366, height: 900 });
+  await configure(page, {
+    endpoint: mock.url,
+    stages: [{ concurrency: 2, requests: 10 }, { concurrency: 5, requests: 20, rate: 10, poisson: true }],
+  });
+  const fit = await page.evaluate(() => {
+    const t = document.querySelector('table.stages');
+    return { page: document.scrollingElement.scrollWidth, table: t.scrollWidth, box: t.clientWidth };
+  });
+  assert.ok(fit.page <= 1366, `the page is ${fit.page} px wide`);
+  assert.ok(fit.table <= fit.box, `the stage editor needs ${fit.table} px in a ${fit.box} px column`);
+});
