@@ -6,12 +6,11 @@ use stampede_engine::{k6_script, locustfile, FieldError, RunConfig};
 use crate::browser::files;
 use crate::state::AppState;
 
-/// The two hand-offs: the file's name and the engine function that writes it.
-const HANDOFFS: [(
-    &str,
-    &str,
-    fn(&RunConfig) -> Result<String, Vec<FieldError>>,
-); 2] = [
+/// How the engine writes one hand-off file from the config.
+type Writer = fn(&RunConfig) -> Result<String, Vec<FieldError>>;
+
+/// The two hand-offs: the button, the file's name and its writer.
+const HANDOFFS: [(&str, &str, Writer); 2] = [
     ("Export Locust file", "locustfile.py", locustfile),
     ("Export k6 script", "stampede-k6.js", k6_script),
 ];
