@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use crate::components::ceiling_note::CeilingNote;
+use crate::components::handoff_menu::HandoffMenu;
 use crate::components::request_list::RequestList;
 use crate::components::{
     charts::Charts, diagnostics::Diagnostics, endpoint_form::EndpointForm, export_menu::ExportMenu,
@@ -31,6 +32,7 @@ pub fn App() -> impl IntoView {
             <Diagnostics />
             <ResultsTable stats=state.stats shown=state.shown />
             <ExportMenu />
+            <HandoffMenu />
             <Charts />
             <RequestList />
         </main>

@@ -5,6 +5,7 @@ pub mod charts;
 pub mod diagnostics;
 pub mod endpoint_form;
 pub mod export_menu;
+pub mod handoff_menu;
 pub mod request_list;
 pub mod results_table;
 pub mod run_bar;

@@ -35,6 +35,9 @@ const DEMO_MOCK_ARGS: [&str; 6] = [
     "--per-token-ms",
     "10",
 ];
+/// Locust for the hand-off test, from PyPI into a project-local virtual environment.
+const LOCUST_VERSION: &str = "2.47.0";
+const VENV: &str = "e2e/.venv";
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -42,7 +45,8 @@ usage: cargo xtask <command>
 commands:
   setup [--no-browser]   install what is missing: the wasm32 target, trunk 0.21.14,
                          wasm-bindgen-cli (= Cargo.lock), e2e npm packages (incl. wasm-opt),
-                         Chromium + chromedriver (skipped with --no-browser)
+                         Chromium + chromedriver and Locust 2.47.0 in e2e/.venv (both
+                         skipped with --no-browser)
   test                   setup, native tests, build the mock and the app, browser e2e tests
   demo [--port-api N] [--port-app N]
                          build the app and serve it with the mock API (defaults 8000 and 8080)
@@ -360,6 +364,7 @@ fn setup_steps(ctx: &Ctx, browser: bool, timings: &mut Vec<(String, Duration)>) 
     ensure_wasm_opt(ctx)?;
     if browser {
         ensure_chromium(ctx, timings)?;
+        ensure_locust(ctx, timings)?;
     }
     println!("setup: everything is in place");
     Ok(())
@@ -626,6 +631,53 @@ fn ensure_chromium(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<(
     Ok(())
 }
 
+/// The Locust the hand-off test runs: `e2e/.venv/bin/locust`, made with `python3 -m venv` and
+/// pip when it is missing or another version.
+fn ensure_locust(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<()> {
+    let venv = ctx.root.join(VENV);
+    let locust = locust_path(&venv);
+    let want = format!("locust {LOCUST_VERSION} ");
+    if ctx
+        .version_of(&locust.to_string_lossy())
+        .is_some_and(|v| v.starts_with(&want))
+    {
+        println!("setup: locust {LOCUST_VERSION} ({VENV}): present");
+        return Ok(());
+    }
+    if ctx.which(OsStr::new("python3")).is_none() {
+        return Err(
+            "python3 is not installed: the Locust test needs Python 3.10+ with venv \
+             (e.g. `apt-get install python3 python3-venv`)"
+                .into(),
+        );
+    }
+    step(
+        timings,
+        &format!("install locust {LOCUST_VERSION} into {VENV} (python3 -m venv, pip)"),
+        || {
+            if !venv.join("bin").join("pip").is_file() {
+                run_cmd(ctx.cmd("python3").arg("-m").arg("venv").arg(&venv))?;
+            }
+            run_cmd(
+                ctx.cmd(venv.join("bin").join("pip"))
+                    .args(["install", "--quiet", "--disable-pip-version-check"])
+                    .arg(format!("locust=={LOCUST_VERSION}")),
+            )
+        },
+    )?;
+    if !is_executable(&locust) {
+        return Err(format!(
+            "{} is still missing after pip install",
+            locust.display()
+        ));
+    }
+    Ok(())
+}
+
+fn locust_path(venv: &Path) -> PathBuf {
+    venv.join("bin").join("locust")
+}
+
 // ---------------------------------------------------------------------------------------------
 // build steps
 
@@ -680,6 +732,7 @@ struct E2e {
     mock: PathBuf,
     schema: PathBuf,
     chromium: OsString,
+    locust: PathBuf,
 }
 
 impl E2e {
@@ -691,7 +744,8 @@ impl E2e {
             .env("STAMPEDE_DIST", &self.dist)
             .env("STAMPEDE_MOCK_BIN", &self.mock)
             .env("CHROMIUM_PATH", &self.chromium)
-            .env("STAMPEDE_SCHEMA", &self.schema);
+            .env("STAMPEDE_SCHEMA", &self.schema)
+            .env("STAMPEDE_LOCUST", &self.locust);
         cmd
     }
 }
@@ -724,12 +778,15 @@ fn test_prepare(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<E2e>
     }
     let chromium = env::var_os("CHROMIUM_PATH").unwrap_or_else(|| CHROMIUM.into());
     let tests = e2e_test_files(&ctx.root)?;
+    // Setup installed it; the hand-off test runs it as master and workers.
+    let locust = locust_path(&ctx.root.join(VENV));
     Ok(E2e {
         tests,
         dist,
         mock,
         schema,
         chromium,
+        locust,
     })
 }
 

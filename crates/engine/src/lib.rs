@@ -23,9 +23,10 @@
 //! Modules are layered bottom up; none imports one above it (`tests/layers.rs` checks):
 //! `model` → `http`, `secrets`, `store`, `suite`, `template`, `stream` → `preset` → `plan` →
 //! `config`, `parse` → `runner`, `stats` → `report`, `messages` → `views` (what the page shows,
-//! computed).
+//! computed), `handoff` (the test as a Locust file or a k6 script).
 
 mod config;
+mod handoff;
 mod http;
 mod messages;
 mod model;
@@ -43,6 +44,7 @@ mod template;
 mod views;
 
 pub use config::{parse_headers, parse_rate, parse_whole, Field, FieldError, RunConfig};
+pub use handoff::{k6_script, locustfile};
 pub use http::{Chunk, HttpOutcome, HttpRequest, Transport, TransportError};
 pub use messages::{engine_stopped_samples, Batch, ToEngine, ENGINE_STOPPED};
 pub use model::{

@@ -114,7 +114,8 @@ pub fn scrub(text: &str, secrets: &[String]) -> String {
     out
 }
 
-fn decode(s: &str) -> String {
+/// A query parameter name as the server reads it (percent- and plus-decoded).
+pub(crate) fn decode(s: &str) -> String {
     url::form_urlencoded::parse(format!("{s}=").as_bytes())
         .next()
         .map(|(k, _)| k.into_owned())

@@ -13,8 +13,9 @@ const LAYERS: &[&[&str]] = &[
     &["config", "parse"],
     &["runner", "stats"],
     &["report", "messages"],
-    // What the page shows: it reads the report's environment beside the statistics.
-    &["views"],
+    // What the page shows: it reads the report's environment beside the statistics. The
+    // hand-off files: the test written for Locust and k6.
+    &["views", "handoff"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
