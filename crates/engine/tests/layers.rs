@@ -14,7 +14,8 @@ const LAYERS: &[&[&str]] = &[
     &["runner", "stats"],
     &["report", "messages"],
     // What the page shows: it reads the report's environment beside the statistics.
-    &["views"],
+    // How a test leaves the page (share link, saved form): it reads the config.
+    &["views", "share"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
