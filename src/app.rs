@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use crate::components::ceiling_note::CeilingNote;
 use crate::components::request_list::RequestList;
+use crate::components::share_link::ShareLink;
 use crate::components::{
     charts::Charts, diagnostics::Diagnostics, endpoint_form::EndpointForm, export_menu::ExportMenu,
     results_table::ResultsTable, run_bar::RunBar, suite_editor::SuiteEditor,
@@ -25,6 +26,7 @@ pub fn App() -> impl IntoView {
             <section class="setup">
                 <EndpointForm />
                 <SuiteEditor />
+                <ShareLink />
             </section>
             <CeilingNote />
             <RunBar />
