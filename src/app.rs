@@ -26,8 +26,8 @@ pub fn App() -> impl IntoView {
             <section class="setup">
                 <EndpointForm />
                 <SuiteEditor />
-                <ShareLink />
             </section>
+            <ShareLink />
             <CeilingNote />
             <RunBar />
             <Diagnostics />

@@ -61,13 +61,11 @@ pub fn ShareLink() -> impl IntoView {
                 <p class="actions">
                     <button type="button" on:click=copy>"Copy share link"</button>
                     " "<span role="status">{move || copied.get()}</span>
+                    " "<button type="button" class="secondary" prop:disabled=move || state.running()
+                        on:click=move |_| state.reset_form()>"Reset form"</button>
+                    " "{move || state.save_problem.get().map(|m| view! { <span class="hint">{m}</span> })}
                 </p>
             </div>
-            <p class="actions">
-                <button type="button" prop:disabled=move || state.running()
-                    on:click=move |_| state.reset_form()>"Reset form"</button>
-                " "{move || state.save_problem.get().map(|m| view! { <span class="hint">{m}</span> })}
-            </p>
         </fieldset>
     }
 }
