@@ -5,6 +5,7 @@ use leptos::prelude::*;
 use crate::components::ceiling_note::CeilingNote;
 use crate::components::handoff_menu::HandoffMenu;
 use crate::components::request_list::RequestList;
+use crate::components::share_link::ShareLink;
 use crate::components::{
     charts::Charts, diagnostics::Diagnostics, endpoint_form::EndpointForm, export_menu::ExportMenu,
     results_table::ResultsTable, run_bar::RunBar, suite_editor::SuiteEditor,
@@ -27,6 +28,7 @@ pub fn App() -> impl IntoView {
                 <EndpointForm />
                 <SuiteEditor />
             </section>
+            <ShareLink />
             <CeilingNote />
             <RunBar />
             <Diagnostics />

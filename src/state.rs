@@ -5,11 +5,14 @@
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use stampede_engine::{
-    Aggregator, Environment, Field, FieldError, InFlightRequest, Plan, ProgressFigures, Report,
-    RunConfig, StageStats,
+    decode_link, restore_form, save_form, Aggregator, Environment, Field, FieldError,
+    InFlightRequest, Plan, ProgressFigures, Report, RunConfig, StageStats,
 };
 
-use crate::browser::{engine::Engine, env};
+use crate::browser::{engine::Engine, env, location, storage};
+
+/// Where the form is kept between visits, in `localStorage`.
+const SAVED_FORM_KEY: &str = "stampede.form";
 
 #[derive(Clone, Debug, Default, PartialEq)]
 pub enum Phase {
@@ -99,16 +102,27 @@ pub struct AppState {
     pub chart_tick: RwSignal<u64>,
     /// Whether [`Session::previous`] holds a run (the session is outside the reactive graph).
     pub has_previous: RwSignal<bool>,
+    /// "Remember API key on this device": only then is the key saved with the form.
+    pub remember_key: RwSignal<bool>,
+    /// What became of the share link the page was opened with: `Ok("Loaded a shared test")`, or
+    /// why it could not be read (the form was left as it would have been without it).
+    pub share_note: RwSignal<Option<Result<String, String>>>,
+    /// Why the form could not be saved in this browser, if it could not.
+    pub save_problem: RwSignal<Option<String>>,
     pub session: StoredValue<Session, LocalStorage>,
 }
 
 impl Default for AppState {
-    /// Fresh state with the default form; validation re-runs whenever the form changes.
+    /// Fresh state with the form the page opens with (see [`opening_form`]); validation re-runs
+    /// whenever the form changes, and the form is saved in the browser whenever it changes.
     fn default() -> AppState {
-        let config = RwSignal::new(RunConfig::default());
+        let (opening, remember, note) = opening_form();
+        let config = RwSignal::new(opening);
+        let remember_key = RwSignal::new(remember);
+        let save_problem = RwSignal::new(None);
         let typed = RwSignal::new(Vec::new());
         let validation = Memo::new(move |_| config.with(|c| typed.with(|t| validate(c, t))));
-        AppState {
+        let state = AppState {
             config,
             typed,
             validation,
@@ -119,9 +133,54 @@ impl Default for AppState {
             shown: RwSignal::new(Shown::Nothing),
             chart_tick: RwSignal::new(0),
             has_previous: RwSignal::new(false),
+            remember_key,
+            share_note: RwSignal::new(note),
+            save_problem,
             session: StoredValue::new_local(Session::default()),
-        }
+        };
+        // Sync with the outside world only: the form goes to storage as it changes.
+        Effect::new(move |_| {
+            let remember = remember_key.get();
+            let problem = config.with(|c| save(c, remember)).err();
+            if save_problem.get_untracked() != problem {
+                save_problem.set(problem);
+            }
+        });
+        state
     }
+}
+
+/// The form the page opens with, whether the API key is remembered, and what became of a share
+/// link: the link's test when the URL carries one it can read (a link wins over the saved
+/// form; a key remembered on this device stays, since a link never carries one), else the form
+/// saved on this device, else the defaults. A link it cannot read changes nothing.
+fn opening_form() -> (RunConfig, bool, Option<Result<String, String>>) {
+    let (saved, remember) = storage::get(SAVED_FORM_KEY)
+        .and_then(|text| restore_form(&text).ok())
+        .unwrap_or_else(|| (RunConfig::default(), false));
+    let Some(fragment) = location::share_fragment() else {
+        return (saved, remember, None);
+    };
+    match decode_link(&fragment) {
+        Ok(shared) => {
+            location::clear_fragment();
+            let config = RunConfig {
+                api_key: saved.api_key,
+                ..shared
+            };
+            (config, remember, Some(Ok("Loaded a shared test".into())))
+        }
+        Err(message) => (saved, remember, Some(Err(message))),
+    }
+}
+
+/// Keep `config` in storage (the untouched default form is nothing to keep).
+fn save(config: &RunConfig, remember_key: bool) -> Result<(), String> {
+    if !remember_key && *config == RunConfig::default() {
+        storage::remove(SAVED_FORM_KEY);
+        return Ok(());
+    }
+    storage::set(SAVED_FORM_KEY, &save_form(config, remember_key))
 }
 
 impl AppState {
@@ -179,6 +238,14 @@ impl AppState {
     pub fn set_form(&self, config: RunConfig) {
         self.typed.set(Vec::new());
         self.config.set(config);
+    }
+
+    /// "Reset form": the defaults, the key forgotten, and nothing left in storage.
+    pub fn reset_form(&self) {
+        self.set_form(RunConfig::default());
+        self.remember_key.set(false);
+        self.share_note.set(None);
+        storage::remove(SAVED_FORM_KEY);
     }
 }
 

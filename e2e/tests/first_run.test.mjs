@@ -124,7 +124,9 @@ test('an imported report\'s test goes back into the form, redacted values flagge
     const file = join(mkdtempSync(join(tmpdir(), 'stampede-')), 'first.json');
     writeFileSync(file, text);
     await page.reload();
-    // The fresh form is Standard (up to 10 in flight): its HTTP/1.1 warning shows…
+    // The reload kept the form; reset, it is Standard (up to 10 in flight): its HTTP/1.1
+    // warning shows…
+    await page.getByRole('button', { name: 'Reset form' }).click();
     await page.locator('#http1-warning').waitFor();
     await page.locator('input[type=file]').setInputFiles(file);
     await page.getByRole('heading', { name: 'Results (imported from first.json)' }).waitFor();

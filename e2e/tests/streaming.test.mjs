@@ -11,15 +11,11 @@ const fx = appAndBrowser();
 
 /** One custom stage of `requests` at `concurrency`, with `preset`. */
 async function setUp(page, endpoint, preset, { concurrency = 2, requests = 10 } = {}) {
-  await configure(page, { endpoint, suite: 'custom' });
   await page.getByLabel('Preset').selectOption(preset);
   const model = page.getByLabel('Model');
   if (await model.count()) await model.fill('stampede-mock');
-  await page.getByRole('button', { name: 'Remove stage 2' }).click();
-  await page.getByLabel('Stage 1 concurrency').fill(String(concurrency));
-  await page.getByLabel('Stage 1 concurrency').press('Tab');
-  await page.getByLabel('Stage 1 requests').fill(String(requests));
-  await page.getByLabel('Stage 1 requests').press('Tab');
+  // One stage whatever the form held before (a reload keeps the form).
+  await configure(page, { endpoint, stages: [{ concurrency, requests }] });
 }
 
 for (const preset of ['openai-chat-stream', 'ollama-chat']) {

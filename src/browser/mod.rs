@@ -3,6 +3,8 @@
 pub mod engine;
 pub mod env;
 pub mod files;
+pub mod location;
+pub mod storage;
 pub mod transport;
 
 use wasm_bindgen::JsCast;

@@ -63,8 +63,14 @@ pub fn EndpointForm() -> impl IntoView {
                 <input id="api-key" type="password" autocomplete="off" spellcheck="false"
                     prop:value=move || cfg.with(|c| c.api_key.clone())
                     on:input=move |ev| cfg.update(|c| c.api_key = event_target_value(&ev)) />
-                <p class="hint">"Sent as Authorization: Bearer …; never stored, shared or exported."</p>
+                <p class="hint">"Sent as Authorization: Bearer …; never shared or exported, and kept in this browser only if you tick Remember."</p>
                 <FieldMessage field=Field::ApiKey id="api-key-error" />
+                <label class="check">
+                    <input id="remember-key" type="checkbox"
+                        prop:checked=move || state.remember_key.get()
+                        on:change=move |ev| state.remember_key.set(event_target_checked(&ev)) />
+                    "Remember API key on this device"
+                </label>
             </div>
             <div class="row pair">
                 <div>

@@ -10,6 +10,7 @@ pub mod request_list;
 pub mod results_table;
 pub mod run_bar;
 pub mod run_summary;
+pub mod share_link;
 pub mod suite_editor;
 
 use leptos::prelude::*;

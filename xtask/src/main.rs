@@ -53,7 +53,7 @@ commands:
   site                   build the static site into dist/
   bench                  engine statistics benchmark, then (setup, build the mock and the app)
                          the browser client-overhead benchmark: Stampede vs a plain fetch loop
-  fuzz [N]               N mutated reports, configs and plans (default 1,000,000) through
+  fuzz [N]               N mutated reports, configs, plans, share links (default 1,000,000) through
                          import and validation, in release; prints the count and the panics (0)
 ";
 

@@ -23,7 +23,8 @@
 //! Modules are layered bottom up; none imports one above it (`tests/layers.rs` checks):
 //! `model` → `http`, `secrets`, `store`, `suite`, `template`, `stream` → `preset` → `plan` →
 //! `config`, `parse` → `runner`, `stats` → `report`, `messages` → `views` (what the page shows,
-//! computed), `handoff` (the test as a Locust file or a k6 script).
+//! computed), `handoff` (the test as a Locust file or a k6 script), `share` (share links and
+//! the saved form).
 
 mod config;
 mod handoff;
@@ -36,6 +37,7 @@ mod preset;
 mod report;
 mod runner;
 mod secrets;
+mod share;
 mod stats;
 mod store;
 mod stream;
@@ -61,6 +63,7 @@ pub use report::{
 };
 pub use runner::{run, to_sample, Command, Event, Gauges, InFlightRequest};
 pub use secrets::{is_harmless_header, HARMLESS_HEADERS, REDACTED};
+pub use share::{decode_link, encode_link, restore_form, save_form, MAX_LINK_CONFIG_BYTES};
 pub use stats::{
     browser_cap, shortfall, stage_stats, Aggregator, BrowserCap, Distribution, ErrorSummary,
     StageStats, TokenSourceCount, APPROXIMATE, LATE_MS, MAX_KEPT_SAMPLES, SHORTFALL,

@@ -1,8 +1,11 @@
 //! Hostile input never panics: a seeded mutation loop over real reports, configs and plans runs
 //! each mutant through import, validation and everything the page then computes from it.
 //!
-//! The default test run does 5,000 mutants; `cargo xtask fuzz [N]` runs N (1,000,000 by
-//! default) in release and prints the count. A panic in wasm ends the page, so any panic here
+//! Share links get the same treatment: characters changed, cut or added, and the test inside
+//! mutated and packed again.
+//!
+//! The default test run does 5,000 mutants (10,000 share links); `cargo xtask fuzz [N]` runs N
+//! of each (1,000,000 by default) in release and prints the counts. A panic in wasm ends the page, so any panic here
 //! fails with the input that caused it.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -294,6 +297,125 @@ fn mutated_reports_configs_and_plans_never_panic() {
     let _ = std::panic::take_hook();
     println!(
         "fuzz: {n} mutated inputs (reports, configs, plans), {accepted} reports accepted, {} panics",
+        panics.len()
+    );
+    assert!(panics.is_empty(), "{}", panics.join("\n"));
+}
+
+/// Share links as the page makes them, for every preset, with stages, rates and headers.
+fn seed_links() -> Vec<String> {
+    let custom: RunConfig = serde_json::from_str(&seed_config()).unwrap();
+    let report = Report::from_json(&seed_report()).unwrap().config;
+    Preset::ALL
+        .into_iter()
+        .map(|preset| RunConfig {
+            preset,
+            ..custom.clone()
+        })
+        .chain([report, RunConfig::default()])
+        .map(|c| stampede_engine::encode_link(&c))
+        .collect()
+}
+
+/// Damage a link as a chat client, a mail program or a hostile sender might: characters
+/// changed, cut or added, or the test inside changed and packed again.
+fn mutate_link(seed: &str, rng: &mut SmallRng) -> String {
+    const CHARS: &[u8] =
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.#=%+/ t2";
+    if rng.random_bool(0.3) {
+        // The JSON inside, mutated like the config seeds, then packed as the page would.
+        let Some(json) = stampede_engine::decode_link(seed)
+            .ok()
+            .and_then(|c| serde_json::to_string(&c).ok())
+        else {
+            return seed.to_string();
+        };
+        let packed = pack_json(&mutate(&json, rng));
+        return packed.unwrap_or_else(|| seed.to_string());
+    }
+    let mut bytes = seed.as_bytes().to_vec();
+    for _ in 0..rng.random_range(1..6) {
+        if bytes.is_empty() {
+            break;
+        }
+        let i = rng.random_range(0..bytes.len());
+        match rng.random_range(0..4) {
+            0 => bytes[i] = CHARS[rng.random_range(0..CHARS.len())],
+            1 => bytes.truncate(i),
+            2 => bytes.insert(i, CHARS[rng.random_range(0..CHARS.len())]),
+            _ => bytes[i] = rng.random(),
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// A link for arbitrary JSON text, through the public codec: `encode_link` only takes a
+/// config, so the text must read as one first (else the mutant is the text itself, which the
+/// byte-level path covers anyway).
+fn pack_json(json: &str) -> Option<String> {
+    let config: RunConfig = serde_json::from_str(json).ok()?;
+    Some(stampede_engine::encode_link(&config))
+}
+
+#[test]
+fn mutated_share_links_never_panic() {
+    let n: u64 = std::env::var("STAMPEDE_FUZZ_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        // 100,000 take about 30 s of CPU in a debug build: too long for every test run.
+        .unwrap_or(10_000);
+    let seeds = seed_links();
+    for s in &seeds {
+        assert!(
+            stampede_engine::decode_link(s).is_ok(),
+            "a seed link reads: {s}"
+        );
+    }
+    let mut rng = SmallRng::seed_from_u64(0x7368_6172);
+    let mut panics = Vec::new();
+    let mut accepted = 0u64;
+    for i in 0..n {
+        let input = mutate_link(&seeds[(i as usize) % seeds.len()], &mut rng);
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            match stampede_engine::decode_link(&input) {
+                // What the page does with a link it read: fill the form, validate, link again.
+                Ok(config) => {
+                    let _ = config.validate();
+                    let _ = config.suggested_aliases();
+                    let again =
+                        stampede_engine::decode_link(&stampede_engine::encode_link(&config));
+                    assert!(
+                        again.is_ok(),
+                        "an accepted link's test links again: {again:?}"
+                    );
+                    let saved = stampede_engine::save_form(&config, true);
+                    assert!(stampede_engine::restore_form(&saved).is_ok());
+                    true
+                }
+                Err(message) => {
+                    assert!(!message.is_empty());
+                    false
+                }
+            }
+        }));
+        match outcome {
+            Ok(true) => accepted += 1,
+            Ok(false) => {}
+            Err(e) => {
+                let why = e
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                panics.push(format!("#{i}: {why}\n  input: {input:.400}"));
+                if panics.len() >= 5 {
+                    break;
+                }
+            }
+        }
+    }
+    println!(
+        "fuzz: {n} mutated share links, {accepted} accepted, {} panics",
         panics.len()
     );
     assert!(panics.is_empty(), "{}", panics.join("\n"));

@@ -14,8 +14,9 @@ const LAYERS: &[&[&str]] = &[
     &["runner", "stats"],
     &["report", "messages"],
     // What the page shows: it reads the report's environment beside the statistics. The
-    // hand-off files: the test written for Locust and k6.
-    &["views", "handoff"],
+    // hand-off files: the test written for Locust and k6. How a test leaves the page (share
+    // link, saved form): it reads the config.
+    &["views", "handoff", "share"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
