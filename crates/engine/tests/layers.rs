@@ -7,11 +7,21 @@ use std::path::{Path, PathBuf};
 /// The engine's layers, bottom up. A module may import only modules of a lower layer.
 const LAYERS: &[&[&str]] = &[
     &["model"],
-    &["http", "secrets", "store", "suite", "template", "stream"],
+    &[
+        "http",
+        "secrets",
+        "store",
+        "suite",
+        "template",
+        "stream",
+        "thresholds",
+    ],
     &["preset"],
     &["plan"],
     &["config", "parse"],
     &["runner", "stats"],
+    // Judging a run: it reads the statistics; the report carries its verdicts.
+    &["slo"],
     &["report", "messages"],
     // What the page shows: it reads the report's environment beside the statistics.
     &["views"],
