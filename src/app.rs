@@ -8,6 +8,7 @@ use crate::components::{
     charts::Charts, diagnostics::Diagnostics, endpoint_form::EndpointForm, export_menu::ExportMenu,
     results_table::ResultsTable, run_bar::RunBar, suite_editor::SuiteEditor,
 };
+use crate::components::{slo_form::SloForm, verdicts::Verdicts};
 use crate::state::AppState;
 
 #[component]
@@ -25,11 +26,13 @@ pub fn App() -> impl IntoView {
             <section class="setup">
                 <EndpointForm />
                 <SuiteEditor />
+                <SloForm />
             </section>
             <CeilingNote />
             <RunBar />
             <Diagnostics />
             <ResultsTable stats=state.stats shown=state.shown />
+            <Verdicts />
             <ExportMenu />
             <Charts />
             <RequestList />

@@ -9,7 +9,9 @@ pub mod request_list;
 pub mod results_table;
 pub mod run_bar;
 pub mod run_summary;
+pub mod slo_form;
 pub mod suite_editor;
+pub mod verdicts;
 
 use leptos::prelude::*;
 use stampede_engine::Field;
