@@ -22,7 +22,7 @@
 //!
 //! Modules are layered bottom up; none imports one above it (`tests/layers.rs` checks):
 //! `model` → `http`, `secrets`, `store`, `suite`, `template`, `stream`, `thresholds` → `preset` → `plan` →
-//! `config`, `parse` → `runner`, `stats` → `slo` (verdicts, goodput, the knee) → `report`, `messages` → `views` (what the page shows,
+//! `config`, `parse` → `runner`, `stats` → `slo` (verdicts, goodput, the knee) → `report`, `messages`, `table_csv` → `views` (what the page shows,
 //! computed).
 
 mod config;
@@ -40,6 +40,7 @@ mod stats;
 mod store;
 mod stream;
 mod suite;
+mod table_csv;
 mod template;
 mod thresholds;
 mod views;
@@ -74,6 +75,7 @@ pub use stats::{
 pub use store::{RESPONSES_PER_STAGE, RESPONSE_CHARS};
 pub use stream::{NdjsonParser, SseEvent, SseParser};
 pub use suite::{default_stage_name, seed_prompt, RateSpec, StageSpec, Suite};
+pub use table_csv::{requests_csv, stages_csv, REQUEST_COLUMNS, STAGE_COLUMNS};
 pub use thresholds::{Slo, SloMetric};
 pub use views::{
     activity_over_time, ceiling_note, count_axis, fidelity, fix_fields, headline, histogram,

@@ -22,7 +22,7 @@ const LAYERS: &[&[&str]] = &[
     &["runner", "stats"],
     // Judging a run: it reads the statistics; the report carries its verdicts.
     &["slo"],
-    &["report", "messages"],
+    &["report", "messages", "table_csv"],
     // What the page shows: it reads the report's environment beside the statistics.
     &["views"],
 ];
