@@ -8,7 +8,7 @@ use crate::components::{
     charts::Charts, diagnostics::Diagnostics, endpoint_form::EndpointForm, export_menu::ExportMenu,
     results_table::ResultsTable, run_bar::RunBar, suite_editor::SuiteEditor,
 };
-use crate::components::{slo_form::SloForm, verdicts::Verdicts};
+use crate::components::{csv_export::CsvExport, slo_form::SloForm, verdicts::Verdicts};
 use crate::state::AppState;
 
 #[component]
@@ -34,6 +34,7 @@ pub fn App() -> impl IntoView {
             <ResultsTable stats=state.stats shown=state.shown />
             <Verdicts />
             <ExportMenu />
+            <CsvExport />
             <Charts />
             <RequestList />
         </main>

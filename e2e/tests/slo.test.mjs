@@ -2,6 +2,7 @@
 // the second, names the knee, travels in the export with verdicts and goodput, and re-judges
 // the finished run at once when the threshold changes (no new request is sent).
 import { test } from 'node:test';
+import { readFileSync } from 'node:fs';
 import assert from 'node:assert/strict';
 import { appAndBrowser, withMock, runAndExport, exportReport, schemaErrors } from './lib.mjs';
 
@@ -63,6 +64,25 @@ test('a TTFT p95 threshold passes the light stage, fails the queued one, and re-
     assert.equal(await verdicts.locator('tr[data-stage="1"] [data-col="verdict"]').innerText(), 'fail');
     assert.match(await verdicts.locator('tr[data-stage="1"] [data-col="why"]').innerText(), /^TTFT p95 [\d.]+ ms > 330 ms$/);
     assert.equal(await page.locator('#slo-knee').innerText(), 'meets SLO up to 2 concurrent; fails at 12 concurrent');
+
+    // Export CSV: a stage file (header + a row per stage, with verdicts and goodput) and a
+    // request file (header + a row per sample, warm-ups included and marked).
+    const downloads = [];
+    page.on('download', (d) => downloads.push(d));
+    await page.getByRole('button', { name: 'Export CSV' }).click();
+    for (let i = 0; i < 50 && downloads.length < 2; i += 1) await page.waitForTimeout(100);
+    assert.equal(downloads.length, 2);
+    const csv = {};
+    for (const d of downloads) csv[d.suggestedFilename().split('-')[1]] = readFileSync(await d.path(), 'utf8').trim().split('\n');
+    const [head, ...stageRows] = csv.stages;
+    const cols = head.split(',');
+    assert.equal(stageRows.length, 2);
+    const cell = (row, name) => stageRows[row].split(',')[cols.indexOf(name)];
+    assert.deepEqual([cell(0, 'slo_verdict'), cell(1, 'slo_verdict')], ['pass', 'fail']);
+    assert.equal(cell(0, 'good_requests'), '20');
+    assert.equal(Number(cell(1, 'ttft_p95_ms')), queued.ttft_ms.p95);
+    assert.equal(csv.requests.length, report.samples.length + 1);
+    assert.match(csv.requests[0], /^stage,index,warmup,start_ms,end_ms,latency_ms,/);
 
     // What if the SLO were looser: re-judged at once from the same samples, no request sent.
     const served = (await mock.stats()).requests;

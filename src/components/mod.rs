@@ -2,6 +2,7 @@
 
 pub mod ceiling_note;
 pub mod charts;
+pub mod csv_export;
 pub mod diagnostics;
 pub mod endpoint_form;
 pub mod export_menu;
