@@ -22,10 +22,11 @@
 //!
 //! Modules are layered bottom up; none imports one above it (`tests/layers.rs` checks):
 //! `model` → `http`, `secrets`, `store`, `suite`, `template`, `stream`, `thresholds` → `preset` → `plan` →
-//! `config`, `parse` → `runner`, `stats` → `slo` (verdicts, goodput, the knee) → `report`, `messages`, `table_csv` → `views` (what the page shows,
+//! `config`, `parse` → `runner`, `stats`, `detect` → `slo` (verdicts, goodput, the knee) → `report`, `messages`, `table_csv` → `views` (what the page shows,
 //! computed).
 
 mod config;
+mod detect;
 mod http;
 mod messages;
 mod model;
@@ -48,6 +49,7 @@ mod views;
 pub use config::{
     parse_headers, parse_rate, parse_threshold, parse_whole, Field, FieldError, RunConfig,
 };
+pub use detect::{models_url, parse_models, MAX_MODELS};
 pub use http::{Chunk, HttpOutcome, HttpRequest, Transport, TransportError};
 pub use messages::{engine_stopped_samples, Batch, ToEngine, ENGINE_STOPPED};
 pub use model::{

@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
     &["preset"],
     &["plan"],
     &["config", "parse"],
-    &["runner", "stats"],
+    &["runner", "stats", "detect"],
     // Judging a run: it reads the statistics; the report carries its verdicts.
     &["slo"],
     &["report", "messages", "table_csv"],
