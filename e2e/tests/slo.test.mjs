@@ -104,3 +104,29 @@ test('a TTFT p95 threshold passes the light stage, fails the queued one, and re-
     assert.equal(errors.length, 0, errors.join('\n'));
   });
 });
+
+test('Detect fills Model from the server\'s model list, and says so at the field when it cannot', async () => {
+  await withMock([], async (mock) => {
+    const { page, errors } = await fx.open();
+    await page.getByLabel('Endpoint URL').fill(`${mock.url}/v1`);
+    await page.getByLabel('Preset').selectOption('openai-chat-stream');
+    await page.getByLabel('Model', { exact: true }).fill('');
+    await page.getByRole('button', { name: 'Detect' }).click();
+    await page.getByLabel("Pick from the server's list").waitFor();
+    assert.equal(await page.getByLabel('Model', { exact: true }).inputValue(), 'stampede-mock');
+    // Ollama's list, at its own path.
+    await page.getByLabel('Preset').selectOption('ollama-chat');
+    await page.getByLabel('Endpoint URL').fill(mock.url);
+    await page.getByLabel('Model', { exact: true }).fill('');
+    await page.getByRole('button', { name: 'Detect' }).click();
+    await page.waitForFunction(() => document.querySelector('#model')?.value === 'stampede-mock');
+    assert.equal(errors.length, 0, errors.join('\n'));
+  });
+  await withMock(['--no-cors'], async (mock) => {
+    const { page } = await fx.open();
+    await page.getByLabel('Endpoint URL').fill(mock.url);
+    await page.getByLabel('Preset').selectOption('openai-chat');
+    await page.getByRole('button', { name: 'Detect' }).click();
+    assert.match(await page.locator('#detect-error').innerText(), /could not reach .*\/v1\/models: .*CORS/);
+  });
+});

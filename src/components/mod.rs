@@ -6,6 +6,7 @@ pub mod csv_export;
 pub mod diagnostics;
 pub mod endpoint_form;
 pub mod export_menu;
+pub mod model_detect;
 pub mod request_list;
 pub mod results_table;
 pub mod run_bar;
