@@ -102,6 +102,17 @@ test('a TTFT p95 threshold passes the light stage, fails the queued one, and re-
     assert.equal(again.slo.verdict, 'pass');
     assert.deepEqual(again.samples.length, report.samples.length);
     assert.equal(errors.length, 0, errors.join('\n'));
+
+    // An imported run is judged the same way, from its samples, by the thresholds in the form.
+    const fresh = await fx.open();
+    await fresh.page.locator('input[type=file]').setInputFiles({ name: 'run.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(report)) });
+    await fresh.page.locator('#results-table').waitFor();
+    await fresh.page.getByLabel('SLO TTFT p95 (ms)').fill(String(THRESHOLD));
+    await fresh.page.locator('#slo-run-verdict[data-verdict="fail"]').waitFor({ timeout: 2_000 });
+    assert.equal(await fresh.page.locator('#slo-knee').innerText(), 'meets SLO up to 2 concurrent; fails at 12 concurrent');
+    await fresh.page.getByLabel('SLO TTFT p95 (ms)').fill('2000');
+    await fresh.page.locator('#slo-run-verdict[data-verdict="pass"]').waitFor({ timeout: 2_000 });
+    assert.equal(fresh.errors.length, 0, fresh.errors.join('\n'));
   });
 });
 
