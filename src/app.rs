@@ -10,6 +10,7 @@ use crate::components::{
     charts::Charts, diagnostics::Diagnostics, endpoint_form::EndpointForm, export_menu::ExportMenu,
     results_table::ResultsTable, run_bar::RunBar, suite_editor::SuiteEditor,
 };
+use crate::components::{csv_export::CsvExport, slo_form::SloForm, verdicts::Verdicts};
 use crate::state::AppState;
 
 #[component]
@@ -27,14 +28,17 @@ pub fn App() -> impl IntoView {
             <section class="setup">
                 <EndpointForm />
                 <SuiteEditor />
+                <SloForm />
             </section>
             <ShareLink />
             <CeilingNote />
             <RunBar />
             <Diagnostics />
             <ResultsTable stats=state.stats shown=state.shown />
+            <Verdicts />
             <ExportMenu />
             <HandoffMenu />
+            <CsvExport />
             <Charts />
             <RequestList />
         </main>

@@ -279,8 +279,14 @@ impl AppState {
             }
             // A run has happened once the session has stages (the default session has none).
             (!s.agg.stages().is_empty()).then(|| {
-                let head =
-                    Report::head(env::iso_now(), &s.config, s.env.clone(), s.stopped, &s.agg);
+                // The SLO as the form has it now: thresholds may be changed after the run, and
+                // the export should carry the verdicts the page shows.
+                let slo = self.config.with_untracked(|c| c.slo.clone());
+                let config = RunConfig {
+                    slo,
+                    ..s.config.clone()
+                };
+                let head = Report::head(env::iso_now(), &config, s.env.clone(), s.stopped, &s.agg);
                 (head.created_at.clone(), head.export_parts(s.agg.samples()))
             })
         })

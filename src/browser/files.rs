@@ -6,13 +6,18 @@ use wasm_bindgen_futures::JsFuture;
 /// Offer the concatenation of `parts` as a download named `name`; the browser joins them in
 /// the Blob, so a large report is never one string. Errors are for the user to see.
 pub fn download(name: &str, parts: &[String]) -> Result<(), String> {
+    download_typed(name, "application/json", parts)
+}
+
+/// [`download`] with the file's media type (`text/csv`).
+pub fn download_typed(name: &str, media_type: &str, parts: &[String]) -> Result<(), String> {
     let fail = |what: &str| format!("could not start the download ({what})");
     let parts: js_sys::Array = parts
         .iter()
         .map(|p| wasm_bindgen::JsValue::from_str(p))
         .collect();
     let opts = web_sys::BlobPropertyBag::new();
-    opts.set_type("application/json");
+    opts.set_type(media_type);
     let blob = web_sys::Blob::new_with_str_sequence_and_options(&parts, &opts)
         .map_err(|_| fail("blob"))?;
     let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|_| fail("object URL"))?;

@@ -15,8 +15,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters_canvas::CanvasBackend;
 use stampede_engine::{
-    activity_over_time, count_axis, histogram, latency_over_time, nice_max, tokens_over_time,
-    vs_concurrency, Aggregator, CountAxis, StageFigure, StageStats,
+    activity_over_time, count_axis, histogram, judge, knee, latency_over_time, nice_max,
+    tokens_over_time, vs_concurrency, Aggregator, CountAxis, LoadUnit, Slo, SloMetric, StageFigure,
+    StageStats, StageVerdict,
 };
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
@@ -78,6 +79,32 @@ struct Series {
     muted: bool,
     dashed: bool,
     figure: StageFigure,
+}
+
+/// What the SLO adds to a by-concurrency chart: a line per threshold on a figure the chart
+/// shows, and the knee (the last load that met the SLO, the first that failed).
+#[derive(Default)]
+struct SloMarks {
+    limits: Vec<(f64, String)>,
+    meets_up_to: Option<f64>,
+    first_failing: Option<f64>,
+}
+
+impl SloMarks {
+    /// Marks for a chart showing the figures `shown`, with the knee of `stats` under `slo`.
+    fn new(slo: &Slo, stats: &[StageStats], shown: &[SloMetric]) -> SloMarks {
+        let verdicts: Vec<StageVerdict> = stats.iter().map(|s| judge(s, slo)).collect();
+        let k =
+            knee(stats, &verdicts).filter(|k| k.unit == LoadUnit::Concurrency && !slo.is_empty());
+        SloMarks {
+            limits: shown
+                .iter()
+                .filter_map(|m| Some((slo.get(*m)?, format!("SLO {}", m.name()))))
+                .collect(),
+            meets_up_to: k.as_ref().and_then(|k| k.meets_up_to),
+            first_failing: k.and_then(|k| k.first_failing),
+        }
+    }
 }
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
@@ -394,6 +421,7 @@ fn draw_vs_concurrency(
     y_desc: &str,
     stats: &[StageStats],
     series: &[Series],
+    marks: &SloMarks,
 ) -> DrawResult {
     let figures: Vec<StageFigure> = series.iter().map(|s| s.figure).collect();
     let sc = vs_concurrency(stats, &figures);
@@ -412,7 +440,12 @@ fn draw_vs_concurrency(
         Frame {
             caption,
             x: 0.0..x_axis.max,
-            y: 0.0..sc.y_max,
+            // A threshold above every figure is still drawn, with headroom for its label.
+            y: 0.0..marks
+                .limits
+                .iter()
+                .map(|(v, _)| nice_max(v * 1.1))
+                .fold(sc.y_max, f64::max),
             x_desc: "requested concurrency",
             y_desc,
             y_labels: 60.0,
@@ -440,6 +473,44 @@ fn draw_vs_concurrency(
             let c = stage_of(p.0).map_or(t.fg, stage_color);
             Circle::new(p, t.px(4.0), c.filled())
         }))?;
+    }
+    draw_slo_marks(&mut chart, t, marks, x_axis.max)
+}
+
+/// Threshold lines (dashed, in the error colour, labelled at the left) and the knee: a
+/// vertical line at the last load that met the SLO and one at the first that failed.
+fn draw_slo_marks(chart: &mut Chart, t: &Theme, marks: &SloMarks, x_max: f64) -> DrawResult {
+    let (dash, gap) = (t.px(3.0), t.px(3.0));
+    for (v, label) in &marks.limits {
+        let style = t.error.stroke_width(t.px(1.0));
+        chart.draw_series(DashedLineSeries::new(
+            [(0.0, *v), (x_max, *v)],
+            dash,
+            gap,
+            style,
+        ))?;
+        let above = Pos::new(HPos::Left, VPos::Bottom);
+        chart.draw_series([Text::new(
+            format!("{label} {}", stampede_engine::figure(*v)),
+            (x_max * 0.01, *v),
+            t.font(10.0).color(&t.error).pos(above),
+        )])?;
+    }
+    let y = chart.plotting_area().get_y_range().end;
+    let knee = [
+        (marks.meets_up_to, t.fg, "meets SLO"),
+        (marks.first_failing, t.error, "fails SLO"),
+    ];
+    for (x, color, label) in knee {
+        let Some(x) = x else { continue };
+        let style = color.stroke_width(t.px(1.0));
+        chart.draw_series(DashedLineSeries::new([(x, 0.0), (x, y)], dash, gap, style))?;
+        let top = Pos::new(HPos::Left, VPos::Top);
+        chart.draw_series([Text::new(
+            label,
+            (x, y),
+            t.font(10.0).color(&color).pos(top),
+        )])?;
     }
     Ok(())
 }
@@ -537,9 +608,13 @@ pub fn Charts() -> impl IntoView {
         })
     });
 
+    // Only a change of threshold redraws, not every keystroke in the form.
+    let slo = Memo::new(move |_| state.config.with(|c| c.slo.clone()));
+
     Effect::new(move |_| {
         state.chart_tick.track();
         resized.track();
+        let slo = slo.get();
         // Off-screen charts wait: drawing them takes CPU the browser's own network work needs
         // during a run. Scrolled into view, they draw the latest snapshot at once.
         if !on_screen.get() {
@@ -547,6 +622,7 @@ pub fn Charts() -> impl IntoView {
         }
         let t = Theme::current();
         let stats = state.stats.get_untracked();
+        let marks = |shown: &[SloMetric]| SloMarks::new(&slo, &stats, shown);
         let live = state.phase.get_untracked() == Phase::Running;
         let now_ms = if live {
             state.progress.with_untracked(|p| p.elapsed_ms)
@@ -612,6 +688,12 @@ pub fn Charts() -> impl IntoView {
                             figure: |s| s.tpot_ms.as_ref().map(|d| d.p95),
                         },
                     ],
+                    &marks(&[
+                        SloMetric::TtftP50,
+                        SloMetric::TtftP95,
+                        SloMetric::TpotP50,
+                        SloMetric::TpotP95,
+                    ]),
                 )
             })?;
             draw_on(lat_c, &t, |a| {
@@ -633,6 +715,7 @@ pub fn Charts() -> impl IntoView {
                             figure: |s| s.latency_ms.as_ref().map(|d| d.p95),
                         },
                     ],
+                    &marks(&[SloMetric::LatencyP50, SloMetric::LatencyP95]),
                 )
             })?;
             draw_on(rps_c, &t, |a| {
@@ -654,6 +737,7 @@ pub fn Charts() -> impl IntoView {
                             figure: |s| s.requests_per_s.filter(|_| s.successful > 0),
                         },
                     ],
+                    &marks(&[]),
                 )
             })
         });

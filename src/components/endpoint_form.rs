@@ -55,6 +55,7 @@ pub fn EndpointForm() -> impl IntoView {
                     <input id="model" type="text" spellcheck="false" placeholder="e.g. meta-llama/Llama-3.1-8B-Instruct"
                         prop:value=move || cfg.with(|c| c.model.clone())
                         on:input=move |ev| cfg.update(|c| c.model = event_target_value(&ev)) />
+                    <super::model_detect::ModelDetect />
                     <FieldMessage field=Field::Model id="model-error" />
                 </div>
             </Show>

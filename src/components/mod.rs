@@ -2,16 +2,20 @@
 
 pub mod ceiling_note;
 pub mod charts;
+pub mod csv_export;
 pub mod diagnostics;
 pub mod endpoint_form;
 pub mod export_menu;
 pub mod handoff_menu;
+pub mod model_detect;
 pub mod request_list;
 pub mod results_table;
 pub mod run_bar;
 pub mod run_summary;
 pub mod share_link;
+pub mod slo_form;
 pub mod suite_editor;
+pub mod verdicts;
 
 use leptos::prelude::*;
 use stampede_engine::Field;

@@ -14,6 +14,7 @@ use crate::preset::{Preset, RequestShape};
 use crate::secrets::{self, REDACTED};
 use crate::suite::{RateSpec, StageSpec, Suite};
 use crate::template::{self, Vars};
+use crate::thresholds::{Slo, SloMetric};
 
 /// Everything the user sets before a run. The API key is never serialized.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -48,6 +49,10 @@ pub struct RunConfig {
     /// exports"); off, only harmless headers keep their values.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub include_header_values: bool,
+    /// The thresholds each stage is judged against (empty: none); left out of the JSON when
+    /// empty, so configs without one read and write as before.
+    #[serde(default, skip_serializing_if = "Slo::is_empty")]
+    pub slo: Slo,
 }
 
 impl Default for RunConfig {
@@ -67,6 +72,7 @@ impl Default for RunConfig {
             aliases: String::new(),
             warmup: None,
             include_header_values: false,
+            slo: Slo::default(),
         }
     }
 }
@@ -93,6 +99,8 @@ pub enum Field {
     Aliases,
     Warmup,
     ApiKey,
+    /// One threshold of the SLO section.
+    Slo(SloMetric),
 }
 
 impl Field {
@@ -119,6 +127,7 @@ impl Field {
             Field::StageConcurrency(i) => stage(i, "concurrency"),
             Field::StageRequests(i) => stage(i, "requests"),
             Field::StageRate(i) => stage(i, "rate"),
+            Field::Slo(m) => m.label(),
         }
     }
 
@@ -162,6 +171,11 @@ impl Field {
             Field::StageRequests(i) => (14, i, 2),
             Field::StageRate(i) => (14, i, 3),
             Field::Stages => (15, 0, 0),
+            Field::Slo(m) => (
+                16,
+                SloMetric::ALL.iter().position(|x| *x == m).unwrap_or(0),
+                0,
+            ),
         }
     }
 }
@@ -205,6 +219,27 @@ pub fn parse_rate(text: &str) -> Result<Option<f64>, String> {
     match t.parse::<f64>() {
         Ok(v) if v.is_finite() && t.starts_with('-') => Err(format!(
             "{t} is negative: enter requests per second, or leave it empty"
+        )),
+        Ok(v) if v.is_finite() && t.contains(['e', 'E']) => {
+            Err(format!("write the number out in full: {t} has an exponent"))
+        }
+        Ok(v) if v.is_finite() => Ok(Some(v)),
+        _ => Err(format!(
+            "{t} is not a number: use digits and a decimal point"
+        )),
+    }
+}
+
+/// An SLO threshold typed in the form: empty is no threshold (`None`); decimals are fine, a
+/// sign or an exponent is refused like [`parse_whole`]'s. The range is checked by `validate`.
+pub fn parse_threshold(text: &str) -> Result<Option<f64>, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    match t.parse::<f64>() {
+        Ok(v) if v.is_finite() && t.starts_with('-') => Err(format!(
+            "{t} is negative: enter a threshold above 0, or leave it empty"
         )),
         Ok(v) if v.is_finite() && t.contains(['e', 'E']) => {
             Err(format!("write the number out in full: {t} has an exponent"))
@@ -419,6 +454,7 @@ impl RunConfig {
                     seed,
                 });
             }
+            Field::Slo(m) => self.slo.set(m, parse_threshold(text)?),
             other => return Err(format!("{} is not a number field", other.label())),
         }
         Ok(())
@@ -637,6 +673,23 @@ impl RunConfig {
                         format!("the rate must be between {MIN_RATE} and {MAX_RATE} requests/s"),
                     );
                 }
+            }
+        }
+
+        for (m, v) in self.slo.given() {
+            let ok = match m {
+                SloMetric::ErrorRate => v.is_finite() && (0.0..=100.0).contains(&v),
+                _ => v.is_finite() && v > 0.0,
+            };
+            if !ok {
+                let range = match m {
+                    SloMetric::ErrorRate => "from 0 to 100",
+                    _ => "above 0",
+                };
+                err(
+                    Field::Slo(m),
+                    format!("a threshold {range} is needed (or leave it empty)"),
+                );
             }
         }
 
@@ -1239,6 +1292,51 @@ mod tests {
         assert!(Field::Timeout.position() < Field::StageName(0).position());
         assert!(Field::StageRate(0).position() < Field::StageName(1).position());
         assert!(Field::StageRate(3).position() < Field::Stages.position());
+    }
+
+    #[test]
+    fn slo_thresholds_are_typed_checked_at_their_field_and_left_out_when_empty() {
+        let mut c = RunConfig::default();
+        let ttft = Field::Slo(SloMetric::TtftP95);
+        assert_eq!(c.set_number(ttft, " 500 "), Ok(()));
+        assert_eq!(c.slo.ttft_p95_ms, Some(500.0));
+        assert!(c.set_number(ttft, "-5").is_err());
+        assert!(c.set_number(ttft, "5e2").is_err());
+        assert_eq!(
+            c.slo.ttft_p95_ms,
+            Some(500.0),
+            "a refused text leaves the value"
+        );
+        assert_eq!(c.set_number(ttft, ""), Ok(()));
+        assert_eq!(c.slo.ttft_p95_ms, None, "empty = no threshold");
+        assert!(!c.to_json_for_test().contains("slo"));
+
+        c.slo.ttft_p95_ms = Some(0.0);
+        c.slo.error_rate_pct = Some(100.5);
+        assert_eq!(
+            fields(&c),
+            vec![
+                Field::Slo(SloMetric::TtftP95),
+                Field::Slo(SloMetric::ErrorRate)
+            ]
+        );
+        c.slo.ttft_p95_ms = Some(500.0);
+        c.slo.error_rate_pct = Some(0.0);
+        assert!(c.validate().is_ok(), "0 % errors is a threshold");
+        assert!(c
+            .to_json_for_test()
+            .contains(r#""slo":{"ttft_p95_ms":500.0,"error_rate_pct":0.0}"#));
+        let typed = [(ttft, "fast".to_string())];
+        let errors = c.validate_typed(&typed).err().unwrap_or_default();
+        assert_eq!(errors.first().map(|e| e.field), Some(ttft));
+        assert_eq!(ttft.label(), "SLO TTFT p95 (ms)");
+        assert!(Field::Stages.position() < ttft.position());
+    }
+
+    impl RunConfig {
+        fn to_json_for_test(&self) -> String {
+            serde_json::to_string(self).unwrap_or_default()
+        }
     }
 
     #[test]

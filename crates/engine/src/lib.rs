@@ -21,12 +21,14 @@
 //! ```
 //!
 //! Modules are layered bottom up; none imports one above it (`tests/layers.rs` checks):
-//! `model` → `http`, `secrets`, `store`, `suite`, `template`, `stream` → `preset` → `plan` →
-//! `config`, `parse` → `runner`, `stats` → `report`, `messages` → `views` (what the page shows,
-//! computed), `handoff` (the test as a Locust file or a k6 script), `share` (share links and
-//! the saved form).
+//! `model` → `http`, `secrets`, `store`, `suite`, `template`, `stream`, `thresholds` → `preset` →
+//! `plan` → `config`, `parse` → `runner`, `stats`, `detect` → `slo` (verdicts, goodput, the
+//! knee) → `report`, `messages`, `table_csv` → `views` (what the page shows, computed),
+//! `handoff` (the test as a Locust file or a k6 script), `share` (share links and the saved
+//! form).
 
 mod config;
+mod detect;
 mod handoff;
 mod http;
 mod messages;
@@ -38,14 +40,20 @@ mod report;
 mod runner;
 mod secrets;
 mod share;
+mod slo;
 mod stats;
 mod store;
 mod stream;
 mod suite;
+mod table_csv;
 mod template;
+mod thresholds;
 mod views;
 
-pub use config::{parse_headers, parse_rate, parse_whole, Field, FieldError, RunConfig};
+pub use config::{
+    parse_headers, parse_rate, parse_threshold, parse_whole, Field, FieldError, RunConfig,
+};
+pub use detect::{models_url, parse_models, MAX_MODELS};
 pub use handoff::{k6_script, locustfile};
 pub use http::{Chunk, HttpOutcome, HttpRequest, Transport, TransportError};
 pub use messages::{engine_stopped_samples, Batch, ToEngine, ENGINE_STOPPED};
@@ -64,6 +72,10 @@ pub use report::{
 pub use runner::{run, to_sample, Command, Event, Gauges, InFlightRequest};
 pub use secrets::{is_harmless_header, HARMLESS_HEADERS, REDACTED};
 pub use share::{decode_link, encode_link, restore_form, save_form, MAX_LINK_CONFIG_BYTES};
+pub use slo::{
+    assess, figure, goodput, judge, knee, min_samples, run_verdict, Goodput, Knee, LoadUnit,
+    RequestLimits, SloReport, StageJudgement, StageVerdict, Verdict,
+};
 pub use stats::{
     browser_cap, shortfall, stage_stats, Aggregator, BrowserCap, Distribution, ErrorSummary,
     StageStats, TokenSourceCount, APPROXIMATE, LATE_MS, MAX_KEPT_SAMPLES, SHORTFALL,
@@ -71,6 +83,8 @@ pub use stats::{
 pub use store::{RESPONSES_PER_STAGE, RESPONSE_CHARS};
 pub use stream::{NdjsonParser, SseEvent, SseParser};
 pub use suite::{default_stage_name, seed_prompt, RateSpec, StageSpec, Suite};
+pub use table_csv::{requests_csv, stages_csv, REQUEST_COLUMNS, STAGE_COLUMNS};
+pub use thresholds::{Slo, SloMetric};
 pub use views::{
     activity_over_time, ceiling_note, count_axis, fidelity, fix_fields, headline, histogram,
     latency_over_time, nice_max, not_judged, over_http1_cap, progress, tokens_over_time,

@@ -6,6 +6,7 @@ use crate::config::RunConfig;
 use crate::model::{Sample, TargetInfo};
 use crate::plan::MAX_STAGES;
 use crate::secrets;
+use crate::slo::{assess, SloReport};
 use crate::stats::{Aggregator, Distribution, StageStats, MAX_KEPT_SAMPLES};
 
 /// Version 2 dropped `environment.http_protocols` (each target carries its protocol).
@@ -98,6 +99,12 @@ pub struct Report {
     /// (`environment.engine_failure` says how).
     pub stopped: bool,
     pub stages: Vec<StageStats>,
+    /// Each stage judged against `config.slo`, with its goodput and the run's knee; absent
+    /// without thresholds. A reader of the file gets the verdicts; the page itself re-judges
+    /// from the samples (the thresholds may change after the run).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slo: Option<SloReport>,
+    /// Last: `export_parts` streams the samples in before the closing `]}`.
     pub samples: Vec<Sample>,
 }
 
@@ -125,6 +132,8 @@ impl Report {
         stopped: bool,
         agg: &Aggregator,
     ) -> Report {
+        let stages = agg.stats();
+        let slo = assess(&config.slo, &stages, agg.samples());
         Report {
             schema_version: SCHEMA_VERSION,
             tool: Tool {
@@ -147,7 +156,8 @@ impl Report {
                 ..environment
             },
             stopped,
-            stages: agg.stats(),
+            stages,
+            slo,
             samples: Vec::new(),
         }
     }
@@ -305,6 +315,9 @@ impl Report {
                 return Err(what("has a token count out of range"));
             }
         }
+        if self.slo.as_ref().is_some_and(|s| s.stages.len() > planned) {
+            return Err(format!("its SLO section judges more than {planned} stages"));
+        }
         for st in &self.stages {
             if st.max_in_flight.len() > targets {
                 return Err(format!(
@@ -405,6 +418,25 @@ mod tests {
         assert_eq!(back, r);
         assert_eq!(back.stages.len(), 2);
         assert_eq!(back.aggregator().stats(), r.stages);
+    }
+
+    #[test]
+    fn the_slo_section_round_trips_and_a_report_without_one_still_reads() {
+        let plain = example();
+        assert!(plain.slo.is_none() && !plain.to_json().contains("\"slo\""));
+        let mut config = plain.config.clone();
+        config.slo.latency_p95_ms = Some(1_000_000.0);
+        let agg = plain.aggregator();
+        let r = Report::new(
+            plain.created_at.clone(),
+            &config,
+            plain.environment.clone(),
+            false,
+            &agg,
+        );
+        let back = Report::from_json(&r.to_json());
+        assert_eq!(back.as_ref().ok(), Some(&r));
+        assert_eq!(r.slo.as_ref().map(|s| s.stages.len()), Some(2));
     }
 
     #[test]

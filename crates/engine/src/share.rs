@@ -195,6 +195,11 @@ mod tests {
                 ..Preset::Custom.shape()
             },
             include_header_values: false,
+            // SLO thresholds travel in the link like the rest of the test.
+            slo: crate::thresholds::Slo {
+                ttft_p95_ms: Some(500.0),
+                ..crate::thresholds::Slo::default()
+            },
         }
     }
 

@@ -7,12 +7,22 @@ use std::path::{Path, PathBuf};
 /// The engine's layers, bottom up. A module may import only modules of a lower layer.
 const LAYERS: &[&[&str]] = &[
     &["model"],
-    &["http", "secrets", "store", "suite", "template", "stream"],
+    &[
+        "http",
+        "secrets",
+        "store",
+        "suite",
+        "template",
+        "stream",
+        "thresholds",
+    ],
     &["preset"],
     &["plan"],
     &["config", "parse"],
-    &["runner", "stats"],
-    &["report", "messages"],
+    &["runner", "stats", "detect"],
+    // Judging a run: it reads the statistics; the report carries its verdicts.
+    &["slo"],
+    &["report", "messages", "table_csv"],
     // What the page shows: it reads the report's environment beside the statistics. The
     // hand-off files: the test written for Locust and k6. How a test leaves the page (share
     // link, saved form): it reads the config.

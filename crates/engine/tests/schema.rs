@@ -5,7 +5,7 @@ use stampede_engine::Aggregator;
 use stampede_engine::Suite;
 use stampede_engine::{Environment, Report};
 use stampede_engine::{ErrorClass, RunConfig, Sample};
-use stampede_engine::{ServerDurations, TokenSource};
+use stampede_engine::{ServerDurations, Slo, TokenSource};
 
 fn schema() -> Value {
     let path = concat!(
@@ -20,6 +20,12 @@ fn report() -> Report {
         suite: Suite::Quick,
         headers: "Authorization: Bearer secret".into(),
         api_key: "sk-1".into(),
+        slo: Slo {
+            ttft_p95_ms: Some(1.0),
+            latency_p50_ms: Some(4.5),
+            error_rate_pct: Some(10.0),
+            ..Slo::default()
+        },
         ..RunConfig::default()
     };
     let mut agg = Aggregator::new(config.stages());
@@ -81,6 +87,17 @@ fn exported_report_matches_schema() {
         doc["samples"][1].get("response_text").is_none(),
         "absent when there is none"
     );
+    // Stage 0: one success and one aborted request: 1 latency sample, p50 needs 2.
+    // Stage 1: one network failure and one success: error rate 1 / 2 = 50 % > 10 %.
+    assert_eq!(doc["slo"]["verdict"], "fail");
+    assert_eq!(doc["slo"]["thresholds"]["ttft_p95_ms"], 1.0);
+    assert_eq!(doc["slo"]["stages"][0]["verdict"], "insufficient");
+    assert_eq!(
+        doc["slo"]["stages"][1]["failing"][0],
+        "error rate 50% > 10%"
+    );
+    // Latency 5 ms > 4.5 and no TTFT (not streamed): no good request.
+    assert_eq!(doc["slo"]["stages"][1]["good_requests"], 0);
     assert!(
         doc["stages"][0]["ttft_ms"].is_object(),
         "the streamed sample made a TTFT figure"
@@ -123,6 +140,9 @@ fn schema_rejects_damaged_reports() {
     assert!(!validator.is_valid(&bad));
     let mut bad = good.clone();
     bad["samples"][0]["response_text"] = 42.into();
+    assert!(!validator.is_valid(&bad));
+    let mut bad = good.clone();
+    bad["slo"]["stages"][0]["verdict"] = "maybe".into();
     assert!(!validator.is_valid(&bad));
     let mut bad = good;
     bad["config"]["api_key"] = "leaked".into();

@@ -684,6 +684,21 @@ async fn health() -> Json<Value> {
     Json(json!({"status": "ok"}))
 }
 
+/// `GET /v1/models`: the OpenAI model list, so a client can offer the server's model.
+async fn openai_models() -> Json<Value> {
+    Json(json!({
+        "object": "list",
+        "data": [{"id": MODEL_NAME, "object": "model", "created": 0, "owned_by": "stampede"}],
+    }))
+}
+
+/// `GET /api/tags`: Ollama's list of local models.
+async fn ollama_tags() -> Json<Value> {
+    Json(json!({
+        "models": [{"name": MODEL_NAME, "model": MODEL_NAME, "size": 0, "details": {"family": "mock"}}],
+    }))
+}
+
 async fn stats(State(s): State<Arc<Shared>>) -> Json<StatsBody> {
     Json(s.stats())
 }
@@ -767,6 +782,8 @@ fn api_router(cfg: MockConfig, stop: watch::Receiver<bool>) -> Router {
         .route("/v1/completions", post(openai::completions))
         .route("/api/generate", post(ollama::generate))
         .route("/api/chat", post(ollama::chat))
+        .route("/v1/models", get(openai_models))
+        .route("/api/tags", get(ollama_tags))
         .route("/stats", get(stats))
         .route("/stats/reset", post(reset_stats))
         .route("/stats/requests", get(request_log))

@@ -65,6 +65,28 @@ async fn health_is_ok_with_timing_allow_origin() {
 }
 
 #[tokio::test]
+async fn model_lists_name_the_mock_for_openai_and_ollama_clients() {
+    let m = mock(instant()).await;
+    for (path, pointer) in [
+        ("/v1/models", "/data/0/id"),
+        ("/api/tags", "/models/0/name"),
+    ] {
+        let resp = client()
+            .get(format!("{}{path}", m.url()))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(resp.status(), StatusCode::OK, "{path}");
+        let body: Value = resp.json().await.expect("json");
+        assert_eq!(
+            body.pointer(pointer),
+            Some(&json!("stampede-mock")),
+            "{path}"
+        );
+    }
+}
+
+#[tokio::test]
 async fn unknown_route_is_json_404() {
     let m = mock(instant()).await;
     let resp = client()
