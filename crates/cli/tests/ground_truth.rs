@@ -84,6 +84,20 @@ fn quick_suite_as_the_seed_ran_it() {
     let csv = std::fs::read_to_string(&csv).unwrap();
     assert_eq!(csv.lines().count(), 3, "{csv}");
     assert!(csv.starts_with("stage,name,concurrency"));
+    // The report re-runs as it was (its config), a flag overriding it: 30 more, no warm-ups.
+    let again = dir.join("again.json");
+    let out = stampede(&[
+        "--config",
+        json.to_str().unwrap(),
+        "--warmup",
+        "0",
+        "--output",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let (rerun, _) = read_report(&again);
+    assert_eq!(rerun.config.suite, report.config.suite);
+    assert_eq!(m.stats().requests, 37 + 30);
 }
 
 #[test]
