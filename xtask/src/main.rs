@@ -37,10 +37,10 @@ commands:
   demo [--port-api N] [--port-app N]
                          build the app and serve it with the mock API (defaults 8000 and 8080)
   site                   build the static site into dist/
-  bench                  engine statistics benchmark; the CLI vs oha on a zero-delay mock
+  bench [cli]            engine statistics benchmark; the CLI vs oha on a zero-delay mock
                          (installs oha with cargo install if missing); then (setup, build the
                          mock and the app) the browser client-overhead benchmark: Stampede vs
-                         a plain fetch loop
+                         a plain fetch loop. `bench cli`: only the CLI vs oha
   fuzz [N]               N mutated reports, configs and plans (default 1,000,000) through
                          import and validation, in release; prints the count and the panics (0)
 ";
@@ -77,7 +77,16 @@ fn run(args: &[String]) -> Result<()> {
             demo(&ctx, port_api, port_app)
         }
         "site" => no_args("site", rest).and_then(|()| site(&ctx)),
-        "bench" => no_args("bench", rest).and_then(|()| bench(&ctx)),
+        "bench" => match rest {
+            [] => bench(&ctx),
+            [only] if only == "cli" => {
+                let mut timings = Vec::new();
+                let result = bench_cli(&ctx, &mut timings);
+                print_timings(&timings);
+                result
+            }
+            _ => Err(format!("unexpected arguments for bench: {rest:?}\n{USAGE}")),
+        },
         "fuzz" => {
             let n = match rest {
                 [] => 1_000_000,
@@ -921,19 +930,7 @@ fn bench(ctx: &Ctx) -> Result<()> {
         "engine benchmarks (cargo bench -p stampede-engine)",
         || run_cmd(ctx.cargo().args(["bench", "-p", "stampede-engine"])),
     )?;
-    let oha = step(
-        &mut timings,
-        "oha (cargo install oha --locked --no-default-features, if missing)",
-        || ensure_oha(ctx),
-    )?;
-    let (mock, cli) = step(
-        &mut timings,
-        "build the mock and the CLI (cargo build --release)",
-        || Ok((build_mock(ctx)?, build_cli(ctx)?)),
-    )?;
-    step(&mut timings, "CLI vs oha (zero-delay mock, c=64)", || {
-        cli_vs_oha(ctx, &mock, &cli, &oha)
-    })?;
+    bench_cli(ctx, &mut timings)?;
     // The browser client-overhead benchmark needs what the e2e tests need (not the native tests).
     let prepared = bench_prepare(ctx, &mut timings);
     print_timings(&timings);
@@ -947,6 +944,23 @@ fn bench(ctx: &Ctx) -> Result<()> {
             .env("STAMPEDE_MOCK_BIN", &mock)
             .env("CHROMIUM_PATH", &chromium),
     )
+}
+
+/// The CLI against oha (`bench cli` runs only this): oha, both release builds, the rounds.
+fn bench_cli(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<()> {
+    let oha = step(
+        timings,
+        "oha (cargo install oha --locked --no-default-features, if missing)",
+        || ensure_oha(ctx),
+    )?;
+    let (mock, cli) = step(
+        timings,
+        "build the mock and the CLI (cargo build --release)",
+        || Ok((build_mock(ctx)?, build_cli(ctx)?)),
+    )?;
+    step(timings, "CLI vs oha (zero-delay mock, c=64)", || {
+        cli_vs_oha(ctx, &mock, &cli, &oha)
+    })
 }
 
 /// Setup (with the browser), the mock and the app, as `test` builds them: (mock binary, dist).

@@ -193,4 +193,29 @@ mod tests {
         assert_eq!(protocol(Version::HTTP_2), Protocol::Http2);
         assert_eq!(protocol(Version::HTTP_10).label(), "HTTP/1.0");
     }
+
+    #[test]
+    fn stop_reaches_a_request_not_yet_polled() {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let t = NativeTransport::new(reqwest::Client::new());
+        let request = t.send(HttpRequest {
+            method: "POST".into(),
+            // Nothing listens here; an aborted request must not even try.
+            url: "http://127.0.0.1:9/generate".into(),
+            headers: Vec::new(),
+            body: Some("{}".into()),
+            timeout_ms: 5000.0,
+            streaming: false,
+        });
+        t.abort_all();
+        let out = rt.block_on(request);
+        let error = out.error.unwrap();
+        assert_eq!(error.class, ErrorClass::Aborted);
+        assert_eq!(error.message, "stopped by the user");
+        assert_eq!((out.status, out.headers_ms), (None, None));
+        assert!(t.shared.in_flight.borrow().is_empty());
+    }
 }
