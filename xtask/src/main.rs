@@ -950,7 +950,7 @@ fn bench(ctx: &Ctx) -> Result<()> {
 fn bench_cli(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<()> {
     let oha = step(
         timings,
-        "oha (cargo install oha --locked --no-default-features, if missing)",
+        "oha (cargo install oha --locked, if missing)",
         || ensure_oha(ctx),
     )?;
     let (mock, cli) = step(
@@ -991,16 +991,13 @@ const VS_OHA_RATIO_TARGET: f64 = 0.9;
 const VS_OHA_MEDIAN_TARGET_MS: f64 = 1.0;
 const SEED_BODY: &str = r#"{"prompt": "Explain the concept of machine learning in detail.", "max_length": 50, "temperature": 0.7, "do_sample": true}"#;
 
-/// oha from crates.io, HTTP only: no TLS is needed here, and leaving it out spares the
-/// aws-lc build (which wants cmake). Only the benchmark installs it.
+/// oha from crates.io with its default rustls: 1.16 does not build without a TLS feature.
+/// Only the benchmark installs it.
 fn ensure_oha(ctx: &Ctx) -> Result<PathBuf> {
     if let Some(path) = ctx.which(OsStr::new("oha")) {
         return Ok(path);
     }
-    run_cmd(
-        ctx.cargo()
-            .args(["install", "oha", "--locked", "--no-default-features"]),
-    )?;
+    run_cmd(ctx.cargo().args(["install", "oha", "--locked"]))?;
     ctx.which(OsStr::new("oha"))
         .ok_or_else(|| "cargo install oha finished but oha is not on PATH".into())
 }
