@@ -24,7 +24,8 @@ struct Shared {
     next_id: Cell<u64>,
 }
 
-/// Cheap to clone: one connection pool, one clock and one in-flight table.
+/// Cheap to clone: one connection pool, one clock and one in-flight table. `send` spawns each
+/// request as a local task, so it must be called inside a tokio `LocalSet`.
 #[derive(Clone)]
 pub struct NativeTransport {
     client: reqwest::Client,
@@ -125,7 +126,10 @@ impl Transport for NativeTransport {
         this.shared.next_id.set(id + 1);
         let (abort_tx, abort_rx) = oneshot::channel();
         this.shared.in_flight.borrow_mut().insert(id, abort_tx);
-        Box::pin(async move {
+        let sent_ms = this.now();
+        // Its own task, not a future the runner polls: when several responses arrive at once,
+        // each is stamped as it is read, not after the engine has handled the ones before it.
+        let task = tokio::task::spawn_local(async move {
             let start_ms = this.now();
             let mut out = HttpOutcome {
                 start_ms,
@@ -163,6 +167,21 @@ impl Transport for NativeTransport {
             };
             out.error = error.map(|(class, message)| TransportError { class, message });
             out
+        });
+        Box::pin(async move {
+            task.await.unwrap_or_else(|e| HttpOutcome {
+                start_ms: sent_ms,
+                headers_ms: None,
+                end_ms: sent_ms,
+                status: None,
+                chunks: Vec::new(),
+                error: Some(TransportError {
+                    class: ErrorClass::Network,
+                    message: format!("the request's task failed: {e}"),
+                }),
+                protocol: None,
+                queue_ms: None,
+            })
         })
     }
 
@@ -201,6 +220,8 @@ mod tests {
             .build()
             .unwrap();
         let t = NativeTransport::new(reqwest::Client::new());
+        let local = tokio::task::LocalSet::new();
+        let entered = local.enter();
         let request = t.send(HttpRequest {
             method: "POST".into(),
             // Nothing listens here; an aborted request must not even try.
@@ -211,7 +232,8 @@ mod tests {
             streaming: false,
         });
         t.abort_all();
-        let out = rt.block_on(request);
+        drop(entered);
+        let out = local.block_on(&rt, request);
         let error = out.error.unwrap();
         assert_eq!(error.class, ErrorClass::Aborted);
         assert_eq!(error.message, "stopped by the user");

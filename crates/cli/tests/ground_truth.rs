@@ -128,7 +128,13 @@ fn comprehensive_reaches_twenty_in_flight_at_the_mock() {
 #[test]
 fn medians_are_the_servers_latency() {
     let _one = serial();
-    let m = Mock::start(latency(50.0));
+    // The mock's timer fires on whole-ms ticks, so a closed loop's latency depends on where
+    // in a tick each request lands, and a client 0.2 ms slower can read 1 ms slower. Up to
+    // 1 ms of jitter (one tick) makes the firing time independent of that phase.
+    let m = Mock::start(MockConfig {
+        jitter_ms: 1.0,
+        ..latency(50.0)
+    });
     // What a bare client loop sees from this mock, before and after: on a loaded machine the
     // server's 50 ms sleep itself overshoots by a few ms, and both clients see that alike.
     let before = m.bare_median(5, 100);

@@ -83,17 +83,24 @@ impl Mock {
     }
 
     /// Median latency of `n` requests of the seed body from a bare reqwest loop, `c` at a
-    /// time: what the same HTTP stack sees without the engine.
+    /// time: what the same HTTP stack sees without the engine. It runs as the CLI does, on a
+    /// current-thread runtime of its own thread, so its responses wake a sleeping thread as
+    /// the CLI's do (on the mock's own runtime they would not, and read faster on a loaded
+    /// machine).
     pub fn bare_median(&self, c: usize, n: usize) -> f64 {
         let url = format!("{}/generate", self.url);
-        let mut times = self.rt.block_on(async {
+        let mut times = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
             let client = reqwest::Client::builder()
                 .no_proxy()
                 .build()
                 .expect("client");
-            let workers = (0..c).map(|_| {
+            let worker = |_| {
                 let (client, url) = (client.clone(), url.clone());
-                tokio::spawn(async move {
+                async move {
                     let mut times = Vec::new();
                     for _ in 0..n / c {
                         let t = Instant::now();
@@ -108,14 +115,13 @@ impl Mock {
                         times.push(t.elapsed().as_secs_f64() * 1000.0);
                     }
                     times
-                })
-            });
-            let mut all = Vec::new();
-            for w in workers.collect::<Vec<_>>() {
-                all.extend(w.await.expect("worker"));
-            }
-            all
-        });
+                }
+            };
+            let all = rt.block_on(futures::future::join_all((0..c).map(worker)));
+            all.concat()
+        })
+        .join()
+        .expect("bare loop");
         median(&mut times)
     }
 }
