@@ -60,7 +60,7 @@ impl Progress {
         }
         let bar = ProgressBar::new(self.total);
         let style = ProgressStyle::with_template(
-            "{prefix} [{bar:30}] {pos}/{len} {per_sec:>12} {elapsed_precise} {msg}",
+            "{prefix} [{bar:24}] {pos}/{len} {per_sec} {elapsed} {msg}",
         )
         .map(|s| s.progress_chars("=> "))
         .unwrap_or_else(|_| ProgressStyle::default_bar());
