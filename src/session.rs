@@ -98,6 +98,10 @@ impl AppState {
             page_origin: env::page_origin(),
             timer_resolution_ms: env::timer_resolution_ms(),
             cross_origin_isolated: env::cross_origin_isolated(),
+            client: Some(stampede_engine::Client {
+                kind: "browser".into(),
+                version: env!("CARGO_PKG_VERSION").into(),
+            }),
             ..Environment::default()
         };
         self.session.set_value(Session {

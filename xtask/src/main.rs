@@ -38,6 +38,8 @@ const DEMO_MOCK_ARGS: [&str; 6] = [
 /// Locust for the hand-off test, from PyPI into a project-local virtual environment.
 const LOCUST_VERSION: &str = "2.47.0";
 const VENV: &str = "e2e/.venv";
+const CLI_PACKAGE: &str = "stampede-cli";
+const CLI_BIN: &str = "stampede";
 
 const USAGE: &str = "\
 usage: cargo xtask <command>
@@ -51,8 +53,10 @@ commands:
   demo [--port-api N] [--port-app N]
                          build the app and serve it with the mock API (defaults 8000 and 8080)
   site                   build the static site into dist/
-  bench                  engine statistics benchmark, then (setup, build the mock and the app)
-                         the browser client-overhead benchmark: Stampede vs a plain fetch loop
+  bench [cli]            engine statistics benchmark; the CLI vs oha on a zero-delay mock
+                         (installs oha with cargo install if missing); then (setup, build the
+                         mock and the app) the browser client-overhead benchmark: Stampede vs
+                         a plain fetch loop. `bench cli`: only the CLI vs oha
   fuzz [N]               N mutated reports, configs, plans, share links (default 1,000,000) through
                          import and validation, in release; prints the count and the panics (0)
 ";
@@ -89,7 +93,16 @@ fn run(args: &[String]) -> Result<()> {
             demo(&ctx, port_api, port_app)
         }
         "site" => no_args("site", rest).and_then(|()| site(&ctx)),
-        "bench" => no_args("bench", rest).and_then(|()| bench(&ctx)),
+        "bench" => match rest {
+            [] => bench(&ctx),
+            [only] if only == "cli" => {
+                let mut timings = Vec::new();
+                let result = bench_cli(&ctx, &mut timings);
+                print_timings(&timings);
+                result
+            }
+            _ => Err(format!("unexpected arguments for bench: {rest:?}\n{USAGE}")),
+        },
         "fuzz" => {
             let n = match rest {
                 [] => 1_000_000,
@@ -713,6 +726,22 @@ fn build_mock(ctx: &Ctx) -> Result<PathBuf> {
     Ok(bin)
 }
 
+/// Optimised, like the mock: the benchmark measures the client's own cost per request.
+fn build_cli(ctx: &Ctx) -> Result<PathBuf> {
+    run_cmd(ctx.cargo().args(["build", "--release", "-p", CLI_PACKAGE]))?;
+    let bin = ctx
+        .target_dir()?
+        .join("release")
+        .join(format!("{CLI_BIN}{}", env::consts::EXE_SUFFIX));
+    if !is_executable(&bin) {
+        return Err(format!(
+            "built {CLI_PACKAGE} but {} is not there",
+            bin.display()
+        ));
+    }
+    Ok(bin)
+}
+
 // ---------------------------------------------------------------------------------------------
 // commands
 
@@ -754,12 +783,17 @@ fn test_prepare(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<E2e>
     step(timings, "setup", || setup(ctx, true))?;
     step(
         timings,
-        "native tests (cargo test -p stampede-engine -p stampede-mock -p stampede --lib)",
+        "native tests (cargo test -p stampede-engine -p stampede-mock -p stampede-cli -p stampede --lib)",
         || {
-            run_cmd(
-                ctx.cargo()
-                    .args(["test", "-p", "stampede-engine", "-p", MOCK_PACKAGE]),
-            )?;
+            run_cmd(ctx.cargo().args([
+                "test",
+                "-p",
+                "stampede-engine",
+                "-p",
+                MOCK_PACKAGE,
+                "-p",
+                CLI_PACKAGE,
+            ]))?;
             // The page's own pure helpers (e.g. the stage editor's ids) test natively too.
             run_cmd(ctx.cargo().args(["test", "-p", "stampede", "--lib"]))
         },
@@ -972,6 +1006,7 @@ fn bench(ctx: &Ctx) -> Result<()> {
         "engine benchmarks (cargo bench -p stampede-engine)",
         || run_cmd(ctx.cargo().args(["bench", "-p", "stampede-engine"])),
     )?;
+    bench_cli(ctx, &mut timings)?;
     // The browser client-overhead benchmark needs what the e2e tests need (not the native tests).
     let prepared = bench_prepare(ctx, &mut timings);
     print_timings(&timings);
@@ -985,6 +1020,23 @@ fn bench(ctx: &Ctx) -> Result<()> {
             .env("STAMPEDE_MOCK_BIN", &mock)
             .env("CHROMIUM_PATH", &chromium),
     )
+}
+
+/// The CLI against oha (`bench cli` runs only this): oha, both release builds, the rounds.
+fn bench_cli(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<()> {
+    let oha = step(
+        timings,
+        "oha (cargo install oha --locked, if missing)",
+        || ensure_oha(ctx),
+    )?;
+    let (mock, cli) = step(
+        timings,
+        "build the mock and the CLI (cargo build --release)",
+        || Ok((build_mock(ctx)?, build_cli(ctx)?)),
+    )?;
+    step(timings, "CLI vs oha (zero-delay mock, c=64)", || {
+        cli_vs_oha(ctx, &mock, &cli, &oha)
+    })
 }
 
 /// Setup (with the browser), the mock and the app, as `test` builds them: (mock binary, dist).
@@ -1001,6 +1053,170 @@ fn bench_prepare(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<(Pa
     Ok((mock, dist))
 }
 
+// ---------------------------------------------------------------------------------------------
+// CLI vs oha
+
+/// Requests per client per round, the concurrency, and the rounds (alternating which client
+/// goes first, so neither always meets a warmer or a busier machine).
+const VS_OHA_REQUESTS: u32 = 20_000;
+const VS_OHA_CONCURRENCY: u32 = 64;
+const VS_OHA_ROUNDS: usize = 2;
+/// What the CLI should reach against oha: this share of its requests/s, and a median within
+/// this many ms of its.
+const VS_OHA_RATIO_TARGET: f64 = 0.9;
+const VS_OHA_MEDIAN_TARGET_MS: f64 = 1.0;
+const SEED_BODY: &str = r#"{"prompt": "Explain the concept of machine learning in detail.", "max_length": 50, "temperature": 0.7, "do_sample": true}"#;
+
+/// oha from crates.io with its default rustls: 1.16 does not build without a TLS feature.
+/// Only the benchmark installs it.
+fn ensure_oha(ctx: &Ctx) -> Result<PathBuf> {
+    if let Some(path) = ctx.which(OsStr::new("oha")) {
+        return Ok(path);
+    }
+    run_cmd(ctx.cargo().args(["install", "oha", "--locked"]))?;
+    ctx.which(OsStr::new("oha"))
+        .ok_or_else(|| "cargo install oha finished but oha is not on PATH".into())
+}
+
+/// Ends the child (a server we started) when dropped, on every path out.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One client's figures for one round.
+struct Round {
+    per_s: f64,
+    p50_ms: f64,
+}
+
+fn json_number(v: &serde_json::Value, pointer: &str, what: &str) -> Result<f64> {
+    v.pointer(pointer)
+        .and_then(|n| n.as_f64())
+        .ok_or_else(|| format!("{what} has no number at {pointer}"))
+}
+
+fn run_oha(ctx: &Ctx, oha: &Path, url: &str) -> Result<Round> {
+    let out = capture(
+        ctx.cmd(oha)
+            .args(["-n", &VS_OHA_REQUESTS.to_string()])
+            .args(["-c", &VS_OHA_CONCURRENCY.to_string()])
+            .args(["--no-tui", "--output-format", "json", "-m", "POST"])
+            .args(["-H", "content-type: application/json", "-d", SEED_BODY])
+            .arg(url),
+    )?;
+    let v: serde_json::Value =
+        serde_json::from_str(&out).map_err(|e| format!("oha printed no JSON: {e}"))?;
+    let ok = json_number(&v, "/summary/successRate", "oha's output")?;
+    if ok < 1.0 {
+        return Err(format!(
+            "oha: only {:.1}% of requests succeeded",
+            ok * 100.0
+        ));
+    }
+    Ok(Round {
+        per_s: json_number(&v, "/summary/requestsPerSec", "oha's output")?,
+        p50_ms: json_number(&v, "/metrics/latency_ms/p50", "oha's output")?,
+    })
+}
+
+fn run_cli(ctx: &Ctx, cli: &Path, base: &str, report: &Path) -> Result<Round> {
+    let stages = format!("{VS_OHA_CONCURRENCY}x{VS_OHA_REQUESTS}");
+    capture(
+        ctx.cmd(cli)
+            .args(["--stages", &stages, "--warmup", "0", "--url", base])
+            .arg("--output")
+            .arg(report),
+    )?;
+    let text =
+        fs::read_to_string(report).map_err(|e| format!("cannot read {}: {e}", report.display()))?;
+    let v: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| format!("the CLI's report is not JSON: {e}"))?;
+    let ok = json_number(&v, "/stages/0/successful", "the CLI's report")?;
+    if ok < f64::from(VS_OHA_REQUESTS) {
+        return Err(format!(
+            "the CLI: only {ok} of {VS_OHA_REQUESTS} requests succeeded"
+        ));
+    }
+    Ok(Round {
+        per_s: json_number(&v, "/stages/0/requests_per_s", "the CLI's report")?,
+        p50_ms: json_number(&v, "/stages/0/latency_ms/p50", "the CLI's report")?,
+    })
+}
+
+/// The same requests (the seed body to `/generate`) from both clients to one zero-delay mock.
+fn cli_vs_oha(ctx: &Ctx, mock: &Path, cli: &Path, oha: &Path) -> Result<()> {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_err(|e| format!("no free loopback port: {e}"))?
+        .port();
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+    let mut cmd = ctx.cmd(mock);
+    cmd.args([
+        "--listen",
+        &addr.to_string(),
+        "--latency-ms",
+        "0",
+        "--ttft-ms",
+        "0",
+    ])
+    .stdout(Stdio::null());
+    println!("$ {}", describe(&cmd));
+    let mut server = KillOnDrop(cmd.spawn().map_err(|e| spawn_error(&cmd, e))?);
+    wait_listening(&mut server.0, &[addr])?;
+    let base = format!("http://{addr}");
+    let url = format!("{base}/generate");
+    let report = env::temp_dir().join(format!("stampede-vs-oha-{}.json", std::process::id()));
+    let mut rounds = Vec::new();
+    for round in 0..VS_OHA_ROUNDS {
+        let (c, o) = if round % 2 == 0 {
+            let o = run_oha(ctx, oha, &url)?;
+            (run_cli(ctx, cli, &base, &report)?, o)
+        } else {
+            let c = run_cli(ctx, cli, &base, &report)?;
+            (c, run_oha(ctx, oha, &url)?)
+        };
+        println!(
+            "round {}: CLI {:.0} req/s, median {:.3} ms; oha {:.0} req/s, median {:.3} ms",
+            round + 1,
+            c.per_s,
+            c.p50_ms,
+            o.per_s,
+            o.p50_ms
+        );
+        rounds.push((c, o));
+    }
+    let _ = fs::remove_file(&report);
+    drop(server);
+    let n = rounds.len() as f64;
+    let ratio = rounds.iter().map(|(c, o)| c.per_s / o.per_s).sum::<f64>() / n;
+    let diff = rounds.iter().map(|(c, o)| c.p50_ms - o.p50_ms).sum::<f64>() / n;
+    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    println!(
+        "\nCLI vs oha, {VS_OHA_REQUESTS} requests at concurrency {VS_OHA_CONCURRENCY}, \
+         zero-delay mock, mean of {VS_OHA_ROUNDS} alternating rounds:"
+    );
+    println!("  {:<34} {:>10} {:>10}", "figure", "target", "measured");
+    println!(
+        "  {:<34} {:>10} {:>10.2}  {}",
+        "requests/s, CLI / oha",
+        format!(">= {VS_OHA_RATIO_TARGET:.2}"),
+        ratio,
+        verdict(ratio >= VS_OHA_RATIO_TARGET)
+    );
+    println!(
+        "  {:<34} {:>10} {:>+10.3}  {}",
+        "median latency, CLI - oha (ms)",
+        format!("<= {VS_OHA_MEDIAN_TARGET_MS:.1}"),
+        diff,
+        verdict(diff <= VS_OHA_MEDIAN_TARGET_MS)
+    );
+    Ok(())
+}
 #[cfg(test)]
 mod tests {
     use super::DEMO_MOCK_ARGS;

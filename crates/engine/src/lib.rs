@@ -66,7 +66,7 @@ pub use plan::{
 };
 pub use preset::{Framing, Preset, RequestShape};
 pub use report::{
-    too_big, Environment, Period, Report, Tool, MAX_IMPORT_SAMPLES, MAX_REPORT_BYTES,
+    too_big, Client, Environment, Period, Report, Tool, MAX_IMPORT_SAMPLES, MAX_REPORT_BYTES,
     SCHEMA_VERSION,
 };
 pub use runner::{run, to_sample, Command, Event, Gauges, InFlightRequest};

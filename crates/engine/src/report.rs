@@ -85,6 +85,18 @@ pub struct Environment {
     /// Why the run ended early when its engine failed (the worker threw or went silent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub engine_failure: Option<String>,
+    /// What ran the engine: the page or the command line (reports before it have none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client: Option<Client>,
+}
+
+/// The program that sent the requests, so a reader can tell browser figures from native ones.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Client {
+    /// `browser` (the page) or `native` (the `stampede` command line).
+    pub kind: String,
+    /// Its version; the native client adds its OS and architecture.
+    pub version: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -540,6 +552,18 @@ mod tests {
         assert!(Report::from_json(&big)
             .unwrap_err()
             .contains("imports reports up to 400 MB"));
+    }
+
+    #[test]
+    fn client_is_optional_and_round_trips() {
+        let mut r = example();
+        assert!(!r.to_json().contains("\"client\""), "absent when unset");
+        r.environment.client = Some(Client {
+            kind: "native".into(),
+            version: "0.1.0 (linux x86_64)".into(),
+        });
+        let back = Report::from_json(&r.to_json()).unwrap();
+        assert_eq!(back.environment.client, r.environment.client);
     }
 
     #[test]
