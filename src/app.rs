@@ -28,8 +28,10 @@ pub fn App() -> impl IntoView {
             <section class="setup">
                 <EndpointForm />
                 <SuiteEditor />
-                <SloForm />
             </section>
+            // Full width below the two form columns: as a third column it squeezed the stage
+            // editor to 395 px at 1,366.
+            <SloForm />
             <ShareLink />
             <CeilingNote />
             <RunBar />
