@@ -183,7 +183,8 @@ async fn drive(plan: &Plan, transport: NativeTransport) -> (Aggregator, bool) {
         }
     });
     let gauges = Gauges::default();
-    let mut agg = Aggregator::with_targets(plan.stages().to_vec(), plan.urls().to_vec());
+    let mut agg =
+        Aggregator::with_targets(plan.stages().to_vec(), plan.urls().to_vec()).native_client();
     let mut progress = Progress::new(std::io::stderr().is_terminal(), plan.stages().len());
     let mut stopped = false;
     let mut noted_stop = false;

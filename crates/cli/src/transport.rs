@@ -139,7 +139,9 @@ impl Transport for NativeTransport {
                 chunks: Vec::new(),
                 error: None,
                 protocol: None,
-                queue_ms: None,
+                // No browser holds requests back: what the runner sends goes on the wire (the
+                // pool opens a connection per request in flight), so sent concurrency is known.
+                queue_ms: Some(0.0),
             };
             // The plan's timeout is at most a day: the conversion cannot overflow.
             let timeout = Duration::from_secs_f64(req.timeout_ms.max(0.0) / 1000.0);

@@ -357,6 +357,14 @@ impl Report {
             self.config.stages(),
             targets.iter().map(|t| t.url.clone()).collect(),
         );
+        if self
+            .environment
+            .client
+            .as_ref()
+            .is_some_and(|c| c.kind == "native")
+        {
+            agg = agg.native_client();
+        }
         for (i, t) in targets.iter().enumerate() {
             if let Some(p) = &t.protocol {
                 agg.set_protocol(i, p.clone());

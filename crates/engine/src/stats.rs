@@ -591,6 +591,17 @@ pub fn sent_unknown_reason(st: &StageStats) -> Option<String> {
 
 /// Why a stage fell short, with the remedy; `None` when it reached what it asked for.
 pub fn shortfall(st: &StageStats, spec: &StageSpec, targets: &[TargetInfo]) -> Option<String> {
+    shortfall_under(st, spec, targets, browser_cap(targets))
+}
+
+/// [`shortfall`] under a given cap: [`BrowserCap::None`] for a native client, which has no
+/// per-origin connection limit.
+pub fn shortfall_under(
+    st: &StageStats,
+    spec: &StageSpec,
+    targets: &[TargetInfo],
+    cap: BrowserCap,
+) -> Option<String> {
     if let Some(rate) = &spec.rate {
         let achieved = st.achieved_rate_per_s.unwrap_or(0.0);
         let mut why = Vec::new();
@@ -634,7 +645,7 @@ pub fn shortfall(st: &StageStats, spec: &StageSpec, targets: &[TargetInfo]) -> O
              browser{queue}. {remedy}"
         )
     };
-    match browser_cap(targets) {
+    match cap {
         // Certain, with or without resource timing: the browser never sends more.
         BrowserCap::Known(cap) if c > cap => Some(capped(cap)),
         BrowserCap::Maybe(cap) if c > cap && st.sent_concurrency.is_none() => Some(format!(
@@ -678,6 +689,8 @@ pub struct Aggregator {
     /// Per stage, figures an imported report gave for a stage it could not keep every sample
     /// of: the samples alone would understate it.
     fixed: Vec<Option<StageStats>>,
+    /// The samples come from a native client (the command line): no browser connection cap.
+    native: bool,
 }
 
 impl Aggregator {
@@ -702,7 +715,15 @@ impl Aggregator {
             summaries: vec![None; n],
             not_kept: 0,
             fixed: vec![None; n],
+            native: false,
         }
+    }
+
+    /// The same aggregator for a native client's samples: a stage is never flagged for the
+    /// browser's 6-connections-per-origin cap, which a native client does not have.
+    pub fn native_client(mut self) -> Aggregator {
+        self.native = true;
+        self
     }
 
     /// The same aggregator with a lower sample ceiling (tests and benchmarks).
@@ -810,7 +831,12 @@ impl Aggregator {
             st.max_in_flight = max.clone();
             st.dropped = *dropped;
         }
-        st.shortfall = shortfall(&st, &self.stages[i], &self.targets);
+        let cap = if self.native {
+            BrowserCap::None
+        } else {
+            browser_cap(&self.targets)
+        };
+        st.shortfall = shortfall_under(&st, &self.stages[i], &self.targets, cap);
         st.sent_concurrency_unknown = sent_unknown_reason(&st);
         st.too_short_to_judge =
             st.shortfall.is_none() && spec_is_closed(&self.stages[i]) && too_short(&st);
@@ -1282,5 +1308,33 @@ mod tests {
         let st = exact.stage(0).unwrap();
         assert!(st.approximate.is_empty());
         assert_eq!(st.latency_ms.unwrap().p50, 500.0);
+    }
+
+    #[test]
+    fn a_native_client_is_never_flagged_for_the_browser_cap() {
+        // 20 in flight over http:// with no queue: a browser could not, a native client did.
+        let spec = StageSpec {
+            concurrency: 20,
+            requests: 100,
+            ..spec()
+        };
+        let urls = vec!["http://127.0.0.1:8000/generate".to_string()];
+        let fill = |agg: &mut Aggregator| {
+            for i in 0..100u32 {
+                let start = f64::from(i / 20) * 100.0;
+                agg.push(Sample {
+                    queue_ms: Some(0.0),
+                    ..sample(start, start + 100.0, None)
+                });
+            }
+        };
+        let mut browser = Aggregator::with_targets(vec![spec.clone()], urls.clone());
+        fill(&mut browser);
+        assert!(browser.stage(0).unwrap().shortfall.is_some());
+        let mut native = Aggregator::with_targets(vec![spec], urls).native_client();
+        fill(&mut native);
+        let st = native.stage(0).unwrap();
+        assert_eq!(st.shortfall, None, "{:?}", st.shortfall);
+        assert_eq!(st.sent_concurrency, Some(20.0));
     }
 }
