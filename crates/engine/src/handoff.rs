@@ -445,33 +445,42 @@ fn python_header(t: &Test) -> String {
         .collect()
 }
 
-fn python_values(t: &Test) -> String {
-    let bool_py = |b: bool| if b { "True" } else { "False" };
-    let urls: Vec<String> = t
-        .urls
+/// Each target URL as an expression: literal pieces quoted, secret pieces read from the
+/// environment and URL-encoded by `encoded(quoted_var_name)`.
+fn url_exprs(t: &Test, encoded: impl Fn(&str) -> String) -> Vec<String> {
+    t.urls
         .iter()
         .map(|pieces| {
             pieces
                 .iter()
                 .map(|p| match p {
                     Piece::Text(s) => quoted(s),
-                    Piece::Env(v) => format!("quote(env({}), safe=\"\")", quoted(v)),
+                    Piece::Env(v) => encoded(&quoted(v)),
                 })
                 .collect::<Vec<_>>()
                 .join(" + ")
         })
-        .collect();
-    let headers: Vec<String> = t
-        .headers
+        .collect()
+}
+
+/// Each header as `pair(quoted name, value expression)`; secret values come from `env(…)`.
+fn header_exprs(t: &Test, pair: impl Fn(&str, &str) -> String) -> Vec<String> {
+    t.headers
         .iter()
         .map(|(name, value)| {
             let value = match value {
                 Piece::Text(s) => quoted(s),
                 Piece::Env(v) => format!("env({})", quoted(v)),
             };
-            format!("({}, {value})", quoted(name))
+            pair(&quoted(name), &value)
         })
-        .collect();
+        .collect()
+}
+
+fn python_values(t: &Test) -> String {
+    let bool_py = |b: bool| if b { "True" } else { "False" };
+    let urls = url_exprs(t, |v| format!("quote(env({v}), safe=\"\")"));
+    let headers = header_exprs(t, |name, value| format!("({name}, {value})"));
     let api_key = if t.env.iter().any(|v| v.name == API_KEY_VAR && v.required) {
         format!("env({})", quoted(API_KEY_VAR))
     } else {
@@ -614,31 +623,8 @@ fn js_header(t: &Test) -> String {
 }
 
 fn js_values(t: &Test) -> String {
-    let urls: Vec<String> = t
-        .urls
-        .iter()
-        .map(|pieces| {
-            pieces
-                .iter()
-                .map(|p| match p {
-                    Piece::Text(s) => quoted(s),
-                    Piece::Env(v) => format!("encodeURIComponent(env({}))", quoted(v)),
-                })
-                .collect::<Vec<_>>()
-                .join(" + ")
-        })
-        .collect();
-    let headers: Vec<String> = t
-        .headers
-        .iter()
-        .map(|(name, value)| {
-            let value = match value {
-                Piece::Text(s) => quoted(s),
-                Piece::Env(v) => format!("env({})", quoted(v)),
-            };
-            format!("[{}, {value}]", quoted(name))
-        })
-        .collect();
+    let urls = url_exprs(t, |v| format!("encodeURIComponent(env({v}))"));
+    let headers = header_exprs(t, |name, value| format!("[{name}, {value}]"));
     let api_key = if t.env.iter().any(|v| v.name == API_KEY_VAR && v.required) {
         format!("env({})", quoted(API_KEY_VAR))
     } else {
