@@ -732,6 +732,18 @@ impl Aggregator {
         self
     }
 
+    /// Finished requests that are not warm-ups, per stage, kept or summarized (past the
+    /// ceiling a stage's summary counts them all).
+    pub fn measured_per_stage(&self) -> Vec<u64> {
+        let mut out = self.samples.measured_per_stage(self.stages.len());
+        for (n, summary) in out.iter_mut().zip(&self.summaries) {
+            if let Some(acc) = summary {
+                *n = acc.measured;
+            }
+        }
+        out
+    }
+
     /// Samples counted in the figures but not kept (past the ceiling).
     pub fn not_kept(&self) -> u64 {
         self.not_kept
@@ -1336,5 +1348,24 @@ mod tests {
         let st = native.stage(0).unwrap();
         assert_eq!(st.shortfall, None, "{:?}", st.shortfall);
         assert_eq!(st.sent_concurrency, Some(20.0));
+    }
+
+    #[test]
+    fn progress_counts_include_what_the_ceiling_summarized() {
+        let spec = StageSpec {
+            concurrency: 4,
+            requests: 1000,
+            ..spec()
+        };
+        let mut agg = Aggregator::new(vec![spec.clone(), spec]).with_ceiling(100);
+        agg.push(Sample {
+            warmup: true,
+            ..sample(0.0, 1.0, None)
+        });
+        for i in 0..300u32 {
+            agg.push(sample(f64::from(i), f64::from(i) + 1.0, None));
+        }
+        // 1 warm-up + 99 measured kept, then 201 more summarized: 300 measured in stage 0.
+        assert_eq!(agg.measured_per_stage(), vec![300, 0]);
     }
 }

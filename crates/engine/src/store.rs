@@ -262,6 +262,18 @@ impl SampleStore {
         })
     }
 
+    /// Requests that are not warm-ups, per stage (`stages` entries): read from the rows
+    /// alone, so a progress bar can count a million samples without rebuilding them.
+    pub fn measured_per_stage(&self, stages: usize) -> Vec<u64> {
+        let mut out = vec![0u64; stages];
+        for r in self.rows.iter().filter(|r| !r.warmup) {
+            if let Some(n) = out.get_mut(usize::from(r.stage)) {
+                *n += 1;
+            }
+        }
+        out
+    }
+
     /// The samples of stage `stage`, in the order pushed; other rows are skipped unread.
     pub fn iter_stage(&self, stage: usize) -> impl Iterator<Item = Sample> + Clone + '_ {
         (0..self.rows.len())
