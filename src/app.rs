@@ -3,6 +3,7 @@
 use leptos::prelude::*;
 
 use crate::components::ceiling_note::CeilingNote;
+use crate::components::copy_summary::CopySummary;
 use crate::components::handoff_menu::HandoffMenu;
 use crate::components::request_list::RequestList;
 use crate::components::share_link::ShareLink;
@@ -41,6 +42,7 @@ pub fn App() -> impl IntoView {
             <ExportMenu />
             <HandoffMenu />
             <CsvExport />
+            <CopySummary />
             <Charts />
             <RequestList />
         </main>

@@ -36,6 +36,22 @@ pub fn download_typed(name: &str, media_type: &str, parts: &[String]) -> Result<
     Ok(())
 }
 
+/// Offer `url` (a `data:` URL, as a canvas encodes an image) as a download named `name`.
+pub fn download_url(name: &str, url: &str) -> Result<(), String> {
+    let fail = |what: &str| format!("could not start the download ({what})");
+    let a: web_sys::HtmlAnchorElement = web_sys::window()
+        .and_then(|w| w.document())
+        .ok_or_else(|| fail("no document"))?
+        .create_element("a")
+        .map_err(|_| fail("anchor"))?
+        .dyn_into()
+        .map_err(|_| fail("anchor"))?;
+    a.set_href(url);
+    a.set_download(name);
+    a.click();
+    Ok(())
+}
+
 /// The text of the first file chosen in `input`, with its name; a file over `max_bytes` is
 /// refused before it is read, with `too_big`'s message.
 pub async fn read_chosen(

@@ -4,7 +4,8 @@
 //! Canvases are sized in device pixels and every length is scaled by the pixel ratio, so lines
 //! and text stay crisp on high-DPI screens. Keys are HTML beside the canvases, never drawn over
 //! the data: one stage key for every chart (a stage has one colour everywhere) and a line key
-//! under each chart that has more than one figure.
+//! under each chart that has more than one figure. "Export PNG" (`chart_png`) draws a chart
+//! again into an image of the same pixel size, with its key in a strip below the axes.
 
 use std::ops::Range;
 
@@ -15,13 +16,15 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters_canvas::CanvasBackend;
 use stampede_engine::{
-    activity_over_time, count_axis, histogram, judge, knee, latency_over_time, nice_max,
-    tokens_over_time, vs_concurrency, Aggregator, CountAxis, LoadUnit, Slo, SloMetric, StageFigure,
-    StageStats, StageVerdict,
+    activity_over_time, count_axis, errors_over_time, histogram, judge, knee, latency_over_time,
+    nice_max, tokens_over_time, vs_concurrency, Aggregator, CountAxis, LoadUnit, Slo, SloMetric,
+    StageFigure, StageStats, StageVerdict,
 };
+use stampede_engine::{ErrorClass, ErrorsOverTime};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
+use super::chart_png::{export_if_asked, ExportPng, Ink, PngExport};
 use crate::browser::env;
 use crate::state::{AppState, Phase, Shown};
 
@@ -127,18 +130,23 @@ fn backend(canvas: &web_sys::HtmlCanvasElement, scale: f64) -> Option<CanvasBack
 }
 
 /// Draw on `canvas` when it is in the page and has a size (a hidden canvas has none).
-fn draw_on(
-    canvas: NodeRef<Canvas>,
-    t: &Theme,
-    paint: impl FnOnce(&Area) -> DrawResult,
-) -> DrawResult {
-    let Some(b) = canvas.get().and_then(|c| backend(&c, t.scale)) else {
+fn draw_on(canvas: NodeRef<Canvas>, t: &Theme, paint: impl Fn(&Area) -> DrawResult) -> DrawResult {
+    let Some(el) = canvas.get() else {
+        return Ok(());
+    };
+    let Some(b) = backend(&el, t.scale) else {
         return Ok(());
     };
     let area = b.into_drawing_area();
     paint(&area)?;
     area.present()?;
-    Ok(())
+    // "Export PNG" asked for this chart: the same drawing again, into the image.
+    let ink = Ink {
+        bg: t.bg,
+        fg: t.fg,
+        scale: t.scale,
+    };
+    export_if_asked(&el, &ink, &paint)
 }
 
 /// What differs between the charts' frames.
@@ -380,6 +388,63 @@ fn draw_activity(area: &Area, t: &Theme, agg: &Aggregator, now_ms: f64, live: bo
     Ok(())
 }
 
+/// One colour per error class on the errors chart, apart from the stage colours: warm ones,
+/// as failures are drawn in red elsewhere.
+fn class_color(c: ErrorClass) -> RGBColor {
+    match c {
+        ErrorClass::Http => RGBColor(214, 39, 40),
+        ErrorClass::Timeout => RGBColor(255, 160, 0),
+        ErrorClass::Network => RGBColor(123, 31, 162),
+        ErrorClass::Parse => RGBColor(121, 85, 72),
+        ErrorClass::StreamError => RGBColor(233, 30, 99),
+        ErrorClass::Aborted => RGBColor(128, 128, 128),
+    }
+}
+
+/// Failed requests per second by class, stacked in `FAILURE_CLASSES` order, on the time axis
+/// of "Requests over time".
+fn draw_errors_over_time(area: &Area, t: &Theme, e: &ErrorsOverTime, live: bool) -> DrawResult {
+    let caption = match e.not_drawn {
+        0 => "Errors over time (by class)".to_string(),
+        n => format!("Errors over time (by class; {n} past the sample ceiling not drawn)"),
+    };
+    if e.classes.is_empty() {
+        let why = if live {
+            "No failed requests so far"
+        } else {
+            "No failed requests"
+        };
+        return note(area, t, &caption, why);
+    }
+    let w = e.bucket_s;
+    let mut chart = frame(
+        area,
+        t,
+        Frame {
+            caption: &caption,
+            x: 0.0..e.buckets() as f64 * w,
+            y: 0.0..nice_max(e.tallest()),
+            x_desc: "run time (s)",
+            y_desc: "errors/s",
+            y_labels: 60.0,
+            x_count: None,
+            y_count: None,
+            right: 0.0,
+        },
+    )?;
+    let mut base = vec![0.0f64; e.buckets()];
+    for (class, rates) in &e.classes {
+        let style = class_color(*class).filled();
+        let bars = rates.iter().zip(base.iter_mut()).enumerate();
+        chart.draw_series(bars.filter(|(_, (&r, _))| r > 0.0).map(|(i, (&r, b))| {
+            let (x, lo) = (i as f64 * w, *b);
+            *b += r;
+            Rectangle::new([(x + 0.08 * w, lo), (x + 0.92 * w, *b)], style)
+        }))?;
+    }
+    Ok(())
+}
+
 fn draw_tokens_over_time(area: &Area, t: &Theme, agg: &Aggregator) -> DrawResult {
     const CAPTION: &str = "Output tokens/s over time";
     let rate = tokens_over_time(agg.samples());
@@ -536,8 +601,13 @@ fn watch_on_screen(el: &web_sys::Element, on_screen: RwSignal<bool>) {
 #[derive(Clone)]
 enum Mark {
     Stage(usize),
-    Line { muted: bool, dashed: bool },
+    Line {
+        muted: bool,
+        dashed: bool,
+    },
     Bar(&'static str),
+    /// A swatch in a colour of its own (an error class).
+    Color(RGBColor),
 }
 
 /// A key under (or above) a chart, in HTML so it never covers data.
@@ -556,6 +626,9 @@ fn Key(items: Vec<(Mark, String)>) -> impl IntoView {
                 }
                 .into_any(),
                 Mark::Bar(class) => view! { <span class=format!("swatch {class}")></span> }.into_any(),
+                Mark::Color(RGBColor(r, g, b)) => {
+                    view! { <span class="swatch" style=format!("background: rgb({r}, {g}, {b})")></span> }.into_any()
+                }
             };
             view! { <li>{swatch}{label}</li> }
         })
@@ -578,6 +651,12 @@ pub fn Charts() -> impl IntoView {
     let ttft_h = NodeRef::<Canvas>::new();
     let ttft_c = NodeRef::<Canvas>::new();
     let tokens_t = NodeRef::<Canvas>::new();
+    let errors_t = NodeRef::<Canvas>::new();
+    // The errors chart's key (the classes drawn) and its counts, for the page and for tests.
+    let error_classes = RwSignal::new(Vec::<ErrorClass>::new());
+    let errors_drawn = RwSignal::new(String::new());
+    let png = PngExport::default();
+    provide_context(png);
     let streamed = move || {
         state
             .stats
@@ -614,6 +693,7 @@ pub fn Charts() -> impl IntoView {
     Effect::new(move |_| {
         state.chart_tick.track();
         resized.track();
+        png.asked.track();
         let slo = slo.get();
         // Off-screen charts wait: drawing them takes CPU the browser's own network work needs
         // during a run. Scrolled into view, they draw the latest snapshot at once.
@@ -634,6 +714,21 @@ pub fn Charts() -> impl IntoView {
             let stages = agg.stages().len();
             let ok = || agg.samples().filter(|s| s.ok() && !s.warmup);
             draw_on(activity, &t, |a| draw_activity(a, &t, agg, now_ms, live))?;
+            let errs = errors_over_time(agg.samples(), &stats, now_ms);
+            let classes: Vec<ErrorClass> = errs.classes.iter().map(|(c, _)| *c).collect();
+            if error_classes.with_untracked(|c| *c != classes) {
+                error_classes.set(classes);
+            }
+            let drawn = errs
+                .classes
+                .iter()
+                .map(|(c, _)| format!("{}:{}", c.label(), errs.count(*c)))
+                .collect::<Vec<_>>()
+                .join(" ");
+            if errors_drawn.with_untracked(|d| *d != drawn) {
+                errors_drawn.set(drawn);
+            }
+            draw_on(errors_t, &t, |a| draw_errors_over_time(a, &t, &errs, live))?;
             draw_on(time, &t, |a| draw_over_time(a, &t, agg, stages))?;
             draw_on(hist, &t, |a| {
                 let latency: Vec<(u32, f64)> = ok().map(|s| (s.stage, s.latency_ms())).collect();
@@ -765,26 +860,42 @@ pub fn Charts() -> impl IntoView {
                         (Mark::Bar("failed"), "failed/s".into()),
                         line(false, false, "in flight (right axis; finished requests)"),
                     ] />
+                    <ExportPng canvas="chart-activity" />
+                </figure>
+                <figure class="chart">
+                    <canvas node_ref=errors_t id="chart-errors" aria-label="Errors over time by class"
+                        data-errors=move || errors_drawn.get()></canvas>
+                    {move || {
+                        let items = error_classes.get().into_iter().map(|c| (Mark::Color(class_color(c)), c.label().to_string())).collect();
+                        view! { <Key items=items /> }
+                    }}
+                    <ExportPng canvas="chart-errors" />
                 </figure>
                 <figure class="chart">
                     <canvas node_ref=time id="chart-over-time" aria-label="Latency over time"></canvas>
+                    <ExportPng canvas="chart-over-time" />
                 </figure>
                 <figure class="chart">
                     <canvas node_ref=hist id="chart-histogram" aria-label="Latency histogram"></canvas>
+                    <ExportPng canvas="chart-histogram" />
                 </figure>
                 <figure class="chart">
                     <canvas node_ref=lat_c id="chart-latency" aria-label="Latency p50 and p95 by concurrency"></canvas>
                     <Key items=vec![line(false, false, "p50"), line(false, true, "p95")] />
+                    <ExportPng canvas="chart-latency" />
                 </figure>
                 <figure class="chart">
                     <canvas node_ref=rps_c id="chart-throughput" aria-label="Requests per second by concurrency"></canvas>
                     <Key items=vec![line(false, false, "successful/s"), line(true, true, "all completed/s")] />
+                    <ExportPng canvas="chart-throughput" />
                 </figure>
                 <figure class="chart">
                     <canvas node_ref=tokens_t id="chart-tokens" aria-label="Output tokens per second over time"></canvas>
+                    <ExportPng canvas="chart-tokens" />
                 </figure>
                 <figure class="chart" class:hidden=move || !streamed()>
                     <canvas node_ref=ttft_h id="chart-ttft" aria-label="TTFT histogram"></canvas>
+                    <ExportPng canvas="chart-ttft" />
                 </figure>
                 <figure class="chart" class:hidden=move || !streamed()>
                     <canvas node_ref=ttft_c id="chart-ttft-tpot" aria-label="TTFT and TPOT by concurrency"></canvas>
@@ -792,6 +903,7 @@ pub fn Charts() -> impl IntoView {
                         line(false, false, "TTFT p50"), line(false, true, "TTFT p95"),
                         line(true, false, "TPOT p50"), line(true, true, "TPOT p95"),
                     ] />
+                    <ExportPng canvas="chart-ttft-tpot" />
                 </figure>
             </div>
             {move || failure.get().map(|m| view! { <p class="field-error">{m}</p> })}

@@ -1,7 +1,9 @@
 //! One file per thing the user sees.
 
 pub mod ceiling_note;
+pub mod chart_png;
 pub mod charts;
+pub mod copy_summary;
 pub mod csv_export;
 pub mod diagnostics;
 pub mod endpoint_form;

@@ -169,6 +169,7 @@ pub fn ResultsTable(
                             {th(Summary, "Failed requests by class (hover for an example message; the Errors columns show them)", "Errors")}
 
                             {th(Latency, "Mean latency of successful requests", "Mean (ms)")}
+                            {th(Latency, "Standard deviation of the latency of successful requests, sample (n − 1): √(Σ (latency − mean)² ÷ (n − 1)); 0 for one request", "Stddev (ms)")}
                             {th(Latency, "Fastest successful request", "Min (ms)")}
                             {th(Latency, "90th percentile, nearest rank", "p90 (ms)")}
                             {th(Latency, "Slowest successful request", "Max (ms)")}
@@ -282,6 +283,7 @@ fn StageRow(s: StageStats) -> impl IntoView {
             </td>
 
             {num(Latency, "mean", dist(&lat, |d| d.mean))}
+            {num(Latency, "stddev", dist(&lat, |d| d.stddev))}
             {num(Latency, "min", dist(&lat, |d| d.min))}
             {num(Latency, "p90", dist(&lat, |d| d.p90))}
             {num(Latency, "max", dist(&lat, |d| d.max))}

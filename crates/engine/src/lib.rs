@@ -25,7 +25,7 @@
 //! `plan` → `config`, `parse` → `runner`, `stats`, `detect` → `slo` (verdicts, goodput, the
 //! knee) → `report`, `messages`, `table_csv` → `views` (what the page shows, computed),
 //! `handoff` (the test as a Locust file or a k6 script), `share` (share links and the saved
-//! form).
+//! form) → `summary_md` (the run as Markdown to paste).
 
 mod config;
 mod detect;
@@ -45,6 +45,7 @@ mod stats;
 mod store;
 mod stream;
 mod suite;
+mod summary_md;
 mod table_csv;
 mod template;
 mod thresholds;
@@ -83,6 +84,7 @@ pub use stats::{
 pub use store::{RESPONSES_PER_STAGE, RESPONSE_CHARS};
 pub use stream::{NdjsonParser, SseEvent, SseParser};
 pub use suite::{default_stage_name, seed_prompt, RateSpec, StageSpec, Suite};
+pub use summary_md::{summary_markdown, SummaryInput};
 pub use table_csv::{requests_csv, stages_csv, REQUEST_COLUMNS, STAGE_COLUMNS};
 pub use thresholds::{Slo, SloMetric};
 pub use views::{
@@ -91,3 +93,4 @@ pub use views::{
     vs_concurrency, Activity, CountAxis, FidelityItem, Histogram, Level, ProgressFigures, Scaling,
     Scatter, StageFigure, StagePoints, TokenRate, HISTOGRAM_BINS, MAX_BUCKETS, MAX_POINTS,
 };
+pub use views::{errors_over_time, ErrorsOverTime, FAILURE_CLASSES};

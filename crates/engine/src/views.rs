@@ -318,6 +318,115 @@ pub fn activity_over_time<S: Borrow<Sample>>(
     }
 }
 
+/// Failed requests over the run by error class, for the stacked "Errors over time" chart.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ErrorsOverTime {
+    /// Seconds each bucket spans, on the same axis as [`activity_over_time`].
+    pub bucket_s: f64,
+    /// Each class that failed at least one kept request, in [`FAILURE_CLASSES`] order (the
+    /// order stacked from the bottom), with its failures per second in each bucket.
+    pub classes: Vec<(ErrorClass, Vec<f64>)>,
+    /// Failures the stage figures count but the kept samples do not hold (past the sample
+    /// ceiling): the chart cannot place them in time, so it says how many it leaves out.
+    pub not_drawn: u64,
+}
+
+impl ErrorsOverTime {
+    /// Buckets on the time axis (0 when no request has ended).
+    pub fn buckets(&self) -> usize {
+        self.classes.first().map_or(0, |(_, v)| v.len())
+    }
+
+    /// The tallest stack, in failures per second.
+    pub fn tallest(&self) -> f64 {
+        (0..self.buckets())
+            .map(|i| {
+                self.classes
+                    .iter()
+                    .filter_map(|(_, v)| v.get(i))
+                    .sum::<f64>()
+            })
+            .fold(0.0, f64::max)
+    }
+
+    /// Failures drawn of `class` (rate × bucket width, summed over the buckets).
+    pub fn count(&self, class: ErrorClass) -> u64 {
+        self.classes
+            .iter()
+            .filter(|(c, _)| *c == class)
+            .flat_map(|(_, v)| v)
+            .map(|r| (r * self.bucket_s).round() as u64)
+            .sum()
+    }
+}
+
+/// The classes that count as failures (DESIGN §3), in the order the chart stacks them;
+/// `aborted` (Stop) is not a failure.
+pub const FAILURE_CLASSES: [ErrorClass; 5] = [
+    ErrorClass::Http,
+    ErrorClass::Timeout,
+    ErrorClass::Network,
+    ErrorClass::Parse,
+    ErrorClass::StreamError,
+];
+
+/// Failures per second by class, each counted in the bucket of its end, over the buckets of
+/// [`activity_over_time`] (the run up to `now_ms` or its last end), so the two charts share
+/// a time axis. Warm-ups are left out, as in the table's error counts; `stats` (the stage
+/// figures) give how many failures past the sample ceiling the chart cannot draw. No class
+/// failed: no series, however long the run.
+pub fn errors_over_time<S: Borrow<Sample>>(
+    samples: impl IntoIterator<Item = S> + Clone,
+    stats: &[StageStats],
+    now_ms: f64,
+) -> ErrorsOverTime {
+    // The span as `activity_over_time` takes it: the last end (every sample) or now.
+    let last_end = samples
+        .clone()
+        .into_iter()
+        .map(|s| s.borrow().end_ms)
+        .filter(|t| t.is_finite())
+        .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
+    let now = if now_ms.is_finite() { now_ms } else { 0.0 };
+    let (bucket_s, n) = match last_end.map(|e| e.max(now)).filter(|&e| e > 0.0) {
+        Some(span_ms) => buckets(span_ms),
+        None => (BUCKET_STEPS_S[0], 0),
+    };
+    let w = bucket_s * 1000.0;
+    let mut per_class: Vec<Vec<f64>> = vec![vec![0.0; n]; FAILURE_CLASSES.len()];
+    let mut drawn = 0u64;
+    for s in samples {
+        let s = s.borrow();
+        let Some(class) = s.error_class else { continue };
+        let Some(k) = FAILURE_CLASSES.iter().position(|c| *c == class) else {
+            continue;
+        };
+        if s.warmup || !s.end_ms.is_finite() || n == 0 {
+            continue;
+        }
+        let i = ((s.end_ms.max(0.0) / w) as usize).min(n - 1);
+        if let Some(b) = per_class.get_mut(k).and_then(|v| v.get_mut(i)) {
+            *b += 1.0 / bucket_s;
+            drawn += 1;
+        }
+    }
+    let counted: u64 = stats
+        .iter()
+        .flat_map(|st| &st.errors)
+        .filter(|e| e.class != ErrorClass::Aborted)
+        .map(|e| e.count)
+        .sum();
+    ErrorsOverTime {
+        bucket_s,
+        classes: FAILURE_CLASSES
+            .into_iter()
+            .zip(per_class)
+            .filter(|(_, v)| v.iter().any(|r| *r > 0.0))
+            .collect(),
+        not_drawn: counted.saturating_sub(drawn),
+    }
+}
+
 /// A stage figure to plot against requested concurrency, such as latency p50.
 pub type StageFigure = fn(&StageStats) -> Option<f64>;
 
@@ -1649,5 +1758,120 @@ mod ceiling_tests {
         );
         assert_eq!(ceiling_note(&plan(vec![stage(1_000_000)])), None);
         assert_eq!(thousands(999), "999");
+    }
+}
+
+#[cfg(test)]
+mod errors_tests {
+    use super::*;
+    use crate::stats::stage_stats;
+    use crate::suite::StageSpec;
+
+    fn ended(end_ms: f64, class: Option<ErrorClass>) -> Sample {
+        Sample {
+            start_ms: 0.0,
+            end_ms,
+            error_class: class,
+            ..Sample::default()
+        }
+    }
+
+    fn spec() -> StageSpec {
+        StageSpec {
+            name: "s".into(),
+            concurrency: 2,
+            requests: 10,
+            rate: None,
+        }
+    }
+
+    #[test]
+    fn errors_by_class_in_hand_worked_bins() {
+        let mut warm = ended(50.0, Some(ErrorClass::Http));
+        warm.warmup = true;
+        let samples = vec![
+            ended(300.0, None),
+            ended(250.0, Some(ErrorClass::Http)),
+            ended(450.0, Some(ErrorClass::Timeout)),
+            ended(480.0, Some(ErrorClass::Http)),
+            // Stop is not a failure; a warm-up is in no figure.
+            ended(490.0, Some(ErrorClass::Aborted)),
+            warm,
+            ended(1150.0, Some(ErrorClass::StreamError)),
+        ];
+        let stats = vec![stage_stats(0, &spec(), &samples)];
+        let e = errors_over_time(&samples, &stats, 0.0);
+        // Last end 1150 ms: 1.15 s ÷ 0.1 s = 11.5 → 12 buckets of 100 ms. One failure in a
+        // 0.1 s bucket is 10 failures/s: http ends at 250 (bucket 2) and 480 (4), timeout at
+        // 450 (4), stream-error at 1150 (11). Network and parse never failed: no series.
+        assert_eq!(e.bucket_s, 0.1);
+        assert_eq!(e.buckets(), 12);
+        let at = |pairs: &[(usize, f64)]| {
+            let mut v = vec![0.0; 12];
+            for &(i, r) in pairs {
+                v[i] = r;
+            }
+            v
+        };
+        assert_eq!(
+            e.classes,
+            vec![
+                (ErrorClass::Http, at(&[(2, 10.0), (4, 10.0)])),
+                (ErrorClass::Timeout, at(&[(4, 10.0)])),
+                (ErrorClass::StreamError, at(&[(11, 10.0)])),
+            ]
+        );
+        // Bucket 4 stacks http on timeout: 20/s.
+        assert_eq!(e.tallest(), 20.0);
+        assert_eq!(e.count(ErrorClass::Http), 2);
+        assert_eq!(e.count(ErrorClass::Network), 0);
+        assert_eq!(e.not_drawn, 0);
+        // The same axis as "Requests over time", which counts the same failures (and the
+        // warm-up: the server saw it) as failed/s.
+        let a = activity_over_time(&samples, 0.0);
+        assert_eq!(a.failed_per_s.len(), e.buckets());
+        let stacked: Vec<f64> = (0..12)
+            .map(|i| e.classes.iter().map(|(_, v)| v[i]).sum())
+            .collect();
+        let mut failed = a.failed_per_s.clone();
+        failed[0] -= 10.0; // the warm-up's 500 at 50 ms
+        assert_eq!(stacked, failed);
+    }
+
+    #[test]
+    fn a_live_run_extends_the_axis_and_no_failure_draws_no_series() {
+        let samples = vec![ended(250.0, Some(ErrorClass::Network)), ended(900.0, None)];
+        // Still running at 2 s: 20 buckets of 100 ms, the last 10 empty.
+        let e = errors_over_time(&samples, &[], 2000.0);
+        assert_eq!((e.bucket_s, e.buckets()), (0.1, 20));
+        assert_eq!(e.classes[0].1[2], 10.0);
+        assert_eq!(e.classes[0].1.iter().sum::<f64>(), 10.0);
+        // 200 s: 2 s buckets (200 of 1 s would be over 120); one failure in 2 s is 0.5/s.
+        let e = errors_over_time(&samples, &[], 200_000.0);
+        assert_eq!((e.bucket_s, e.buckets()), (2.0, 100));
+        assert_eq!(e.classes[0].1[0], 0.5);
+        let ok = vec![ended(900.0, None)];
+        assert!(errors_over_time(&ok, &[], 0.0).classes.is_empty());
+        let none = errors_over_time(&[] as &[Sample], &[], 0.0);
+        assert_eq!((none.buckets(), none.tallest()), (0, 0.0));
+    }
+
+    #[test]
+    fn past_the_sample_ceiling_it_says_how_many_failures_it_cannot_draw() {
+        // 5 http failures against a ceiling of 3 kept samples: the stage's summary counts all
+        // 5, the chart places the 3 kept ones and leaves out 2.
+        let mut agg = Aggregator::new(vec![spec()]).with_ceiling(3);
+        for i in 0..5 {
+            agg.push(ended(100.0 * f64::from(i + 1), Some(ErrorClass::Http)));
+        }
+        let stats = agg.stats();
+        assert_eq!(stats[0].errors[0].count, 5);
+        let e = errors_over_time(agg.samples(), &stats, 0.0);
+        // Kept ends 100, 200, 300 ms: span 0.3 s, 3 buckets of 100 ms (the first end, 100 ms,
+        // is the start of bucket 1).
+        assert_eq!(e.buckets(), 3);
+        assert_eq!(e.classes[0].1, vec![0.0, 10.0, 20.0]);
+        assert_eq!(e.count(ErrorClass::Http), 3);
+        assert_eq!(e.not_drawn, 2);
     }
 }

@@ -27,6 +27,8 @@ const LAYERS: &[&[&str]] = &[
     // hand-off files: the test written for Locust and k6. How a test leaves the page (share
     // link, saved form): it reads the config.
     &["views", "handoff", "share"],
+    // The run as Markdown: the stage figures, verdicts and the fidelity warnings of `views`.
+    &["summary_md"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
