@@ -61,7 +61,12 @@ impl AppState {
                 0.0
             };
             let progress = Progress {
-                figures: stampede_engine::progress(&s.agg, s.current_stage, &in_flight),
+                figures: stampede_engine::progress(
+                    &s.agg,
+                    s.current_stage,
+                    now_ms() - s.stage_started_at,
+                    &in_flight,
+                ),
                 elapsed_ms,
             };
             (stats, progress)
@@ -190,8 +195,10 @@ impl AppState {
         match event {
             Event::Sample(sample) => self.session.update_value(|s| s.agg.push(*sample)),
             Event::StageStarted { stage, .. } => {
-                self.session
-                    .update_value(|s| s.current_stage = Some(stage as usize));
+                self.session.update_value(|s| {
+                    s.current_stage = Some(stage as usize);
+                    s.stage_started_at = now_ms();
+                });
                 self.publish();
             }
             Event::Protocol {

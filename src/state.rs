@@ -76,6 +76,8 @@ pub struct Session {
     pub ticker: Option<Interval>,
     pub imported: Option<Report>,
     pub current_stage: Option<usize>,
+    /// When (page clock) the current stage started: a stage by time shows its clock.
+    pub stage_started_at: f64,
     /// Final statistics of the stages already finished in this run.
     pub finished: Vec<StageStats>,
     /// When the last snapshot was published and what it cost, to throttle huge stages.

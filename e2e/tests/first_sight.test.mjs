@@ -185,7 +185,11 @@ test('the custom-stage editor fits its column at 1,366 px', async () => {
   await page.setViewportSize({ width: 1366, height: 900 });
   await configure(page, {
     endpoint: mock.url,
-    stages: [{ concurrency: 2, requests: 10 }, { concurrency: 5, requests: 20, rate: 10, poisson: true }],
+    stages: [
+      { concurrency: 2, requests: 10 },
+      { concurrency: 5, requests: 20, rate: 10, poisson: true },
+      { concurrency: 8, duration: 60, rampFrom: 1 },
+    ],
   });
   const fit = await page.evaluate(() => {
     const t = document.querySelector('table.stages');

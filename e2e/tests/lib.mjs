@@ -127,7 +127,8 @@ export async function openApp(browser, appUrl, { ignoreHTTPSErrors = false, devi
 
 /**
  * Fill the form through its labelled controls. `stages` ([{ concurrency, requests, rate?,
- * poisson? }, …]) selects the Custom suite with those stages.
+ * poisson? }, or { concurrency, duration, rampFrom?, rate? } for a stage by time, …]) selects
+ * the Custom suite with those stages.
  */
 export async function configure(page, {
   endpoint, suite = 'quick', apiKey, headers, aliases, warmup, timeout, stages,
@@ -229,7 +230,13 @@ export async function customStages(page, stages) {
     await page.getByRole('button', { name: 'Add stage' }).click();
   }
   for (const [i, st] of stages.entries()) {
-    for (const [label, value] of [['concurrency', st.concurrency], ['requests', st.requests], ['rate', st.rate ?? '']]) {
+    // A stage by time ({ duration, rampFrom? }) instead of a request count.
+    const byTime = st.duration !== undefined;
+    await page.getByLabel(`Stage ${i + 1} runs for`).selectOption(byTime ? 'duration' : 'requests');
+    const length = byTime
+      ? [['duration', st.duration], ['ramp from', st.rampFrom ?? '']]
+      : [['requests', st.requests]];
+    for (const [label, value] of [['concurrency', st.concurrency], ...length, ['rate', st.rate ?? '']]) {
       const input = page.getByLabel(`Stage ${i + 1} ${label}`);
       await input.fill(String(value));
       await input.press('Tab');

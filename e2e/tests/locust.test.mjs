@@ -212,6 +212,74 @@ test('Export Locust file: a streamed test reports TTFT per stage and failures by
   }
 });
 
+test('Export Locust file: stages by time run for their duration, a ramp reaches its target', async (t) => {
+  const mock = await startMock(['--latency-ms', '50']);
+  try {
+    const { text } = await exported('Export Locust file', {
+      endpoint: mock.url, preset: 'seed', stages: [{ concurrency: 3, duration: 3 }, { concurrency: 4, duration: 3, rampFrom: 1 }],
+    });
+    assert.match(text, /"duration_s": 3, "ramp_from": 1,/);
+    const run = await runDistributed(text);
+    assert.match(run.log, /Shape test stopping/, 'the stages ended the run, not --run-time');
+    assert.equal(run.code, 0, run.log.slice(-3000));
+    const stats = await mock.stats();
+    const rows = run.stats.filter((r) => r.Type === 'POST');
+    assert.deepEqual(rows.map((r) => [r.Name.slice(0, 3), r['Failure Count']]), [['1. ', '0'], ['2. ', '0']]);
+    // Every request Locust counted reached the mock, and no more; the ramp's last level (4)
+    // was in flight at once, never more.
+    assert.equal(rows.reduce((n, r) => n + Number(r['Request Count']), 0), stats.requests);
+    assert.equal(stats.max_in_flight, 4);
+    t.diagnostic(`mock: ${stats.requests} requests, max ${stats.max_in_flight} in flight; Locust: ${rows.map((r) => `${r.Name} ${r['Request Count']}`).join(', ')}`);
+  } finally {
+    mock.stop();
+  }
+});
+
+/** The k6 script's `options`, evaluated with k6's modules stubbed (no request is made). */
+async function k6Options(text) {
+  const stubs = {
+    'k6/http': 'const http = {};',
+    'k6/execution': 'const exec = {};',
+    'k6/metrics': 'class Counter { add() {} } class Trend { add() {} }',
+    'k6/x/sse': 'const sse = {};',
+  };
+  let source = text;
+  for (const [module, stub] of Object.entries(stubs)) source = source.replace(new RegExp(`^import .* from '${module}';$`, 'm'), stub);
+  globalThis.__ENV = { ...SECRETS_ENV };
+  try {
+    return (await import(`data:text/javascript;base64,${Buffer.from(source).toString('base64')}`)).options;
+  } finally {
+    delete globalThis.__ENV;
+  }
+}
+
+test('Export k6 script: stages by time become k6 executors for their duration, ramps ramping ones', async () => {
+  const { text } = await exported('Export k6 script', {
+    endpoint: 'http://127.0.0.1:9', preset: 'seed',
+    stages: [
+      { concurrency: 3, duration: 10 },
+      { concurrency: 8, duration: 20, rampFrom: 2 },
+      { concurrency: 10, duration: 30, rate: 12.5 },
+      { concurrency: 10, duration: 40, rate: 20, rampFrom: 0.5 },
+    ],
+  });
+  const { stage_1: flat, stage_2: ramp, stage_3: rate, stage_4: rateRamp } = (await k6Options(text)).scenarios;
+  // Each stage starts after the one before plus the 30 s timeout for its last requests.
+  assert.deepEqual([flat.executor, flat.vus, flat.duration, flat.startTime], ['constant-vus', 3, '10000ms', '0ms']);
+  assert.deepEqual(
+    [ramp.executor, ramp.startVUs, ramp.stages, ramp.gracefulRampDown, ramp.startTime],
+    ['ramping-vus', 2, [{ duration: '20000ms', target: 8 }], '30s', '40000ms'],
+  );
+  assert.deepEqual(
+    [rate.executor, rate.rate, rate.timeUnit, rate.duration, rate.maxVUs, rate.startTime],
+    ['constant-arrival-rate', 12500, '1000s', '30000ms', 10, '90000ms'],
+  );
+  assert.deepEqual(
+    [rateRamp.executor, rateRamp.startRate, rateRamp.timeUnit, rateRamp.stages, rateRamp.maxVUs, rateRamp.startTime],
+    ['ramping-arrival-rate', 500, '1000s', [{ duration: '40000ms', target: 20000 }], 10, '150000ms'],
+  );
+});
+
 test('Export k6 script: parses as an ES module; with k6 stubbed, plans the stages and reads a stream as Stampede does', async () => {
   const { name, text } = await exported('Export k6 script', {
     endpoint: 'http://127.0.0.1:9', preset: 'openai-chat-stream',

@@ -6,12 +6,9 @@ use stampede_engine::{fix_fields, headline, Command};
 
 use crate::state::{AppState, Phase, Shown};
 
-fn pct(done: u64, total: u64) -> f64 {
-    if total == 0 {
-        0.0
-    } else {
-        100.0 * done as f64 / total as f64
-    }
+/// A progress bar's value from a fraction the engine computed.
+fn percent(fraction: f64) -> f64 {
+    100.0 * fraction
 }
 
 #[component]
@@ -60,17 +57,24 @@ pub fn RunBar() -> impl IntoView {
             </Show>
             {move || blocked().map(|m| view! { <p class="field-error run-blocked" id="run-blocked">{m}</p> })}
             {move || failed().map(|h| view! { <p class="headline" id="run-headline" role="alert">{h}</p> })}
-            <Show when=move || state.phase.get() != Phase::Idle && p.with(|p| p.figures.total > 0)>
+            <Show when=move || state.phase.get() != Phase::Idle && p.with(|p| p.figures.total > 0 || p.figures.timed)>
                 <div class="progress">
                     <label>
-                        {move || p.with(|p| { let f = &p.figures; format!("Stage {}: {} — {} / {}",
-                            f.stage.map_or(0, |s| s + 1), f.stage_name, f.stage_done, f.stage_total) })}
-                        <progress max="100" value=move || p.with(|p| pct(p.figures.stage_done, p.figures.stage_total))></progress>
+                        {move || p.with(|p| { let f = &p.figures; match f.stage_clock {
+                            Some((elapsed, duration)) => format!("Stage {}: {} — {} requests, {elapsed:.0} / {duration} s",
+                                f.stage.map_or(0, |s| s + 1), f.stage_name, f.stage_done),
+                            None => format!("Stage {}: {} — {} / {}",
+                                f.stage.map_or(0, |s| s + 1), f.stage_name, f.stage_done, f.stage_total),
+                        } })}
+                        <progress max="100" value=move || p.with(|p| percent(p.figures.stage_fraction))></progress>
                     </label>
                     <label>
-                        {move || p.with(|p| format!("Run: {} / {} requests, {:.1} s",
-                            p.figures.done, p.figures.total, p.elapsed_ms / 1000.0))}
-                        <progress id="run-progress" max="100" value=move || p.with(|p| pct(p.figures.done, p.figures.total))></progress>
+                        {move || p.with(|p| if p.figures.timed {
+                            format!("Run: {} requests, {:.1} s", p.figures.done, p.elapsed_ms / 1000.0)
+                        } else {
+                            format!("Run: {} / {} requests, {:.1} s", p.figures.done, p.figures.total, p.elapsed_ms / 1000.0)
+                        })}
+                        <progress id="run-progress" max="100" value=move || p.with(|p| percent(p.figures.run_fraction))></progress>
                     </label>
                     <p class="in-flight" id="in-flight">
                         {move || p.with(|p| {

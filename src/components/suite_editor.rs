@@ -1,4 +1,5 @@
-//! Which stages to run: a seed suite, or custom concurrency × requests stages.
+//! Which stages to run: a seed suite, or custom stages by request count or by time (with an
+//! optional ramp).
 
 use leptos::prelude::*;
 use stampede_engine::{default_stage_name, Field, StageSpec, Suite};
@@ -14,10 +15,18 @@ pub fn SuiteEditor() -> impl IntoView {
     let custom = move || suite() == Suite::Custom;
     let total = move || {
         cfg.with(|c| {
-            c.stages()
+            let stages = c.stages();
+            let requests: u64 = stages.iter().map(|s| u64::from(s.requests)).sum();
+            let seconds: u64 = stages
                 .iter()
-                .map(|s| u64::from(s.requests))
-                .sum::<u64>()
+                .filter_map(|s| s.duration_s)
+                .map(u64::from)
+                .sum();
+            match seconds {
+                0 => format!("{requests} requests in total"),
+                s if requests == 0 => format!("{s} s in total"),
+                s => format!("{requests} requests and {s} s in total"),
+            }
         })
     };
 
@@ -40,7 +49,7 @@ pub fn SuiteEditor() -> impl IntoView {
                 <thead><tr>
                     <th>"Stage"</th>
                     <th title="Closed loop: keep this many in flight. Rate stage: the cap on requests in flight (arrivals beyond it are dropped and counted).">"Concurrency / cap"</th>
-                    <th>"Requests"</th>
+                    <th title="Requests: send this many. Duration: start requests for this many seconds; those in flight at the end finish and count. Ramp from: concurrency (or rate) at the start, going linearly to the stage's over the duration.">"Requests / duration"</th>
                     <th title="Empty: closed loop. A number: open loop, requests start on schedule at this rate whatever the responses do.">"Rate (req/s)"</th>
                     <th></th>
                 </tr></thead>
@@ -57,11 +66,11 @@ pub fn SuiteEditor() -> impl IntoView {
                 <button type="button" class="secondary" on:click=move |_| cfg.update(|c| {
                     let i = c.custom_stages.len();
                     let concurrency = c.custom_stages.last().map_or(2, |s| s.concurrency.saturating_mul(2).min(1000));
-                    c.custom_stages.push(StageSpec { name: default_stage_name(i), concurrency, requests: 20, rate: None });
+                    c.custom_stages.push(StageSpec { name: default_stage_name(i), concurrency, requests: 20, rate: None, duration_s: None, ramp_from: None });
                 })>"Add stage"</button>
             </Show>
             <FieldMessage field=Field::Stages id="stages-error" />
-            <p class="hint">{move || format!("{} requests in total", total())}</p>
+            <p class="hint">{total}</p>
         </fieldset>
     }
 }
@@ -87,12 +96,15 @@ fn StageRow(state: AppState, index: usize, stage: StageSpec, editable: bool) -> 
     };
     if !editable {
         return view! {
-            <tr><td>{stage.name}</td><td class="num">{stage.concurrency}</td><td class="num">{stage.requests}</td><td>"closed loop"</td><td></td></tr>
+            <tr><td>{stage.name.clone()}</td><td class="num">{stage.concurrency}</td><td class="num">{stage.length_label()}</td><td>"closed loop"</td><td></td></tr>
         }
         .into_any();
     }
     let invalid = move |f: Field| state.error(f).is_some();
     let (concurrency, requests) = (stage.concurrency, stage.requests);
+    let duration = stage.duration_s.unwrap_or(0);
+    let by_time = stage.duration_s.is_some();
+    let ramp = stage.ramp_from.map(|r| r.to_string()).unwrap_or_default();
     let rate = stage
         .rate
         .as_ref()
@@ -117,12 +129,36 @@ fn StageRow(state: AppState, index: usize, stage: StageSpec, editable: bool) -> 
                 <FieldMessage field=Field::StageConcurrency(index) id=error("concurrency") />
             </td>
             <td>
-                <input type="text" inputmode="numeric" spellcheck="false" id=id("requests") aria-label=format!("Stage {} requests", index + 1)
-                    aria-invalid=move || invalid(Field::StageRequests(index)).to_string()
-                    aria-describedby=error("requests")
-                    prop:value=move || state.number_text(Field::StageRequests(index), || requests.to_string())
-                    on:change=move |ev| state.type_number(Field::StageRequests(index), event_target_value(&ev)) />
-                <FieldMessage field=Field::StageRequests(index) id=error("requests") />
+                <select id=id("length") aria-label=format!("Stage {} runs for", index + 1)
+                    on:change=move |ev| { let t = event_target_value(&ev) == "duration"; cfg.update(|c| c.set_stage_by_time(index, t)) }>
+                    <option value="requests" selected=!by_time>"requests"</option>
+                    <option value="duration" selected=by_time>"duration (s)"</option>
+                </select>
+                {if by_time {
+                    view! {
+                        <input type="text" inputmode="numeric" spellcheck="false" id=id("duration") aria-label=format!("Stage {} duration", index + 1)
+                            aria-invalid=move || invalid(Field::StageDuration(index)).to_string()
+                            aria-describedby=error("duration")
+                            prop:value=move || state.number_text(Field::StageDuration(index), || duration.to_string())
+                            on:change=move |ev| state.type_number(Field::StageDuration(index), event_target_value(&ev)) />
+                        <FieldMessage field=Field::StageDuration(index) id=error("duration") />
+                        <input type="text" inputmode="decimal" spellcheck="false" placeholder="ramp from" id=id("ramp") aria-label=format!("Stage {} ramp from", index + 1)
+                            aria-invalid=move || invalid(Field::StageRampFrom(index)).to_string()
+                            aria-describedby=error("ramp")
+                            prop:value=move || state.number_text(Field::StageRampFrom(index), || ramp.clone())
+                            on:change=move |ev| state.type_number(Field::StageRampFrom(index), event_target_value(&ev)) />
+                        <FieldMessage field=Field::StageRampFrom(index) id=error("ramp") />
+                    }.into_any()
+                } else {
+                    view! {
+                        <input type="text" inputmode="numeric" spellcheck="false" id=id("requests") aria-label=format!("Stage {} requests", index + 1)
+                            aria-invalid=move || invalid(Field::StageRequests(index)).to_string()
+                            aria-describedby=error("requests")
+                            prop:value=move || state.number_text(Field::StageRequests(index), || requests.to_string())
+                            on:change=move |ev| state.type_number(Field::StageRequests(index), event_target_value(&ev)) />
+                        <FieldMessage field=Field::StageRequests(index) id=error("requests") />
+                    }.into_any()
+                }}
             </td>
             <td>
                 <input type="text" inputmode="decimal" spellcheck="false" placeholder="closed loop" id=id("rate") aria-label=format!("Stage {} rate", index + 1)
@@ -131,7 +167,10 @@ fn StageRow(state: AppState, index: usize, stage: StageSpec, editable: bool) -> 
                     prop:value=move || state.number_text(Field::StageRate(index), || rate.clone())
                     on:change=move |ev| state.type_number(Field::StageRate(index), event_target_value(&ev)) />
                 {stage.rate.as_ref().map(|r| {
-                    let secs = f64::from(stage.requests) / r.per_s.max(1e-9);
+                    let secs = match stage.duration_s {
+                        Some(d) => f64::from(d),
+                        None => f64::from(stage.requests) / r.per_s.max(1e-9),
+                    };
                     let poisson = r.poisson;
                     view! {
                         <label class="check small">
@@ -162,16 +201,24 @@ mod tests {
 
     #[test]
     fn every_stage_row_has_its_own_ids() {
-        let fields = ["name", "concurrency", "requests", "rate"];
+        let fields = [
+            "name",
+            "concurrency",
+            "requests",
+            "rate",
+            "length",
+            "duration",
+            "ramp",
+        ];
         let mut ids: Vec<String> = (0..3)
             .flat_map(|i| fields.map(|f| stage_input_id(i, f)))
             .collect();
         // Row 0 is "Stage 1" in its labels, so its ids say 1 as well.
         assert_eq!(ids[1], "stage-1-concurrency");
-        assert_eq!(ids[5], "stage-2-concurrency");
+        assert_eq!(ids[8], "stage-2-concurrency");
         let n = ids.len();
         ids.sort();
         ids.dedup();
-        assert_eq!(ids.len(), n, "3 rows × 4 inputs, 12 distinct ids");
+        assert_eq!(ids.len(), n, "3 rows × 7 inputs, 21 distinct ids");
     }
 }

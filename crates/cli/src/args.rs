@@ -17,7 +17,15 @@ Stages (--stages), comma-separated, in order:
                    C in flight (an arrival beyond C is dropped and counted) (10x500@50/s)
   CxN@R/s~poisson  the same with Poisson arrivals (exponential gaps, seed 0);
                    ~poisson:SEED picks the seed (10x500@50/s~poisson:7)
-Example: --stages 2x10,5x20,20x1000@100/s~poisson
+Stages by time: a duration (30s, 2m, 1h) in place of N; requests in flight at the end
+finish and count:
+  CxDs             closed loop for D seconds: keep C in flight (10x30s)
+  A..BxDs          closed ramp: from A to B in flight over D seconds, each of the |B-A|+1
+                   levels held for an equal share of D (2..10x60s)
+  CxDs@R/s         open loop: R per second for D seconds, at most C in flight (50x60s@20/s)
+  CxDs@R0..R/s     open ramp: the rate goes linearly from R0 to R per second over D
+                   (50x60s@5..50/s, also with ~poisson)
+Example: --stages 2x10,5x20,20x1000@100/s~poisson,1..20x2m
 
 Exit codes: 0 the run finished; 1 reserved for SLO failures (SLOs are not in Stampede yet);
 2 bad usage or config (the message names the flag); 130 stopped by Ctrl-C (the partial
@@ -111,7 +119,9 @@ fn usage(flag: &str, message: impl fmt::Display) -> Usage {
     Usage(format!("{flag}: {message}"))
 }
 
-/// One stage of `--stages` (`CxN`, `CxN@R/s`, `CxN@R/s~poisson[:SEED]`) at position `index`.
+/// One stage of `--stages` at position `index`: `CxN` or `CxDURATION` (`10x30s`, `2m`, `1h`),
+/// a closed ramp `A..BxDURATION`, each optionally `@R/s` (open loop; `@R0..R/s` ramps the rate)
+/// and `~poisson[:SEED]`.
 pub fn parse_stage(text: &str, index: usize) -> Result<StageSpec, String> {
     let text = text.trim();
     let bad = |why: &str| format!("stage {} `{text}`: {why}", index + 1);
@@ -119,17 +129,34 @@ pub fn parse_stage(text: &str, index: usize) -> Result<StageSpec, String> {
         Some((c, r)) => (c, Some(r)),
         None => (text, None),
     };
-    let (c, n) = closed
-        .split_once(['x', 'X'])
-        .ok_or_else(|| bad("expected CONCURRENCYxREQUESTS, e.g. 5x20"))?;
+    let (c, n) = closed.split_once(['x', 'X']).ok_or_else(|| {
+        bad("expected CONCURRENCYxREQUESTS or CONCURRENCYxSECONDSs, e.g. 5x20 or 5x30s")
+    })?;
     let number = |s: &str, what: &str| {
         s.trim()
             .replace('_', "")
             .parse::<u32>()
             .map_err(|_| bad(&format!("{what} must be a whole number")))
     };
+    let (ramp_c, c) = match c.split_once("..") {
+        Some((from, to)) => (Some(number(from, "the ramp's start concurrency")?), to),
+        None => (None, c),
+    };
     let concurrency = number(c, "concurrency")?;
-    let requests = number(n, "the request count")?;
+    let n = n.trim();
+    let (requests, duration_s) = match n.char_indices().last() {
+        Some((i, unit @ ('s' | 'm' | 'h'))) => {
+            let scale = match unit {
+                's' => 1,
+                'm' => 60,
+                _ => 3600,
+            };
+            let d = number(&n[..i], "the duration")?;
+            (0, Some(d.saturating_mul(scale)))
+        }
+        _ => (number(n, "the request count")?, None),
+    };
+    let mut ramp_from = ramp_c.map(f64::from);
     let rate = match rate {
         None => None,
         Some(r) => {
@@ -137,12 +164,27 @@ pub fn parse_stage(text: &str, index: usize) -> Result<StageSpec, String> {
                 Some((p, a)) => (p, Some(a)),
                 None => (r, None),
             };
-            let per_s = per
+            let per = per
                 .trim()
                 .strip_suffix("/s")
-                .and_then(|p| p.trim().parse::<f64>().ok())
-                .filter(|p| p.is_finite())
                 .ok_or_else(|| bad("a rate is requests per second, e.g. @50/s"))?;
+            let rate_number = |p: &str| {
+                p.trim()
+                    .parse::<f64>()
+                    .ok()
+                    .filter(|p| p.is_finite())
+                    .ok_or_else(|| bad("a rate is requests per second, e.g. @50/s or @5..50/s"))
+            };
+            let per_s = match per.split_once("..") {
+                Some((from, to)) => {
+                    if ramp_c.is_some() {
+                        return Err(bad("ramp the concurrency or the rate, not both"));
+                    }
+                    ramp_from = Some(rate_number(from)?);
+                    rate_number(to)?
+                }
+                None => rate_number(per)?,
+            };
             let (poisson, seed) = match arrivals.map(str::trim) {
                 None => (false, 0),
                 Some("poisson") => (true, 0),
@@ -166,6 +208,8 @@ pub fn parse_stage(text: &str, index: usize) -> Result<StageSpec, String> {
         concurrency,
         requests,
         rate,
+        duration_s,
+        ramp_from,
     })
 }
 
@@ -323,7 +367,9 @@ pub fn flag_for(field: Field) -> String {
         Field::StageName(i)
         | Field::StageConcurrency(i)
         | Field::StageRequests(i)
-        | Field::StageRate(i) => format!("--stages (stage {})", i + 1),
+        | Field::StageRate(i)
+        | Field::StageDuration(i)
+        | Field::StageRampFrom(i) => format!("--stages (stage {})", i + 1),
         // Only a --config file sets the Custom preset's request shape.
         Field::Method => "--config (custom.method)".into(),
         Field::BodyTemplate => "--config (custom.body_template)".into(),
@@ -366,8 +412,24 @@ mod tests {
         assert_eq!((r.per_s, r.poisson, r.seed), (2.5, true, 0));
         let r = parse_stage("10X1_000@50/s~poisson:7", 0).unwrap();
         assert_eq!((r.requests, r.rate.unwrap().seed), (1000, 7));
+        let t = parse_stage("10x30s", 0).unwrap();
+        assert_eq!(
+            (t.concurrency, t.requests, t.duration_s, t.ramp_from),
+            (10, 0, Some(30), None)
+        );
+        let t = parse_stage("2..10x2m", 0).unwrap();
+        assert_eq!(
+            (t.concurrency, t.duration_s, t.ramp_from, t.rate),
+            (10, Some(120), Some(2.0), None)
+        );
+        let t = parse_stage("50x1h@5..50/s~poisson:3", 0).unwrap();
+        assert_eq!((t.duration_s, t.ramp_from), (Some(3600), Some(5.0)));
+        let r = t.rate.unwrap();
+        assert_eq!((r.per_s, r.poisson, r.seed), (50.0, true, 3));
         for (bad, why) in [
             ("5", "CONCURRENCYxREQUESTS"),
+            ("5xs", "duration"),
+            ("1..5x10s@1..2/s", "not both"),
             ("ax5", "concurrency"),
             ("5x-1", "request count"),
             ("5x5@50", "requests per second"),

@@ -37,6 +37,21 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 /// The exit code of a run stopped by Ctrl-C: 128 + SIGINT, as shells report it.
 const STOPPED: u8 = 130;
 
+/// "170 requests", "60 s", or "50 requests + 60 s" for a plan with stages by time.
+fn plan_length(stages: &[stampede_engine::StageSpec]) -> String {
+    let requests: u64 = stages.iter().map(|s| u64::from(s.requests)).sum();
+    let seconds: u64 = stages
+        .iter()
+        .filter_map(|s| s.duration_s)
+        .map(u64::from)
+        .sum();
+    match (requests, seconds) {
+        (r, 0) => format!("{r} requests"),
+        (0, s) => format!("{s} s"),
+        (r, s) => format!("{r} requests + {s} s"),
+    }
+}
+
 fn main() -> ExitCode {
     // clap prints its own usage errors and exits 2; --help and --version exit 0.
     let cli = Cli::parse();
@@ -86,15 +101,12 @@ fn run(cli: &Cli) -> Result<ExitCode, Usage> {
     let created_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
     let started = Instant::now();
     println!(
-        "Stampede {VERSION}: {} {} ({}), {} stage(s), {} requests",
+        "Stampede {VERSION}: {} {} ({}), {} stage(s), {}",
         plan.shape().method,
         plan.urls().join(", "),
         config.preset.id(),
         plan.stages().len(),
-        plan.stages()
-            .iter()
-            .map(|s| u64::from(s.requests))
-            .sum::<u64>()
+        plan_length(plan.stages())
     );
     let local = tokio::task::LocalSet::new();
     let (agg, stopped) = local.block_on(&runtime, drive(&plan, NativeTransport::new(client)));

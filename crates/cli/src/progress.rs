@@ -35,35 +35,37 @@ impl Progress {
         self.done = 0;
         self.total = u64::from(spec.requests) + u64::from(warmups);
         self.last_line = Instant::now();
-        let shape = match &spec.rate {
-            Some(r) => format!(
-                "{} requests/s, at most {} in flight",
-                r.per_s, spec.concurrency
-            ),
-            None => format!("concurrency {}", spec.concurrency),
-        };
+        let shape = spec.shape_label();
         let warm = if warmups > 0 {
             format!(" (+{warmups} warm-up)")
         } else {
             String::new()
         };
         let title = format!(
-            "stage {}/{}: {}, {shape}, {} requests{warm}",
+            "stage {}/{}: {}, {shape}, {}{warm}",
             index + 1,
             self.stages,
             spec.name,
-            spec.requests
+            spec.length_label()
         );
         if !self.terminal {
             eprintln!("{title}");
             return;
         }
-        let bar = ProgressBar::new(self.total);
-        let style = ProgressStyle::with_template(
-            "{prefix} [{bar:24}] {pos}/{len} {per_sec} {elapsed} {msg}",
-        )
-        .map(|s| s.progress_chars("=> "))
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        // A stage by time has no count to fill: its bar shows requests done and the clock.
+        let (bar, template) = match spec.duration_s {
+            Some(d) => (
+                ProgressBar::new_spinner(),
+                format!("{{prefix}} {{spinner}} {{pos}} done {{per_sec}} {{elapsed}}/{d}s {{msg}}"),
+            ),
+            None => (
+                ProgressBar::new(self.total),
+                "{prefix} [{bar:24}] {pos}/{len} {per_sec} {elapsed} {msg}".to_string(),
+            ),
+        };
+        let style = ProgressStyle::with_template(&template)
+            .map(|s| s.progress_chars("=> "))
+            .unwrap_or_else(|_| ProgressStyle::default_bar());
         bar.set_style(style);
         bar.set_prefix(format!("stage {}/{}", index + 1, self.stages));
         bar.println(title);

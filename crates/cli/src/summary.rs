@@ -17,18 +17,23 @@ fn rate(v: Option<f64>) -> String {
 /// requests/s, tokens/s and errors, with p90/p95/p99 and (for streams) TTFT added.
 pub fn stage_text(st: &StageStats) -> String {
     let mut t = String::new();
+    let from = |to: String| match st.ramp_from {
+        Some(f) => format!("{f} → {to}"),
+        None => to,
+    };
     let kind = match st.requested_rate_per_s {
         Some(r) => format!(
-            "{r} requests/s, at most {} in flight",
+            "{} requests/s, at most {} in flight",
+            from(r.to_string()),
             st.requested_concurrency
         ),
-        None => format!("concurrency {}", st.requested_concurrency),
+        None => format!("concurrency {}", from(st.requested_concurrency.to_string())),
     };
-    let _ = writeln!(
-        t,
-        "=== {} ({kind}, {} requests) ===",
-        st.name, st.planned_requests
-    );
+    let length = match st.planned_duration_s {
+        Some(d) => format!("{d} s"),
+        None => format!("{} requests", st.planned_requests),
+    };
+    let _ = writeln!(t, "=== {} ({kind}, {length}) ===", st.name);
     let mut lines: Vec<(&str, String)> = Vec::new();
     let mut line = |label, value| lines.push((label, value));
     line("Total requests", st.completed.to_string());
@@ -168,6 +173,8 @@ mod tests {
     /// Stage of four requests of 10, 20, 30, 40 ms started together: 12 tokens each.
     fn stage() -> StageStats {
         let spec = StageSpec {
+            duration_s: None,
+            ramp_from: None,
             name: "Low Concurrency Test".into(),
             concurrency: 4,
             requests: 4,

@@ -11,6 +11,8 @@ use stampede_engine::{
 fn main() {
     const N: u64 = 1_000_000;
     let spec = StageSpec {
+        duration_s: None,
+        ramp_from: None,
         name: "bench".into(),
         concurrency: 100,
         requests: N as u32,

@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::HTTP1_CONNECTIONS;
 use crate::plan::{
-    check_header, check_header_template, check_url, Plan, PlanParts, MAX_CONCURRENCY, MAX_RATE,
-    MAX_REQUESTS, MAX_STAGES, MAX_TIMEOUT_S, MAX_TOKENS, METHODS, MIN_RATE,
+    check_header, check_header_template, check_length, check_ramp, check_url, Plan, PlanParts,
+    MAX_CONCURRENCY, MAX_RATE, MAX_STAGES, MAX_TIMEOUT_S, MAX_TOKENS, METHODS, MIN_RATE,
 };
 use crate::preset::{Preset, RequestShape};
 use crate::secrets::{self, REDACTED};
@@ -96,6 +96,10 @@ pub enum Field {
     StageConcurrency(usize),
     StageRequests(usize),
     StageRate(usize),
+    /// Seconds of a stage by time.
+    StageDuration(usize),
+    /// The start of a stage's ramp.
+    StageRampFrom(usize),
     Aliases,
     Warmup,
     ApiKey,
@@ -127,6 +131,8 @@ impl Field {
             Field::StageConcurrency(i) => stage(i, "concurrency"),
             Field::StageRequests(i) => stage(i, "requests"),
             Field::StageRate(i) => stage(i, "rate"),
+            Field::StageDuration(i) => stage(i, "duration"),
+            Field::StageRampFrom(i) => stage(i, "ramp from"),
             Field::Slo(m) => m.label(),
         }
     }
@@ -144,6 +150,8 @@ impl Field {
             Field::StageConcurrency(i) => shift(i, Field::StageConcurrency),
             Field::StageRequests(i) => shift(i, Field::StageRequests),
             Field::StageRate(i) => shift(i, Field::StageRate),
+            Field::StageDuration(i) => shift(i, Field::StageDuration),
+            Field::StageRampFrom(i) => shift(i, Field::StageRampFrom),
             other => Some(other),
         }
     }
@@ -169,7 +177,10 @@ impl Field {
             Field::StageName(i) => (14, i, 0),
             Field::StageConcurrency(i) => (14, i, 1),
             Field::StageRequests(i) => (14, i, 2),
+            // Duration takes the place of the request count in a stage by time.
+            Field::StageDuration(i) => (14, i, 2),
             Field::StageRate(i) => (14, i, 3),
+            Field::StageRampFrom(i) => (14, i, 4),
             Field::Stages => (15, 0, 0),
             Field::Slo(m) => (
                 16,
@@ -418,6 +429,24 @@ impl RunConfig {
         ))
     }
 
+    /// Make custom stage `i` a stage by time (`by_time`: it keeps or gets a duration, default
+    /// 60 s) or by request count (it keeps or gets a count, default 20, and loses its ramp).
+    pub fn set_stage_by_time(&mut self, i: usize, by_time: bool) {
+        let Some(s) = self.custom_stages.get_mut(i) else {
+            return;
+        };
+        if by_time {
+            s.duration_s = s.duration_s.or(Some(60));
+            s.requests = 0;
+        } else {
+            s.duration_s = None;
+            s.ramp_from = None;
+            if s.requests == 0 {
+                s.requests = 20;
+            }
+        }
+    }
+
     /// Set the number field `field` from the text typed in it, if the text is a valid number;
     /// otherwise leave the config as it was and say why. Stage fields change the Custom suite's
     /// stages (the only editable ones).
@@ -454,6 +483,17 @@ impl RunConfig {
                     seed,
                 });
             }
+            Field::StageDuration(i) => {
+                let v = parse_whole(text)?;
+                let s = stage(self, i)?;
+                s.duration_s = Some(v);
+                s.requests = 0;
+            }
+            Field::StageRampFrom(i) => {
+                let v = parse_rate(text)
+                    .map_err(|m| m.replace("requests per second", "where the ramp starts"))?;
+                stage(self, i)?.ramp_from = v;
+            }
             Field::Slo(m) => self.slo.set(m, parse_threshold(text)?),
             other => return Err(format!("{} is not a number field", other.label())),
         }
@@ -466,9 +506,16 @@ impl RunConfig {
     /// number the user did not type. Stage texts count only while their row is on screen (the
     /// Custom suite, an existing stage).
     pub fn validate_typed(&self, typed: &[(Field, String)]) -> Result<Plan, Vec<FieldError>> {
+        let row = |i: usize| {
+            (self.suite == Suite::Custom)
+                .then(|| self.custom_stages.get(i))
+                .flatten()
+        };
         let on_screen = |f: Field| match f {
-            Field::StageConcurrency(i) | Field::StageRequests(i) | Field::StageRate(i) => {
-                self.suite == Suite::Custom && i < self.custom_stages.len()
+            Field::StageConcurrency(i) | Field::StageRate(i) => row(i).is_some(),
+            Field::StageRequests(i) => row(i).is_some_and(|s| s.duration_s.is_none()),
+            Field::StageDuration(i) | Field::StageRampFrom(i) => {
+                row(i).is_some_and(|s| s.duration_s.is_some())
             }
             _ => true,
         };
@@ -660,11 +707,15 @@ impl RunConfig {
                     format!("concurrency must be between 1 and {MAX_CONCURRENCY}"),
                 );
             }
-            if !(1..=MAX_REQUESTS).contains(&s.requests) {
-                err(
-                    Field::StageRequests(i),
-                    "requests must be between 1 and 1,000,000".into(),
-                );
+            if let Err(m) = check_length(s) {
+                let field = match s.duration_s {
+                    Some(_) => Field::StageDuration(i),
+                    None => Field::StageRequests(i),
+                };
+                err(field, m);
+            }
+            if let Err(m) = check_ramp(s) {
+                err(Field::StageRampFrom(i), m);
             }
             if let Some(r) = &s.rate {
                 if !(r.per_s.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r.per_s)) {
@@ -805,6 +856,60 @@ mod tests {
     }
 
     #[test]
+    fn a_stage_by_time_is_typed_and_checked_in_its_own_fields() {
+        let mut c = RunConfig {
+            suite: Suite::Custom,
+            ..RunConfig::default()
+        };
+        c.set_stage_by_time(0, true);
+        assert_eq!(
+            (c.custom_stages[0].duration_s, c.custom_stages[0].requests),
+            (Some(60), 0)
+        );
+        assert!(c.validate().is_ok());
+        c.set_number(Field::StageDuration(0), "0").unwrap();
+        assert_eq!(fields(&c), vec![Field::StageDuration(0)]);
+        c.set_number(Field::StageDuration(0), "30").unwrap();
+        c.set_number(Field::StageRampFrom(0), "1.5").unwrap();
+        let e = c.validate().unwrap_err();
+        assert_eq!(e[0].field, Field::StageRampFrom(0));
+        assert!(
+            e[0].message.contains("whole concurrency"),
+            "{}",
+            e[0].message
+        );
+        assert!(c
+            .set_number(Field::StageRampFrom(0), "-1")
+            .unwrap_err()
+            .contains("where the ramp starts"));
+        c.set_number(Field::StageRampFrom(0), "1").unwrap();
+        assert!(c.validate().is_ok());
+        // A request count's typed text does not count while the row runs by time, and back.
+        let typed = [(Field::StageRequests(0), "abc".to_string())];
+        assert!(c.validate_typed(&typed).is_ok());
+        c.set_stage_by_time(0, false);
+        assert_eq!(
+            (
+                c.custom_stages[0].duration_s,
+                c.custom_stages[0].ramp_from,
+                c.custom_stages[0].requests
+            ),
+            (None, None, 20)
+        );
+        assert_eq!(
+            c.validate_typed(&typed).unwrap_err()[0].field,
+            Field::StageRequests(0)
+        );
+        let typed = [(Field::StageDuration(0), "x".to_string())];
+        assert!(c.validate_typed(&typed).is_ok());
+        assert_eq!(Field::StageRampFrom(1).label(), "Stage 2 ramp from");
+        assert_eq!(
+            Field::StageDuration(2).after_removing_stage(1),
+            Some(Field::StageDuration(1))
+        );
+    }
+
+    #[test]
     fn default_config_is_valid_seed_request() {
         let plan = RunConfig::default().validate().unwrap();
         assert_eq!(plan.urls()[0], "http://127.0.0.1:8000/generate");
@@ -845,18 +950,24 @@ mod tests {
             suite: Suite::Custom,
             custom_stages: vec![
                 StageSpec {
+                    duration_s: None,
+                    ramp_from: None,
                     name: "a".into(),
                     concurrency: 0,
                     requests: 1,
                     rate: None,
                 },
                 StageSpec {
+                    duration_s: None,
+                    ramp_from: None,
                     name: "b".into(),
                     concurrency: 1001,
                     requests: 1_000_001,
                     rate: None,
                 },
                 StageSpec {
+                    duration_s: None,
+                    ramp_from: None,
                     name: " ".into(),
                     concurrency: 1000,
                     requests: 1_000_000,

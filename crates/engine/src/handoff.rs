@@ -70,9 +70,12 @@ struct Stage {
     /// Numbered, so two stages of the same name stay apart in Locust's and k6's figures.
     name: String,
     users: u32,
+    /// 0 in a stage by time.
     requests: u32,
     rate: Option<f64>,
     poisson: bool,
+    duration_s: Option<u32>,
+    ramp_from: Option<f64>,
     /// `{{i}}` of the stage's first request as the page numbers them: across the run, warm-ups
     /// included (the files send no warm-ups, so their numbers are skipped).
     first_index: u64,
@@ -164,6 +167,8 @@ impl Test {
                     requests: s.requests,
                     rate: s.rate.as_ref().map(|r| r.per_s),
                     poisson: s.rate.as_ref().is_some_and(|r| r.poisson),
+                    duration_s: s.duration_s,
+                    ramp_from: s.ramp_from.filter(|_| s.duration_s.is_some()),
                     first_index,
                     prompt: seed_prompt(n),
                 }
@@ -203,21 +208,37 @@ impl Test {
     fn summary(&self) -> String {
         let n = self.stages.len();
         format!(
-            "{} · {n} stage{} ({}), {} requests · {} {}",
+            "{} · {n} stage{} ({}), {} · {} {}",
             self.preset,
             if n == 1 { "" } else { "s" },
             self.stages
                 .iter()
-                .map(|s| match s.rate {
-                    Some(r) => format!("{} at {r}/s, cap {}", s.requests, s.users),
-                    None => format!("{}×{}", s.users, s.requests),
-                })
+                .map(Stage::summary)
                 .collect::<Vec<_>>()
                 .join(", "),
-            self.total_requests(),
+            self.length(),
             self.method,
             self.shown_url
         )
+    }
+
+    /// "60 requests", "90 s", or "60 requests + 90 s".
+    fn length(&self) -> String {
+        let seconds: u64 = self
+            .stages
+            .iter()
+            .filter_map(|s| s.duration_s)
+            .map(u64::from)
+            .sum();
+        match (self.total_requests(), seconds) {
+            (r, 0) => format!("{r} requests"),
+            (0, s) => format!("{s} s"),
+            (r, s) => format!("{r} requests + {s} s"),
+        }
+    }
+
+    fn has_timed_stage(&self) -> bool {
+        self.stages.iter().any(|s| s.duration_s.is_some())
     }
 
     fn streams(&self) -> bool {
@@ -284,7 +305,41 @@ impl Test {
                 poisson.join(", ")
             ));
         }
+        if self.has_timed_stage() {
+            notes.push(
+                "A stage by time (duration_s) sends requests until its duration is over; those in \
+                 flight then finish. Its count is known only once it ran, so from it on request \
+                 numbers ({{i}}) are not the page's."
+                    .to_string(),
+            );
+        }
         notes
+    }
+}
+
+impl Stage {
+    /// "2×20", "20 at 5/s, cap 8", "2→10×60 s", "at 1→20/s for 30 s, cap 50".
+    fn summary(&self) -> String {
+        let from = |to: String| match self.ramp_from {
+            Some(f) => format!("{f}→{to}"),
+            None => to,
+        };
+        match (self.rate, self.duration_s) {
+            (Some(r), None) => format!("{} at {r}/s, cap {}", self.requests, self.users),
+            (None, None) => format!("{}×{}", self.users, self.requests),
+            (Some(r), Some(d)) => {
+                format!("at {}/s for {d} s, cap {}", from(r.to_string()), self.users)
+            }
+            (None, Some(d)) => format!("{}×{d} s", from(self.users.to_string())),
+        }
+    }
+
+    fn duration_expr(&self, none: &str) -> String {
+        self.duration_s.map_or(none.to_string(), |d| d.to_string())
+    }
+
+    fn ramp_expr(&self, none: &str) -> String {
+        self.ramp_from.map_or(none.to_string(), |r| r.to_string())
     }
 }
 
@@ -415,6 +470,19 @@ fn python_header(t: &Test) -> String {
             .into(),
         "  timed).".into(),
     ]);
+    if t.has_timed_stage() {
+        lines.extend([
+            "- A stage by time hands out tickets until its duration is over; it ends when those out"
+                .into(),
+            "  have ended. A closed ramp runs its largest number of users and caps the tickets out"
+                .into(),
+            "  at the ramp's level (checked at each request end and each tick, once a second), so a"
+                .into(),
+            "  ramp down lets the excess finish. A rate ramp paces each user through its share of"
+                .into(),
+            "  the ramped schedule.".into(),
+        ]);
+    }
     if t.has_rate_stage() {
         lines.extend([
             "- Rate stages: each user starts a request every users/rate seconds, as Locust's".into(),
@@ -493,11 +561,13 @@ fn python_values(t: &Test) -> String {
         .map(|s| {
             format!(
                 "{{\"name\": {}, \"users\": {}, \"requests\": {}, \"rate\": {}, \
-                 \"first_index\": {}, \"prompt\": {}}}",
+                 \"duration_s\": {}, \"ramp_from\": {}, \"first_index\": {}, \"prompt\": {}}}",
                 quoted(&s.name),
                 s.users,
                 s.requests,
                 s.rate.map_or("None".to_string(), |r| r.to_string()),
+                s.duration_expr("None"),
+                s.ramp_expr("None"),
                 s.first_index,
                 quoted(&s.prompt)
             )
@@ -522,8 +592,9 @@ fn python_values(t: &Test) -> String {
         format!("TOOL_CALLS_POINTER = {}", quoted(&t.tool_calls_pointer)),
         format!("DONE_POINTER = {}", quoted(&t.done_pointer)),
         format!("REQUIRE_TERMINAL = {}", bool_py(t.require_terminal)),
-        "# Stages in order; rate in requests/s (None: closed loop). first_index: the {{i}} of the"
+        "# Stages in order; rate in requests/s (None: closed loop); duration_s: a stage by time;"
             .into(),
+        "# ramp_from: its ramp's start (users or rate). first_index: the {{i}} of the".into(),
         "# stage's first request as the page numbers them.".into(),
         format!("STAGES = {}", list(&stages, "")),
     ]
@@ -574,6 +645,16 @@ fn js_header(t: &Test) -> String {
             .into(),
         "  its requests.".into(),
     ]);
+    if t.has_timed_stage() {
+        lines.extend([
+            "- A stage by time is constant-vus (closed), ramping-vus from the ramp's start with"
+                .into(),
+            "  gracefulRampDown = the timeout (closed ramp), constant-arrival-rate or".into(),
+            "  ramping-arrival-rate (rate, ramped) for its duration. k6 ramps linearly where"
+                .into(),
+            "  Stampede holds each whole concurrency for an equal share of the duration.".into(),
+        ]);
+    }
     if t.has_rate_stage() {
         lines.extend([
             "- A rate stage is a constant-arrival-rate scenario at its rate with maxVUs = its"
@@ -636,11 +717,14 @@ fn js_values(t: &Test) -> String {
         .iter()
         .map(|s| {
             format!(
-                "{{ name: {}, users: {}, requests: {}, rate: {}, first_index: {}, prompt: {} }}",
+                "{{ name: {}, users: {}, requests: {}, rate: {}, duration_s: {}, ramp_from: {}, \
+                 first_index: {}, prompt: {} }}",
                 quoted(&s.name),
                 s.users,
                 s.requests,
                 s.rate.map_or("null".to_string(), |r| r.to_string()),
+                s.duration_expr("null"),
+                s.ramp_expr("null"),
                 s.first_index,
                 quoted(&s.prompt)
             )
@@ -671,8 +755,9 @@ fn js_values(t: &Test) -> String {
         ),
         format!("const DONE_POINTER = {};", quoted(&t.done_pointer)),
         format!("const REQUIRE_TERMINAL = {};", t.require_terminal),
-        "// Stages in order; rate in requests/s (null: closed loop). first_index: the {{i}} of the"
+        "// Stages in order; rate in requests/s (null: closed loop); duration_s: a stage by time;"
             .into(),
+        "// ramp_from: its ramp's start (VUs or rate). first_index: the {{i}} of the".into(),
         "// stage's first request as the page numbers them.".into(),
         format!("const STAGES = {};", list(&stages, "")),
     ]
@@ -688,6 +773,8 @@ mod tests {
 
     fn stage(concurrency: u32, requests: u32, rate: Option<f64>) -> StageSpec {
         StageSpec {
+            duration_s: None,
+            ramp_from: None,
             name: "Stage".into(),
             concurrency,
             requests,
@@ -792,9 +879,38 @@ mod tests {
         assert!(!locustfile(&c).unwrap().contains("Warm-ups are not sent"));
         let py = locustfile(&secret_config()).unwrap();
         assert!(py.contains(
-            "{\"name\": \"2. Stage\", \"users\": 4, \"requests\": 40, \"rate\": None, \"first_index\": 26, \
+            "{\"name\": \"2. Stage\", \"users\": 4, \"requests\": 40, \"rate\": None, \"duration_s\": None, \
+             \"ramp_from\": None, \"first_index\": 26, \
              \"prompt\": \"Explain the concept of artificial intelligence in detail.\"}"
         ));
+    }
+
+    #[test]
+    fn stages_by_time_carry_their_duration_and_ramp_and_say_what_differs() {
+        let timed = |concurrency, d, ramp, rate| StageSpec {
+            duration_s: Some(d),
+            ramp_from: ramp,
+            requests: 0,
+            ..stage(concurrency, 0, rate)
+        };
+        let c = RunConfig {
+            suite: Suite::Custom,
+            custom_stages: vec![timed(3, 10, None, None), timed(8, 20, Some(2.0), Some(5.0))],
+            ..RunConfig::default()
+        };
+        let py = locustfile(&c).unwrap();
+        assert!(py
+            .contains("\"requests\": 0, \"rate\": None, \"duration_s\": 10, \"ramp_from\": None,"));
+        assert!(py.contains("\"rate\": 5, \"duration_s\": 20, \"ramp_from\": 2,"));
+        assert!(py.contains("A closed ramp runs its largest number of users"));
+        assert!(
+            py.contains("(3×10 s, at 2→5/s for 20 s, cap 8), 30 s ·"),
+            "{py}"
+        );
+        assert!(py.contains("request numbers ({{i}}) are not the page's"));
+        let js = k6_script(&c).unwrap();
+        assert!(js.contains("rate: 5, duration_s: 20, ramp_from: 2,"));
+        assert!(js.contains("ramping-vus from the ramp's start"));
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub const MAX_STAGES: usize = 100;
 pub const MAX_TOKENS: u32 = 1_000_000;
 pub const MIN_RATE: f64 = 0.1;
 pub const MAX_RATE: f64 = 10_000.0;
+pub const MIN_DURATION_S: u32 = 1;
+pub const MAX_DURATION_S: u32 = 86_400;
 /// Methods a preset or Custom may use.
 pub const METHODS: [&str; 4] = ["POST", "PUT", "PATCH", "GET"];
 
@@ -76,16 +78,16 @@ impl Plan {
             return Err(format!("a plan has 1 to {MAX_STAGES} stages"));
         }
         for s in &p.stages {
-            if !(1..=MAX_CONCURRENCY).contains(&s.concurrency)
-                || !(1..=MAX_REQUESTS).contains(&s.requests)
-            {
+            if !(1..=MAX_CONCURRENCY).contains(&s.concurrency) {
                 return Err(format!("stage '{}' is out of range", s.name));
             }
+            check_length(s).map_err(|m| format!("stage '{}': {m}", s.name))?;
             if let Some(r) = &s.rate {
                 if !(r.per_s.is_finite() && (MIN_RATE..=MAX_RATE).contains(&r.per_s)) {
                     return Err(format!("stage '{}' has a rate out of range", s.name));
                 }
             }
+            check_ramp(s).map_err(|m| format!("stage '{}': {m}", s.name))?;
         }
         let max_timeout = f64::from(MAX_TIMEOUT_S) * 1000.0;
         if !(p.timeout_ms.is_finite() && p.timeout_ms > 0.0 && p.timeout_ms <= max_timeout) {
@@ -152,7 +154,11 @@ impl Plan {
 
     /// Warm-up requests before stage `stage`.
     pub fn warmup_count(&self, stage: usize) -> u32 {
-        let c = self.parts.stages.get(stage).map_or(0, |s| s.concurrency);
+        // A closed ramp warms up at the concurrency it starts at.
+        let c = self.parts.stages.get(stage).map_or(0, |s| match s.rate {
+            None => s.start_concurrency().max(1),
+            Some(_) => s.concurrency,
+        });
         self.parts.warmup.unwrap_or(c)
     }
 
@@ -193,13 +199,53 @@ impl Plan {
         }
     }
 
-    /// Requests the stages plan, without warm-ups.
+    /// Requests the stages plan, without warm-ups (a stage by time plans none).
     pub fn total_requests(&self) -> u64 {
         self.parts
             .stages
             .iter()
             .map(|s| u64::from(s.requests))
             .sum()
+    }
+}
+
+/// A stage runs for a request count or a duration, exactly one of them, each in range.
+pub fn check_length(s: &StageSpec) -> Result<(), String> {
+    match s.duration_s {
+        None if !(1..=MAX_REQUESTS).contains(&s.requests) => {
+            Err("requests must be between 1 and 1,000,000".into())
+        }
+        Some(d) if !(MIN_DURATION_S..=MAX_DURATION_S).contains(&d) => Err(format!(
+            "the duration must be between {MIN_DURATION_S} s and {MAX_DURATION_S} s (24 h)"
+        )),
+        Some(_) if s.requests != 0 => {
+            Err("a stage runs for a request count or a duration, not both".into())
+        }
+        _ => Ok(()),
+    }
+}
+
+/// A ramp needs a duration; it starts at a whole concurrency (closed) or a rate (open) in range.
+pub fn check_ramp(s: &StageSpec) -> Result<(), String> {
+    let Some(from) = s.ramp_from else {
+        return Ok(());
+    };
+    if s.duration_s.is_none() {
+        return Err("a ramp needs a duration: ramp over the stage's seconds".into());
+    }
+    match &s.rate {
+        None if !(from.is_finite()
+            && from.fract() == 0.0
+            && (0.0..=f64::from(MAX_CONCURRENCY)).contains(&from)) =>
+        {
+            Err(format!(
+                "ramp from a whole concurrency between 0 and {MAX_CONCURRENCY}"
+            ))
+        }
+        Some(_) if !(from.is_finite() && (0.0..=MAX_RATE).contains(&from)) => Err(format!(
+            "ramp from a rate between 0 and {MAX_RATE} requests/s"
+        )),
+        _ => Ok(()),
     }
 }
 
@@ -291,6 +337,8 @@ mod tests {
             max_tokens: 50,
             timeout_ms: 30_000.0,
             stages: vec![StageSpec {
+                duration_s: None,
+                ramp_from: None,
                 name: "s".into(),
                 concurrency: 2,
                 requests: 4,
@@ -299,6 +347,55 @@ mod tests {
             prompts: Vec::new(),
             warmup: None,
         }
+    }
+
+    #[test]
+    fn a_stage_runs_by_count_or_by_time_and_ramps_only_by_time() {
+        let stage = |requests, duration_s, ramp_from, rate: Option<f64>| StageSpec {
+            duration_s,
+            ramp_from,
+            name: "s".into(),
+            concurrency: 4,
+            requests,
+            rate: rate.map(|per_s| crate::suite::RateSpec {
+                per_s,
+                poisson: false,
+                seed: 0,
+            }),
+        };
+        let check = |s: &StageSpec| check_length(s).and(check_ramp(s));
+        assert_eq!(check(&stage(10, None, None, None)), Ok(()));
+        assert_eq!(check(&stage(0, Some(30), Some(1.0), None)), Ok(()));
+        assert_eq!(check(&stage(0, Some(86_400), Some(0.5), Some(5.0))), Ok(()));
+        for (s, why) in [
+            (stage(0, None, None, None), "requests must be between"),
+            (stage(10, Some(30), None, None), "not both"),
+            (stage(0, Some(0), None, None), "between 1 s and 86400 s"),
+            (
+                stage(0, Some(86_401), None, None),
+                "between 1 s and 86400 s",
+            ),
+            (stage(10, None, Some(1.0), None), "a ramp needs a duration"),
+            (stage(0, Some(30), Some(1.5), None), "whole concurrency"),
+            (stage(0, Some(30), Some(1001.0), None), "whole concurrency"),
+            (
+                stage(0, Some(30), Some(f64::NAN), Some(5.0)),
+                "ramp from a rate",
+            ),
+            (
+                stage(0, Some(30), Some(10_001.0), Some(5.0)),
+                "ramp from a rate",
+            ),
+        ] {
+            let e = check(&s).unwrap_err();
+            assert!(e.contains(why), "{s:?}: {e}");
+        }
+        // The plan says the same about a stage from the wire.
+        let mut p = parts();
+        p.stages[0].duration_s = Some(5);
+        assert!(Plan::new(p.clone()).unwrap_err().contains("not both"));
+        p.stages[0].requests = 0;
+        assert!(Plan::new(p).is_ok());
     }
 
     #[test]

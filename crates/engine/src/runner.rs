@@ -18,7 +18,7 @@ use crate::parse;
 use crate::plan::Plan;
 use crate::secrets;
 use crate::store::RESPONSES_PER_STAGE;
-use crate::suite::RateSpec;
+use crate::suite::{RateSpec, StageSpec};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Command {
@@ -127,17 +127,39 @@ impl Slots<'_> {
 }
 
 /// Arrival schedule of an open-loop stage: offsets from the stage start, ms.
+///
+/// The rate may ramp linearly from `r0` to `r1` over a duration `D`: r(t) = r0 + (r1 − r0)·t/D,
+/// so the expected arrivals by `t` are Λ(t) = r0·t + (r1 − r0)·t²/(2D). Arrival k comes when
+/// Λ(t) reaches u_k: k itself for evenly spaced arrivals, a sum of k exponential draws for
+/// Poisson ones (a time-changed unit-rate Poisson process, exact for a varying rate). A stage by
+/// time ends its schedule at `D`.
 struct Arrivals {
+    /// r0, per ms.
     per_ms: f64,
+    /// (r1 − r0)/(2D), per ms²; 0 without a ramp.
+    half_slope: f64,
+    end_ms: Option<f64>,
     poisson: Option<rand::rngs::SmallRng>,
+    /// u of the next arrival.
     next: f64,
 }
 
 impl Arrivals {
-    fn new(rate: &RateSpec) -> Arrivals {
+    fn new(stage: &StageSpec, rate: &RateSpec) -> Arrivals {
         use rand::SeedableRng;
+        let end_ms = stage.duration_ms();
+        let r1 = rate.per_s / 1000.0;
+        let (r0, half_slope) = match (stage.ramp_from, end_ms) {
+            (Some(from), Some(d)) if d > 0.0 => {
+                let r0 = from / 1000.0;
+                (r0, (r1 - r0) / (2.0 * d))
+            }
+            _ => (r1, 0.0),
+        };
         Arrivals {
-            per_ms: rate.per_s / 1000.0,
+            per_ms: r0,
+            half_slope,
+            end_ms,
             poisson: rate
                 .poisson
                 .then(|| rand::rngs::SmallRng::seed_from_u64(rate.seed)),
@@ -145,18 +167,36 @@ impl Arrivals {
         }
     }
 
-    /// The offset of the next arrival; the first is at 0.
-    fn advance(&mut self) -> f64 {
-        let at = self.next;
-        let gap = match &mut self.poisson {
-            None => 1.0 / self.per_ms,
+    /// The offset of the next arrival (the first is at 0), or `None` once the schedule is over.
+    fn advance(&mut self) -> Option<f64> {
+        let u = self.next;
+        self.next += match &mut self.poisson {
+            None => 1.0,
             Some(rng) => {
-                let u: f64 = rand::Rng::random(rng);
-                -(1.0 - u).ln() / self.per_ms
+                let x: f64 = rand::Rng::random(rng);
+                -(1.0 - x).ln()
             }
         };
-        self.next += gap;
-        at
+        // Λ(t) = u: t = u / b at a constant rate, else t = 2u / (b + √(b² + 4au)) (the root
+        // that does not cancel when b is large).
+        let (a, b) = (self.half_slope, self.per_ms);
+        let at = if u == 0.0 {
+            0.0
+        } else if a == 0.0 {
+            u / b
+        } else {
+            let root = (b * b + 4.0 * a * u).sqrt();
+            let t = 2.0 * u / (b + root);
+            // A ramp down to a rate that never reaches `u` within the stage has no root.
+            if !(t.is_finite() && t >= 0.0) {
+                return None;
+            }
+            t
+        };
+        match self.end_ms {
+            Some(end) if at >= end => None,
+            _ => Some(at),
+        }
     }
 }
 
@@ -187,9 +227,14 @@ pub async fn run(
         };
         let cap = stage.concurrency.max(1) as usize;
         let warmups = u64::from(plan.warmup_count(stage_idx));
-        let total = warmups + u64::from(stage.requests);
-        let mut arrivals = stage.rate.as_ref().map(Arrivals::new);
-        let mut next_arrival = arrivals.as_mut().map(|a| a.advance());
+        // A stage by time is bounded by its clock, not a count.
+        let total = match stage.duration_s {
+            Some(_) => u64::MAX,
+            None => warmups + u64::from(stage.requests),
+        };
+        let mut arrivals = stage.rate.as_ref().map(|r| Arrivals::new(stage, r));
+        let mut next_arrival = arrivals.as_mut().and_then(|a| a.advance());
+        // The stage's clock: an open stage's first arrival, a closed one's first measured request.
         let mut stage_start: Option<f64> = None;
         let mut sent: u64 = 0;
         let mut dropped: u64 = 0;
@@ -213,11 +258,33 @@ pub async fn run(
         };
         loop {
             let warmup = sent < warmups;
-            let more = !halted && sent < total;
+            let closed = arrivals.is_none();
+            // A closed stage by time: its cap now, whether it still starts requests, and when
+            // its ramp next changes level (then it waits for that as well as for completions).
+            let (closed_cap, open_clock, next_level) = match stage.duration_ms() {
+                Some(d) if closed && !warmup => {
+                    let now = transport.now_ms();
+                    let t0 = *stage_start.get_or_insert(now);
+                    let elapsed = now - t0;
+                    let next = stage.next_level_change_ms(elapsed).filter(|&t| t < d);
+                    (
+                        stage.concurrency_at(elapsed) as usize,
+                        elapsed < d,
+                        next.map(|t| t0 + t),
+                    )
+                }
+                // Warm-ups of a closed ramp run at its starting level.
+                _ if closed => (stage.start_concurrency().max(1) as usize, true, None),
+                _ => (cap, true, None),
+            };
+            let more = !halted && sent < total && open_clock;
             // Open-loop stages wait for their next arrival once their warm-ups have drained.
-            let scheduled = arrivals.is_some() && more && !warmup;
-            // Warm-ups and closed stages refill to the cap at once; that keeps exactly `c` in flight.
-            if more && (warmup || arrivals.is_none()) && in_flight.len() < cap {
+            let scheduled = !closed && more && !warmup && next_arrival.is_some();
+            let level_wait = closed && more && next_level.is_some();
+            // Warm-ups and closed stages refill to the cap at once; that keeps exactly `c` in
+            // flight. When a ramp lowers the cap, the excess finishes: nothing is aborted.
+            let fill = if closed { closed_cap } else { cap };
+            if more && (warmup || closed) && in_flight.len() < fill {
                 let meta = Meta {
                     index: next_index,
                     target: slots.take(),
@@ -229,59 +296,86 @@ pub async fn run(
                 in_flight.push(start(meta));
                 continue;
             }
-            if in_flight.is_empty() && !scheduled {
+            if in_flight.is_empty() && !scheduled && !level_wait {
                 break;
             }
-            let due = (scheduled && (stage_start.is_some() || in_flight.is_empty())).then(|| {
-                let t0 = *stage_start.get_or_insert_with(|| transport.now_ms());
-                t0 + next_arrival.unwrap_or(0.0)
-            });
-            let mut timer = match due {
-                Some(at) => transport.sleep_until(at).fuse(),
-                None => futures::future::pending().boxed_local().fuse(),
+            let due = if level_wait {
+                next_level
+            } else {
+                (scheduled && (stage_start.is_some() || in_flight.is_empty())).then(|| {
+                    let t0 = *stage_start.get_or_insert_with(|| transport.now_ms());
+                    t0 + next_arrival.unwrap_or(0.0)
+                })
             };
-            futures::select_biased! {
-                cmd = commands.next() => {
-                    if let Some(cmd) = cmd {
-                        halted = true;
-                        stopped |= cmd == Command::Stop;
-                        transport.abort_all();
-                    }
-                }
-                done = in_flight.select_next_some() => {
-                    let (meta, out) = done;
-                    slots.give_back(meta.target);
-                    gauges.requests.borrow_mut().remove(&meta.index);
-                    if let (Some(seen), Some(p)) = (protocols.get_mut(meta.target), &out.protocol) {
-                        if !*seen {
-                            *seen = true;
-                            emit(Event::Protocol { stage: stage_no, target: meta.target as u32, protocol: p.clone() });
+            // An arrival already due (it came due while a response was handled) goes out now,
+            // not after one more timer.
+            let mut fire = !closed && due.is_some_and(|at| at <= transport.now_ms());
+            if !fire {
+                let mut timer = match due {
+                    Some(at) => transport.sleep_until(at).fuse(),
+                    None => futures::future::pending().boxed_local().fuse(),
+                };
+                futures::select_biased! {
+                    cmd = commands.next() => {
+                        if let Some(cmd) = cmd {
+                            halted = true;
+                            stopped |= cmd == Command::Stop;
+                            transport.abort_all();
                         }
                     }
-                    let mut sample = to_sample(plan, stage_no, meta.index, &out, run_start);
-                    sample.target = meta.target as u32;
-                    sample.warmup = meta.warmup;
-                    sample.intended_ms = meta.intended.map(rel);
-                    if sample.response_text.is_some() {
-                        if texts < RESPONSES_PER_STAGE {
-                            texts += 1;
-                        } else {
-                            sample.response_text = None;
+                    done = in_flight.select_next_some() => {
+                        let (meta, out) = done;
+                        slots.give_back(meta.target);
+                        gauges.requests.borrow_mut().remove(&meta.index);
+                        if let (Some(seen), Some(p)) = (protocols.get_mut(meta.target), &out.protocol) {
+                            if !*seen {
+                                *seen = true;
+                                emit(Event::Protocol { stage: stage_no, target: meta.target as u32, protocol: p.clone() });
+                            }
                         }
+                        let mut sample = to_sample(plan, stage_no, meta.index, &out, run_start);
+                        sample.target = meta.target as u32;
+                        sample.warmup = meta.warmup;
+                        sample.intended_ms = meta.intended.map(rel);
+                        if sample.response_text.is_some() {
+                            if texts < RESPONSES_PER_STAGE {
+                                texts += 1;
+                            } else {
+                                sample.response_text = None;
+                            }
+                        }
+                        emit(Event::Sample(Box::new(sample)));
                     }
-                    emit(Event::Sample(Box::new(sample)));
+                    // A due arrival, or a closed ramp's next level (the loop refills to it).
+                    _ = timer => fire = true,
                 }
-                _ = timer => {
-                    let intended = due.unwrap_or(0.0);
+            }
+            if fire && !closed {
+                // Timers fire late (browsers clamp chained timers to >= 4 ms): release every
+                // arrival due by now, each with its own intended time, so the rate holds and
+                // the schedule lag stays measured per request.
+                let t0 = stage_start.unwrap_or(0.0);
+                let now = transport.now_ms();
+                let mut intended = due.unwrap_or(0.0);
+                loop {
                     if in_flight.len() >= cap {
                         dropped += 1;
                     } else {
-                        let meta = Meta { index: next_index, target: slots.take(), warmup: false, intended: Some(intended) };
+                        let meta = Meta {
+                            index: next_index,
+                            target: slots.take(),
+                            warmup: false,
+                            intended: Some(intended),
+                        };
                         next_index += 1;
                         in_flight.push(start(meta));
                     }
                     sent += 1;
-                    next_arrival = arrivals.as_mut().map(|a| a.advance());
+                    next_arrival = arrivals.as_mut().and_then(|a| a.advance());
+                    match next_arrival.map(|offset| t0 + offset) {
+                        Some(at) if sent < total && at <= now => intended = at,
+                        _ => break,
+                    }
                 }
             }
         }
@@ -372,6 +466,8 @@ mod tests {
         polled: Rc<Cell<usize>>,
         /// At each `abort_all`: requests sent whose futures had never been polled.
         unpolled_at_abort: RefCell<Vec<usize>>,
+        /// Timers fire this much after their time (a browser clamps chained timers to 4 ms).
+        timer_late_ms: f64,
     }
 
     impl Fake {
@@ -476,11 +572,15 @@ mod tests {
             }
         }
         fn sleep_until(&self, at_ms: f64) -> LocalBoxFuture<'static, ()> {
-            if at_ms <= self.now.get() {
+            // A late clock is a browser's: even a timer already due waits its clamp.
+            let late = self.timer_late_ms;
+            if at_ms <= self.now.get() && late == 0.0 {
                 return Box::pin(async {});
             }
             let (tx, rx) = oneshot::channel();
-            self.pending.borrow_mut().push((at_ms, Wake::Timer(tx)));
+            self.pending
+                .borrow_mut()
+                .push((at_ms.max(self.now.get()) + late, Wake::Timer(tx)));
             Box::pin(async move {
                 let _ = rx.await;
             })
@@ -508,6 +608,8 @@ mod tests {
         stages
             .iter()
             .map(|&(c, r)| StageSpec {
+                duration_s: None,
+                ramp_from: None,
                 name: "s".into(),
                 concurrency: c,
                 requests: r,
@@ -812,6 +914,8 @@ mod tests {
 
     fn rate_stage(per_s: f64, poisson: bool, requests: u32, cap: u32) -> Vec<StageSpec> {
         vec![StageSpec {
+            duration_s: None,
+            ramp_from: None,
             name: "rate".into(),
             concurrency: cap,
             requests,
@@ -844,6 +948,40 @@ mod tests {
             5,
             "250 ms latency / 50 ms spacing"
         );
+    }
+
+    #[test]
+    fn late_timers_release_every_due_arrival_with_its_own_intended_time() {
+        let fake = Rc::new(Fake {
+            delay_ms: 5.0,
+            timer_late_ms: 4.0,
+            ..Fake::default()
+        });
+        let mut h = start(
+            config(rate_stage(1000.0, false, 400, 100))
+                .validate()
+                .unwrap(),
+            fake.clone(),
+        );
+        h.finish(&fake, |_, _| {});
+        let s = h.samples();
+        assert_eq!(
+            s.len(),
+            400,
+            "none dropped: 5 ms latency at 1/ms is 5 in flight"
+        );
+        for x in &s {
+            let k = x.index as f64;
+            assert_eq!(x.intended_ms, Some(k), "arrival k is due at k ms");
+            let lag = x.start_ms - k;
+            assert!((0.0..=4.0).contains(&lag), "request {k} lagged {lag} ms");
+        }
+        // Arrival 0 is due at once and goes out at 0; the timer for arrival 1 fires at 1 + 4 ms
+        // and releases 1..=5, the next (due at 6) fires at 10 and releases 6..=10, and so on:
+        // by 100 ms, arrivals 0..=100 have started. One request per firing, every 4 ms, would
+        // have started 25.
+        let by_100 = s.iter().filter(|x| x.start_ms <= 100.0).count();
+        assert_eq!(by_100, 101);
     }
 
     #[test]
@@ -901,6 +1039,182 @@ mod tests {
             })
             .collect();
         assert_eq!(dropped, vec![45]);
+    }
+
+    fn timed(
+        concurrency: u32,
+        duration_s: u32,
+        ramp_from: Option<f64>,
+        rate: Option<(f64, bool)>,
+    ) -> Vec<StageSpec> {
+        vec![StageSpec {
+            name: "timed".into(),
+            concurrency,
+            requests: 0,
+            rate: rate.map(|(per_s, poisson)| RateSpec {
+                per_s,
+                poisson,
+                seed: 3,
+            }),
+            duration_s: Some(duration_s),
+            ramp_from,
+        }]
+    }
+
+    /// Requests in flight at each sample's start (itself included), with the stage's level then.
+    fn in_flight_at_starts(s: &[Sample], spec: &StageSpec) -> Vec<(f64, usize, u32)> {
+        let t0 = s.iter().map(|x| x.start_ms).fold(f64::MAX, f64::min);
+        s.iter()
+            .map(|x| {
+                let n = s
+                    .iter()
+                    .filter(|y| y.start_ms <= x.start_ms && x.start_ms < y.end_ms)
+                    .count();
+                (x.start_ms, n, spec.concurrency_at(x.start_ms - t0))
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_closed_stage_by_time_starts_requests_until_its_end_and_lets_them_finish() {
+        let fake = Fake::new(300.0);
+        let mut h = start(
+            config(timed(3, 1, None, None)).validate().unwrap(),
+            fake.clone(),
+        );
+        let mut observed = Vec::new();
+        h.finish(&fake, |f, _| observed.push((f.now.get(), f.in_flight())));
+        // Waves of 3 at 0, 300, 600 and 900 ms; at 1200 the clock is past 1 s: nothing more
+        // starts and the last wave, in flight at the end, has finished and counts.
+        let s = h.samples();
+        assert_eq!(s.len(), 12);
+        assert!(s.iter().all(|x| x.ok() && x.start_ms <= 900.0));
+        assert_eq!(s.iter().map(|x| x.end_ms).fold(0.0, f64::max), 1200.0);
+        for &(now, n) in &observed {
+            if now < 1000.0 {
+                assert_eq!(n, 3, "at {now} ms");
+            }
+        }
+    }
+
+    #[test]
+    fn a_closed_ramp_up_steps_through_every_level_on_time() {
+        let fake = Fake::new(100.0);
+        let stages = timed(4, 2, Some(1.0), None);
+        let spec = stages[0].clone();
+        let mut h = start(config(stages).validate().unwrap(), fake.clone());
+        h.finish(&fake, |_, _| {});
+        let s = h.samples();
+        // Levels 1, 2, 3, 4 for 500 ms each, 100 ms requests: 5 waves of each level.
+        assert_eq!(s.len(), 5 * (1 + 2 + 3 + 4));
+        // Each rise starts its new requests at the step itself (the runner's timer), not at
+        // the next completion.
+        let at = |t: f64| s.iter().filter(|x| x.start_ms == t).count();
+        assert_eq!((at(0.0), at(500.0), at(1000.0), at(1500.0)), (1, 2, 3, 4));
+        for (t, n, level) in in_flight_at_starts(&s, &spec) {
+            assert!(n as u32 <= level, "{n} in flight at {t} ms, level {level}");
+        }
+        assert_eq!(fake.max_in_flight.get(), 4);
+    }
+
+    #[test]
+    fn a_closed_ramp_down_lets_the_excess_finish() {
+        let fake = Fake::new(300.0);
+        let stages = timed(1, 2, Some(4.0), None);
+        let spec = stages[0].clone();
+        let mut h = start(config(stages).validate().unwrap(), fake.clone());
+        h.finish(&fake, |_, _| {});
+        let s = h.samples();
+        // Nothing is aborted when the level falls below what is in flight.
+        assert!(s.iter().all(Sample::ok), "{s:?}");
+        for (t, n, level) in in_flight_at_starts(&s, &spec) {
+            assert!(n as u32 <= level, "{n} in flight at {t} ms, level {level}");
+        }
+        // 4 at 0 ms (level 4 until 500), 4 at 300; at 600 (level 3) 3; at 900 (level 3) 3; at
+        // 1200 (level 2) 2; at 1500 and 1800 (level 1) 1 each.
+        let starts: Vec<f64> = s.iter().map(|x| x.start_ms).collect();
+        let at = |t: f64| starts.iter().filter(|&&x| x == t).count();
+        assert_eq!(
+            [0.0, 300.0, 600.0, 900.0, 1200.0, 1500.0, 1800.0].map(at),
+            [4, 4, 3, 3, 2, 1, 1]
+        );
+        assert_eq!(s.len(), 18);
+    }
+
+    #[test]
+    fn an_open_stage_by_time_keeps_its_rate_for_its_duration() {
+        let fake = Fake::new(35.0);
+        let mut h = start(
+            config(timed(100, 1, None, Some((50.0, false))))
+                .validate()
+                .unwrap(),
+            fake.clone(),
+        );
+        h.finish(&fake, |_, _| {});
+        let s = h.samples();
+        // 50/s for 1 s: arrivals at 0, 20, … 980 ms; the one at 1000 is past the end.
+        assert_eq!(s.len(), 50);
+        for x in &s {
+            assert_eq!(x.intended_ms, Some(x.index as f64 * 20.0));
+        }
+    }
+
+    #[test]
+    fn an_open_ramp_follows_the_integrated_rate() {
+        let fake = Fake::new(5.0);
+        let mut h = start(
+            config(timed(100, 2, Some(0.0), Some((100.0, false))))
+                .validate()
+                .unwrap(),
+            fake.clone(),
+        );
+        h.finish(&fake, |_, _| {});
+        let s = h.samples();
+        // r(t) = 100/s · t / 2 s, so Λ(t) = t² / 40,000 (t in ms) and arrival k is at
+        // 200·√k ms: 0, 200, 282.8…, 400, …; Λ(2 s) = 100, so k = 0…99 fall inside.
+        assert_eq!(s.len(), 100);
+        for x in &s {
+            let want = 200.0 * (x.index as f64).sqrt();
+            let got = x.intended_ms.unwrap();
+            assert!(
+                (got - want).abs() < 1e-6,
+                "arrival {}: {got} ms, not {want}",
+                x.index
+            );
+        }
+    }
+
+    #[test]
+    fn a_poisson_ramp_is_seeded_and_front_light() {
+        let run_once = || {
+            let fake = Fake::new(5.0);
+            let mut h = start(
+                config(timed(1000, 10, Some(10.0), Some((90.0, true))))
+                    .validate()
+                    .unwrap(),
+                fake.clone(),
+            );
+            h.finish(&fake, |_, _| {});
+            h.samples()
+                .iter()
+                .map(|x| x.intended_ms.unwrap())
+                .collect::<Vec<f64>>()
+        };
+        let a = run_once();
+        assert_eq!(a, run_once(), "same seed, same schedule");
+        // 10 → 90/s over 10 s: Λ(10 s) = 500 expected, Λ(5 s) = 50 + 100 = 150 of them in the
+        // first half. Poisson counts: within 4 standard deviations (√500 ≈ 22, √150 ≈ 12).
+        let first_half = a.iter().filter(|&&t| t < 5000.0).count() as f64;
+        assert!(
+            (a.len() as f64 - 500.0).abs() < 90.0,
+            "{} arrivals",
+            a.len()
+        );
+        assert!(
+            (first_half - 150.0).abs() < 50.0,
+            "{first_half} in the first half"
+        );
+        assert!(a.iter().all(|&t| t < 10_000.0));
     }
 
     #[test]

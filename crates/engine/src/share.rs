@@ -172,12 +172,16 @@ mod tests {
             suite: Suite::Custom,
             custom_stages: vec![
                 StageSpec {
+                    duration_s: None,
+                    ramp_from: None,
                     name: "warm".into(),
                     concurrency: 2,
                     requests: 10,
                     rate: None,
                 },
                 StageSpec {
+                    duration_s: None,
+                    ramp_from: None,
                     name: "open".into(),
                     concurrency: 8,
                     requests: 20,
@@ -274,6 +278,49 @@ mod tests {
     }
 
     #[test]
+    fn stages_by_time_round_trip_and_older_links_still_read() {
+        let mut config = custom_test();
+        config.custom_stages.push(StageSpec {
+            duration_s: Some(60),
+            ramp_from: Some(2.0),
+            name: "closed ramp".into(),
+            concurrency: 10,
+            requests: 0,
+            rate: None,
+        });
+        config.custom_stages.push(StageSpec {
+            duration_s: Some(30),
+            ramp_from: Some(0.5),
+            name: "open ramp".into(),
+            concurrency: 50,
+            requests: 0,
+            rate: Some(RateSpec {
+                per_s: 20.0,
+                poisson: false,
+                seed: 1,
+            }),
+        });
+        let back = decode_link(&encode_link(&config)).expect("the link reads back");
+        assert_eq!(back.custom_stages, config.custom_stages);
+        // A link written before stages by time has stages without the two keys: such a link
+        // reads as it did, stages by request count, and a count stage is still written so.
+        let before = custom_test();
+        let mut json = serde_json::to_value(shareable(&before)).unwrap();
+        for st in json["custom_stages"].as_array_mut().unwrap() {
+            let st = st.as_object_mut().unwrap();
+            assert!(!st.contains_key("duration_s") && !st.contains_key("ramp_from"));
+            st.remove("duration_s");
+        }
+        let packed = miniz_oxide::deflate::compress_to_vec(json.to_string().as_bytes(), LEVEL);
+        let link = format!("{LINK_PREFIX}{}", URL_SAFE_NO_PAD.encode(packed));
+        let stages = decode_link(&link).expect("an old link reads").custom_stages;
+        assert_eq!(stages, before.custom_stages);
+        assert!(stages
+            .iter()
+            .all(|s| s.duration_s.is_none() && s.requests > 0));
+    }
+
+    #[test]
     fn links_are_short() {
         // A custom Quick-sized test (2 stages, prompts, aliases, headers, SSE shape).
         let custom = encode_link(&custom_test()).len() + 1;
@@ -336,6 +383,8 @@ mod tests {
     #[test]
     fn too_many_stages_are_refused() {
         let stage = StageSpec {
+            duration_s: None,
+            ramp_from: None,
             name: "s".into(),
             concurrency: 1,
             requests: 1,

@@ -407,6 +407,8 @@ mod tests {
 
     fn spec(concurrency: u32) -> StageSpec {
         StageSpec {
+            duration_s: None,
+            ramp_from: None,
             name: format!("c{concurrency}"),
             concurrency,
             requests: 100,
@@ -654,6 +656,8 @@ mod tests {
             .enumerate()
             .map(|(i, r)| {
                 let s = StageSpec {
+                    duration_s: None,
+                    ramp_from: None,
                     rate: Some(RateSpec {
                         per_s: *r,
                         poisson: false,

@@ -78,7 +78,14 @@ pub struct StageStats {
     pub stage: u32,
     pub name: String,
     pub requested_concurrency: u32,
+    /// 0 for a stage by time.
     pub planned_requests: u32,
+    /// A stage by time: its duration, s.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_duration_s: Option<u32>,
+    /// A ramped stage: where its concurrency (closed) or rate (open) started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ramp_from: Option<f64>,
     /// Requests that ended in success or a failure other than `aborted`.
     pub completed: u64,
     pub successful: u64,
@@ -435,6 +442,8 @@ impl<V: Values> StageAcc<V> {
             name: spec.name.clone(),
             requested_concurrency: spec.concurrency,
             planned_requests: spec.requests,
+            planned_duration_s: spec.duration_s,
+            ramp_from: spec.ramp_from,
             completed,
             successful,
             failed: completed - successful,
@@ -611,11 +620,12 @@ pub fn shortfall_under(
                 st.dropped, spec.concurrency
             ));
         }
-        if achieved < SHORTFALL * rate.per_s && st.completed > 1 {
+        // A ramp asks for its mean rate over the stage.
+        let asked = spec.mean_rate().unwrap_or(rate.per_s);
+        if achieved < SHORTFALL * asked && st.completed > 1 {
             why.push(format!(
-                "started {achieved:.1} requests/s of the {:.1} asked: the page could not keep the \
-                 schedule (busy main thread or throttled timers in a hidden tab)",
-                rate.per_s
+                "started {achieved:.1} requests/s of the {asked:.1} asked: the page could not keep \
+                 the schedule (busy main thread or throttled timers in a hidden tab)"
             ));
         }
         return (!why.is_empty()).then(|| why.join("; "));
@@ -630,7 +640,8 @@ pub fn shortfall_under(
         .sent_concurrency
         .or(st.busy_concurrency)
         .or(st.achieved_concurrency)?;
-    let measured_short = !too_short(st) && seen < SHORTFALL * f64::from(c);
+    // A ramp keeps its mean level in flight, (c0 + c1) / 2; the browser cap bites at its peak.
+    let measured_short = !too_short(st) && seen < SHORTFALL * spec.mean_concurrency();
     let queue = st
         .browser_queue_ms
         .as_ref()
@@ -869,6 +880,8 @@ mod tests {
 
     fn spec() -> StageSpec {
         StageSpec {
+            duration_s: None,
+            ramp_from: None,
             name: "s".into(),
             concurrency: 2,
             requests: 4,
@@ -1024,6 +1037,8 @@ mod tests {
         });
         let refs: Vec<&Sample> = v.iter().collect();
         let spec = StageSpec {
+            duration_s: None,
+            ramp_from: None,
             concurrency: 10,
             ..spec()
         };
@@ -1104,6 +1119,8 @@ mod tests {
         }));
         let refs: Vec<&Sample> = v.iter().collect();
         let spec = StageSpec {
+            duration_s: None,
+            ramp_from: None,
             concurrency: 4,
             requests: 40,
             ..spec()
@@ -1145,6 +1162,8 @@ mod tests {
             .collect();
         let refs: Vec<&Sample> = blind.iter().collect();
         let spec = StageSpec {
+            duration_s: None,
+            ramp_from: None,
             concurrency: 10,
             ..spec()
         };
@@ -1176,6 +1195,8 @@ mod tests {
         // At or under the cap nothing is flagged: the c = 5 stage of the same server.
         st.requested_concurrency = 5;
         let five = StageSpec {
+            duration_s: None,
+            ramp_from: None,
             concurrency: 5,
             ..spec.clone()
         };
@@ -1207,6 +1228,8 @@ mod tests {
             .collect();
         let refs: Vec<&Sample> = v.iter().collect();
         let spec = StageSpec {
+            duration_s: None,
+            ramp_from: None,
             rate: Some(crate::suite::RateSpec {
                 per_s: 10.0,
                 poisson: false,
@@ -1291,6 +1314,8 @@ mod tests {
         // 1,000 requests of 1…1000 ms against a ceiling of 100 kept samples: counts, mean, min
         // and max stay exact; p50 of 1…1000 by nearest rank is 500, the histogram's within 0.1 %.
         let spec = StageSpec {
+            duration_s: None,
+            ramp_from: None,
             concurrency: 4,
             requests: 1000,
             ..spec()
@@ -1326,6 +1351,8 @@ mod tests {
     fn a_native_client_is_never_flagged_for_the_browser_cap() {
         // 20 in flight over http:// with no queue: a browser could not, a native client did.
         let spec = StageSpec {
+            duration_s: None,
+            ramp_from: None,
             concurrency: 20,
             requests: 100,
             ..spec()
@@ -1353,6 +1380,8 @@ mod tests {
     #[test]
     fn progress_counts_include_what_the_ceiling_summarized() {
         let spec = StageSpec {
+            duration_s: None,
+            ramp_from: None,
             concurrency: 4,
             requests: 1000,
             ..spec()

@@ -212,6 +212,8 @@ mod tests {
             sample(2, 50.0, Some(ErrorClass::Http)),
         ];
         let spec = StageSpec {
+            duration_s: None,
+            ramp_from: None,
             name: "a, b".into(),
             concurrency: 2,
             requests: 3,

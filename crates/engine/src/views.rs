@@ -906,32 +906,69 @@ pub struct ProgressFigures {
     pub stage_name: String,
     pub stage_done: u64,
     pub stage_total: u64,
+    /// A stage by time: (seconds elapsed, its duration in seconds); its progress is by time.
+    pub stage_clock: Option<(f64, u32)>,
+    /// 0..=1: the stage's requests (or its clock, for a stage by time) done.
+    pub stage_fraction: f64,
+    /// 0..=1: the run's requests done, or with a stage by time in the plan, finished stages
+    /// plus the current stage's fraction, over the stage count.
+    pub run_fraction: f64,
+    /// Some stage runs by time: the run has no request total.
+    pub timed: bool,
     /// Requests in flight per target: (host, count).
     pub in_flight: Vec<(String, u32)>,
 }
 
-/// Progress of the run in `agg`, with `in_flight` counts per target as the runner last gave them.
+/// Progress of the run in `agg`, with `in_flight` counts per target as the runner last gave them
+/// and `stage_elapsed_ms` since the current stage started (for a stage by time).
 pub fn progress(
     agg: &Aggregator,
     current_stage: Option<usize>,
+    stage_elapsed_ms: f64,
     in_flight: &[u32],
 ) -> ProgressFigures {
     let stages = agg.stages();
     // Counted from the compact rows (and past the ceiling, the summaries): 4 times a second.
     let measured = agg.measured_per_stage();
-    let (stage_name, stage_total) = current_stage
-        .and_then(|i| stages.get(i))
+    let spec = current_stage.and_then(|i| stages.get(i));
+    let (stage_name, stage_total) = spec
         .map(|st| (st.name.clone(), u64::from(st.requests)))
         .unwrap_or_default();
+    let stage_done = current_stage
+        .and_then(|i| measured.get(i).copied())
+        .unwrap_or(0);
+    let stage_clock = spec
+        .and_then(|st| st.duration_s)
+        .map(|d| ((stage_elapsed_ms / 1000.0).clamp(0.0, f64::from(d)), d));
+    let fraction = |done: u64, total: u64| match total {
+        0 => 0.0,
+        t => (done as f64 / t as f64).min(1.0),
+    };
+    let stage_fraction = match stage_clock {
+        Some((e, d)) => e / f64::from(d),
+        None => fraction(stage_done, stage_total),
+    };
+    let done: u64 = measured.iter().sum();
+    let total: u64 = stages.iter().map(|st| u64::from(st.requests)).sum();
+    let timed = stages.iter().any(|st| st.duration_s.is_some());
+    let run_fraction = match (timed, current_stage) {
+        (false, _) => fraction(done, total),
+        (true, Some(i)) if !stages.is_empty() => {
+            ((i as f64 + stage_fraction) / stages.len() as f64).min(1.0)
+        }
+        (true, _) => 0.0,
+    };
     ProgressFigures {
-        done: measured.iter().sum(),
-        total: stages.iter().map(|st| u64::from(st.requests)).sum(),
+        done,
+        total,
         stage: current_stage,
         stage_name,
-        stage_done: current_stage
-            .and_then(|i| measured.get(i).copied())
-            .unwrap_or(0),
+        stage_done,
         stage_total,
+        stage_clock,
+        stage_fraction,
+        run_fraction,
+        timed,
         in_flight: agg
             .targets()
             .iter()
@@ -965,6 +1002,8 @@ mod tests {
 
     fn spec(name: &str, concurrency: u32, requests: u32) -> StageSpec {
         StageSpec {
+            duration_s: None,
+            ramp_from: None,
             name: name.into(),
             concurrency,
             requests,
@@ -1659,6 +1698,34 @@ mod tests {
     }
 
     #[test]
+    fn progress_of_a_stage_by_time_follows_its_clock() {
+        let timed = StageSpec {
+            duration_s: Some(30),
+            requests: 0,
+            ..spec("timed", 4, 0)
+        };
+        let mut agg = Aggregator::with_targets(
+            vec![spec("one", 2, 10), timed],
+            vec!["http://a:1/generate".into()],
+        );
+        agg.push(sample(1, 0.0, 1.0));
+        // 7.5 s into a 30 s stage: a quarter; the run is 1 stage of 2 done plus that quarter.
+        let p = progress(&agg, Some(1), 7500.0, &[4]);
+        assert_eq!(p.stage_clock, Some((7.5, 30)));
+        assert_eq!(
+            (p.stage_fraction, p.run_fraction, p.timed),
+            (0.25, 0.625, true)
+        );
+        assert_eq!(p.stage_done, 1);
+        // Past its end (in-flight requests finishing) the clock stays at the duration.
+        let late = progress(&agg, Some(1), 31_000.0, &[1]);
+        assert_eq!(
+            (late.stage_clock, late.stage_fraction),
+            (Some((30.0, 30)), 1.0)
+        );
+    }
+
+    #[test]
     fn progress_by_hand() {
         let mut agg = Aggregator::with_targets(
             vec![spec("one", 2, 10), spec("two", 5, 20)],
@@ -1676,17 +1743,22 @@ mod tests {
         ] {
             agg.push(s);
         }
-        let p = progress(&agg, Some(1), &[3, 2, 9]);
+        let p = progress(&agg, Some(1), 0.0, &[3, 2, 9]);
         // Done: 3 measured of 10 + 20 = 30; stage 2: 1 of 20 (the warm-up does not count).
         assert_eq!((p.done, p.total), (3, 30));
         assert_eq!((p.stage, p.stage_name.as_str()), (Some(1), "two"));
         assert_eq!((p.stage_done, p.stage_total), (1, 20));
+        assert_eq!(
+            (p.stage_fraction, p.run_fraction, p.timed),
+            (0.05, 0.1, false)
+        );
+        assert_eq!(p.stage_clock, None);
         // One count per target; the extra count has no target.
         assert_eq!(
             p.in_flight,
             [("a:1".to_string(), 3), ("b:2".to_string(), 2)]
         );
-        let idle = progress(&agg, None, &[]);
+        let idle = progress(&agg, None, 0.0, &[]);
         assert_eq!(
             (idle.stage_name.as_str(), idle.stage_done, idle.stage_total),
             ("", 0, 0)
@@ -1736,6 +1808,8 @@ mod ceiling_tests {
     #[test]
     fn the_form_warns_past_the_sample_ceiling() {
         let stage = |requests| StageSpec {
+            duration_s: None,
+            ramp_from: None,
             name: "s".into(),
             concurrency: 10,
             requests,

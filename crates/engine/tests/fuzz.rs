@@ -26,12 +26,16 @@ fn seed_report() -> String {
         suite: Suite::Custom,
         custom_stages: vec![
             StageSpec {
+                duration_s: None,
+                ramp_from: None,
                 name: "closed".into(),
                 concurrency: 2,
                 requests: 6,
                 rate: None,
             },
             StageSpec {
+                duration_s: None,
+                ramp_from: None,
                 name: "open".into(),
                 concurrency: 4,
                 requests: 6,
@@ -225,7 +229,7 @@ fn exercise(text: &str) {
         let _ = stampede_engine::over_http1_cap(&report.config);
         // "Load this test into the form" validates the imported config.
         let _ = report.config.validate();
-        let _ = stampede_engine::progress(&agg, Some(0), &[1, 2, 3]);
+        let _ = stampede_engine::progress(&agg, Some(0), 1500.0, &[1, 2, 3]);
         let back = Report::from_json(&report.to_json());
         assert!(back.is_ok(), "an accepted report re-imports: {back:?}");
     }

@@ -8,10 +8,12 @@ use std::path::Path;
 
 use stampede_engine::{k6_script, locustfile, Preset, RateSpec, RunConfig, StageSpec, Suite};
 
-/// Streaming chat against the mock: two closed stages, a rate stage, two host aliases, a
+/// Streaming chat against the mock: two closed stages, a rate stage, a closed ramp by time, two host aliases, a
 /// templated tag header, a secret header and an API key (neither may appear in the files).
 fn config() -> RunConfig {
     let stage = |name: &str, concurrency, requests, rate: Option<f64>| StageSpec {
+        duration_s: None,
+        ramp_from: None,
         name: name.into(),
         concurrency,
         requests,
@@ -38,6 +40,12 @@ fn config() -> RunConfig {
             stage("Warm", 2, 20, None),
             stage("Busy", 4, 40, None),
             stage("Paced", 4, 30, Some(12.5)),
+            StageSpec {
+                duration_s: Some(30),
+                ramp_from: Some(2.0),
+                requests: 0,
+                ..stage("Ramp", 8, 0, None)
+            },
         ],
         ..RunConfig::default()
     }

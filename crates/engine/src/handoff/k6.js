@@ -39,8 +39,9 @@ export const options = {
 /**
  * One scenario per stage, one after another. k6 starts a scenario at a fixed time, never when
  * another ends, so a closed stage gets a window: STAMPEDE_STAGE_SECONDS, or by default
- * ceil(requests / concurrency) × timeout (as if every request timed out); every stage is then
- * given the timeout for its last requests to end before the next one starts.
+ * ceil(requests / concurrency) × timeout (as if every request timed out); a stage by time gets
+ * its duration; every stage is then given the timeout for its last requests to end before the
+ * next one starts.
  */
 function scenarios() {
   const closedWindowS = __ENV.STAMPEDE_STAGE_SECONDS ? Number(__ENV.STAMPEDE_STAGE_SECONDS) : null;
@@ -56,7 +57,35 @@ function scenarios() {
       tags: { stage: stage.name },
     };
     let ms;
-    if (stage.rate === null) {
+    if (stage.duration_s !== null) {
+      // A stage by time: k6's own executors for a duration, with a linear ramp when asked.
+      ms = stage.duration_s * 1000;
+      const duration = `${ms}ms`;
+      if (stage.rate === null && stage.ramp_from === null) {
+        out[name] = Object.assign(common, { executor: 'constant-vus', vus: stage.users, duration });
+      } else if (stage.rate === null) {
+        // gracefulRampDown lets the requests of VUs a ramp down removes finish, as Stampede does.
+        out[name] = Object.assign(common, {
+          executor: 'ramping-vus',
+          startVUs: stage.ramp_from,
+          stages: [{ duration, target: stage.users }],
+          gracefulRampDown: `${TIMEOUT_S}s`,
+        });
+      } else {
+        // Rates in arrivals per 1000 s: k6 takes whole numbers, and 12.5/s is 12500.
+        const per = (r) => Math.round(r * 1000);
+        const vus = { preAllocatedVUs: stage.users, maxVUs: stage.users };
+        out[name] = Object.assign(common, stage.ramp_from === null
+          ? { executor: 'constant-arrival-rate', rate: per(stage.rate), timeUnit: '1000s', duration, ...vus }
+          : {
+            executor: 'ramping-arrival-rate',
+            startRate: per(stage.ramp_from),
+            timeUnit: '1000s',
+            stages: [{ duration, target: per(stage.rate) }],
+            ...vus,
+          });
+      }
+    } else if (stage.rate === null) {
       const windowS = closedWindowS !== null ? closedWindowS : Math.ceil(stage.requests / stage.users) * TIMEOUT_S;
       ms = Math.round(windowS * 1000);
       out[name] = Object.assign(common, {

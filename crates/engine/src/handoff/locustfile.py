@@ -1,4 +1,5 @@
 import json
+import math
 import os
 import random
 import re
@@ -372,14 +373,45 @@ def send(environment, session, stage, number):
 # The stages: a counter shared through the master hands out one ticket per request.
 
 
+def level(stage, elapsed):
+    """A closed stage's cap on requests in flight `elapsed` s into it, as Stampede's runner has
+    it: a ramp from c0 to c1 over D holds each of the n + 1 levels between them (n = |c1 - c0|)
+    for D / (n + 1)."""
+    c0, c1 = stage["ramp_from"], stage["users"]
+    if c0 is None or stage["duration_s"] is None:
+        return c1
+    c0 = int(c0)
+    n = abs(c1 - c0)
+    k = min(n, int((n + 1) * max(0.0, elapsed) / stage["duration_s"]))
+    return c0 + k if c1 >= c0 else c0 - k
+
+
+def arrival_offset(stage, u):
+    """When (s into a rate stage) its expected arrivals reach u: the inverse of
+    r0 t + (r1 - r0) t^2 / 2D for a ramp (Stampede's runner solves the same); None past its end."""
+    r1 = stage["rate"]
+    r0 = r1 if stage["ramp_from"] is None else stage["ramp_from"]
+    d = stage["duration_s"]
+    a = (r1 - r0) / (2 * d) if d else 0.0
+    disc = r0 * r0 + 4 * a * u
+    if u <= 0:
+        return 0.0
+    if disc < 0 or r0 + math.sqrt(disc) <= 0:
+        return None
+    t = 2 * u / (r0 + math.sqrt(disc))
+    return None if d is not None and t >= d else t
+
+
 class Budget:
     """The run's counter, kept by the master (or by the only process): which stage runs and its
-    tickets, each the number of one request, at most `users` out at once. A stage ends when all
-    its requests have ended; the next starts once Locust runs its number of users."""
+    tickets, each the number of one request, at most `users` out at once (a closed stage by
+    time: its level now). A stage ends when all its requests have ended (by time: its duration
+    is over and what was out has ended); the next starts once Locust runs its number of users."""
 
     def __init__(self):
         self.stage = -1
         self.started = False
+        self.started_at = 0.0
         self.handed = 0
         self.ended = 0
         self.out = set()
@@ -406,31 +438,48 @@ class Budget:
         if not self.started:
             return
         stage = STAGES[self.stage]
-        while self.waiting and len(self.out) < stage["users"]:
+        elapsed = time.monotonic() - self.started_at
+        timed = stage["duration_s"] is not None
+        cap = stage["users"] if stage["rate"] else level(stage, elapsed)
+        while self.waiting and len(self.out) < cap:
             if self.returned:
                 number = self.returned.pop()
-            elif self.handed < stage["requests"]:
+            elif (elapsed < stage["duration_s"]) if timed else (self.handed < stage["requests"]):
                 number = stage["first_index"] + self.handed
                 self.handed += 1
             else:
                 return
             self.out.add(number)
             node, waiter = self.waiting.popleft()
-            self.reply(node, waiter, [self.stage, number])
+            # The stage's clock goes with the ticket, so a worker paces by it whatever its own.
+            self.reply(node, waiter, [self.stage, number, elapsed])
+
+    def over(self):
+        """The current stage has ended: all its requests (by time: its duration, and what it
+        had out) are done."""
+        stage = STAGES[self.stage]
+        if stage["duration_s"] is None:
+            return self.ended == stage["requests"]
+        return time.monotonic() - self.started_at >= stage["duration_s"] and not self.out
 
     def tick(self, user_count):
         """What LoadTestShape.tick returns: (users, spawn rate), or None when the run is over."""
-        if self.stage < 0 or (self.started and self.ended == STAGES[self.stage]["requests"]):
+        if self.stage < 0 or (self.started and self.over()):
             if self.stage + 1 == len(STAGES):
                 return None
             self.stage += 1
             self.started = False
             self.handed = self.ended = 0
             self.returned = []
-        users = STAGES[self.stage]["users"]
+        stage = STAGES[self.stage]
+        # A ramp runs its largest level's users throughout; the tickets cap what is in flight,
+        # so a ramp down lets the excess finish instead of stopping users mid-request.
+        users = max(stage["users"], int(stage["ramp_from"] or 0)) if stage["rate"] is None else stage["users"]
         if not self.started and user_count == users:
             self.started = True
-            self.hand_out()
+            self.started_at = time.monotonic()
+        # Each tick (once a second) also raises a closed ramp's cap for waiting users.
+        self.hand_out()
         return users, users
 
 
@@ -521,20 +570,36 @@ class StampedeUser(User):
         self.done = None
         stage = STAGES[ticket[0]]
         try:
-            self.pace(ticket[0], stage)
-            send(self.environment, self.session, stage, ticket[1])
+            if self.pace(ticket[0], stage, ticket[2]):
+                send(self.environment, self.session, stage, ticket[1])
         finally:
             self.done = ticket
 
-    def pace(self, stage_no, stage):
+    def pace(self, stage_no, stage, elapsed):
         """Rate stages: each user starts a request every users/rate seconds (the first after a
-        random part of that gap, so users do not start together); a late one is not made up."""
+        random part of that gap, so users do not start together); a late one is not made up.
+        A rate stage by time paces each user through its share of the (ramped) schedule: user
+        arrivals at every `users`-th point of it; none past its end (False: nothing to send)."""
         if not stage["rate"]:
-            return
-        gap = stage["users"] / stage["rate"]
+            return True
         now = time.monotonic()
+        if stage["duration_s"] is not None:
+            stage_start = now - elapsed
+            if self.paced_stage != stage_no:
+                self.paced_stage = stage_no
+                self.next_u = random.uniform(0, stage["users"])
+            at = arrival_offset(stage, self.next_u)
+            if at is None:
+                # This user's share of the schedule is over: hold the ticket to the stage's end.
+                gevent.sleep(max(0.0, stage_start + stage["duration_s"] - now))
+                return False
+            self.next_u += stage["users"]
+            gevent.sleep(max(0.0, stage_start + at - now))
+            return True
+        gap = stage["users"] / stage["rate"]
         if self.paced_stage != stage_no:
             self.paced_stage = stage_no
             self.next_start = now + random.uniform(0, gap)
         gevent.sleep(max(0.0, self.next_start - now))
         self.next_start = max(self.next_start, time.monotonic()) + gap
+        return True
