@@ -211,7 +211,7 @@ fn streams_are_timed_chunk_by_chunk() {
     let _one = serial();
     let m = Mock::start(MockConfig {
         ttft_ms: 30.0,
-        per_token_ms: 5.0,
+        per_token_ms: 20.0,
         tokens: 8,
         ..MockConfig::default()
     });
@@ -233,18 +233,20 @@ fn streams_are_timed_chunk_by_chunk() {
     assert!(text(&out.stdout).contains("TTFT median / p99:"));
     let (report, _) = read_report(&json);
     for s in report.samples.iter().filter(|s| !s.warmup) {
-        // 8 content events, the server sends event k at 30 + 5k ms after the headers (never
-        // early): the first at ≥ 30 ms, the last at ≥ 30 + 7 × 5 = 65 ms, each time-stamped
-        // as it arrived rather than all at the end.
+        // 8 content events, the server sends event k at 30 + 20k ms after the headers (never
+        // early): the first at ≥ 30 ms, the last at ≥ 30 + 7 × 20 = 170 ms, each time-stamped
+        // as it arrived rather than all at the end. The gaps are wide (20 ms) and the upper
+        // bounds loose because a loaded 2-core machine delays and batches reads by tens of ms
+        // (5 ms gaps failed there); events stamped at the end would spread over ~0 ms.
         assert_eq!(s.content_ms.len(), 8, "{s:?}");
         assert_eq!(s.output_tokens, Some(8));
         assert_eq!(s.token_source, Some(TokenSource::Usage));
         let ttft = s.first_token_ms.unwrap() - s.start_ms;
         let last = s.content_ms[7] - s.start_ms;
         let spread = s.content_ms[7] - s.content_ms[0];
-        assert!((30.0..60.0).contains(&ttft), "ttft {ttft}");
-        assert!((65.0..100.0).contains(&last), "last event at {last}");
-        assert!(spread > 25.0, "events spread over {spread} ms only");
+        assert!((30.0..150.0).contains(&ttft), "ttft {ttft}");
+        assert!((170.0..400.0).contains(&last), "last event at {last}");
+        assert!(spread > 70.0, "events spread over {spread} ms only");
     }
     let st = &report.stages[0];
     assert!(st.ttft_ms.is_some() && st.tpot_ms.is_some());
