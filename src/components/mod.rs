@@ -2,6 +2,8 @@
 
 pub mod ceiling_note;
 pub mod charts;
+pub mod compare_menu;
+pub mod comparison;
 pub mod csv_export;
 pub mod diagnostics;
 pub mod endpoint_form;

@@ -456,7 +456,7 @@ pub fn fidelity(env: &Environment, stats: &[StageStats]) -> Vec<FidelityItem> {
             ),
             None => item("Timer resolution", Level::Amber, "not measured".into()),
         });
-        items.extend(stats.iter().map(|s| stage_item(s)));
+        items.extend(stats.iter().map(stage_item));
         for i in &mut items {
             i.rule = rule(i.name);
         }
@@ -567,7 +567,7 @@ pub fn fidelity(env: &Environment, stats: &[StageStats]) -> Vec<FidelityItem> {
         (None, _) => item("Engine worker", Level::Amber, "not recorded".into()),
     });
 
-    items.extend(stats.iter().map(|s| stage_item(s)));
+    items.extend(stats.iter().map(stage_item));
     for i in &mut items {
         i.rule = rule(i.name);
     }
