@@ -678,7 +678,7 @@ mod tests {
         // var = 144/12 · 25 = 300, z = (−72 + 0.5)/√300 = −4.12805, p = 3.7e-5.
         let base: Vec<f64> = (100..112).map(f64::from).collect();
         let slow: Vec<f64> = (150..162).map(f64::from).collect();
-        let (b, c) = (run(&[base.clone()], 0), run(&[slow], 0));
+        let (b, c) = (run(std::slice::from_ref(&base), 0), run(&[slow], 0));
         let cmp = compare_runs(&b, &c);
         let st = &cmp.stages[0];
         let test = st.latency_test.as_ref().unwrap();
@@ -736,7 +736,7 @@ mod tests {
     fn too_few_failed_only_and_past_the_ceiling() {
         let few: Vec<f64> = (0..9).map(|i| 100.0 + f64::from(i)).collect();
         let enough: Vec<f64> = (0..10).map(|i| 100.0 + f64::from(i)).collect();
-        let cmp = compare_runs(&run(&[enough.clone()], 0), &run(&[few], 0));
+        let cmp = compare_runs(&run(std::slice::from_ref(&enough), 0), &run(&[few], 0));
         let test = cmp.stages[0].latency_test.as_ref().unwrap();
         assert_eq!(test.verdict, TestVerdict::NotEnoughData);
         assert_eq!(
@@ -745,7 +745,7 @@ mod tests {
         );
 
         // Failed only: no latency figures; the success rate 100 % → 0 % is worse (Δ −1, −100 %).
-        let cmp = compare_runs(&run(&[enough.clone()], 0), &run(&[vec![]], 5));
+        let cmp = compare_runs(&run(std::slice::from_ref(&enough), 0), &run(&[vec![]], 5));
         let st = &cmp.stages[0];
         assert_eq!(
             st.latency_test.as_ref().unwrap().note.as_deref(),
@@ -768,7 +768,7 @@ mod tests {
 
         // Past the sample ceiling (3 kept): the stage's summary is approximate, no test.
         let mut big = Aggregator::new(vec![spec(2, None)]).with_ceiling(3);
-        let small = run(&[enough.clone()], 0);
+        let small = run(std::slice::from_ref(&enough), 0);
         for s in small.samples() {
             big.push(s);
         }
