@@ -623,8 +623,12 @@ fn CdfChart() -> impl IntoView {
         })
     });
     let failure = RwSignal::new(None::<String>);
+    // Redraw at the new size when the window changes, as the other charts do.
+    let resized = RwSignal::new(0u32);
+    let _ = window_event_listener(leptos::ev::resize, move |_| resized.update(|n| *n += 1));
     Effect::new(move |_| {
         state.chart_tick.track();
+        resized.track();
         let pairs = matched.get();
         let only = chosen.get();
         // After the DOM update that shows the figure: a hidden canvas has no size to draw in.
