@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use crate::components::ceiling_note::CeilingNote;
 use crate::components::copy_summary::CopySummary;
+use crate::components::compare_menu::CompareMenu;
 use crate::components::handoff_menu::HandoffMenu;
 use crate::components::request_list::RequestList;
 use crate::components::share_link::ShareLink;
@@ -40,6 +41,7 @@ pub fn App() -> impl IntoView {
             <ResultsTable stats=state.stats shown=state.shown />
             <Verdicts />
             <ExportMenu />
+            <CompareMenu />
             <HandoffMenu />
             <CsvExport />
             <CopySummary />

@@ -80,6 +80,7 @@ impl AppState {
         if self.phase.get_untracked() == Phase::Running {
             self.progress.set(progress);
         }
+        self.refresh_comparison();
         self.chart_tick.update(|t| *t += 1);
         let done = now_ms();
         self.session.update_value(|s| {
@@ -298,6 +299,7 @@ impl AppState {
                     ..s.config.clone()
                 };
                 let head = Report::head(env::iso_now(), &config, s.env.clone(), s.stopped, &s.agg);
+                let head = self.compared(head);
                 (head.created_at.clone(), head.export_parts(s.agg.samples()))
             })
         })

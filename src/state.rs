@@ -5,8 +5,9 @@
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use stampede_engine::{
-    decode_link, restore_form, save_form, Aggregator, Environment, Field, FieldError,
-    InFlightRequest, Plan, ProgressFigures, Report, RunConfig, StageStats,
+    compare, decode_link, latency_test, restore_form, save_form, Aggregator, BaselineRef,
+    Comparison, Distribution, Environment, Field, FieldError, InFlightRequest, LatencyTest, Plan,
+    ProgressFigures, Report, RunConfig, StageStats, TestVerdict, MAX_OVERLAYS,
 };
 
 use crate::browser::{engine::Engine, env, location, storage};
@@ -87,6 +88,28 @@ pub struct Session {
     pub previous: Option<Kept>,
 }
 
+/// The run the shown one is compared with, kept out of the reactive graph (a report's samples).
+pub struct Baseline {
+    pub info: BaselineRef,
+    pub agg: Aggregator,
+    pub stats: Vec<StageStats>,
+    /// Latency tests already run, by the shown run's stage and its latency figures: a finished
+    /// stage's test is not rerun on every snapshot.
+    tests: Vec<(usize, Option<Distribution>, LatencyTest)>,
+}
+
+/// Tests kept in [`Baseline::tests`] before the oldest are dropped.
+const KEPT_TESTS: usize = 64;
+
+/// A run the scaling charts overlay on the shown one (dashed, labelled).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Overlay {
+    pub label: String,
+    pub stats: Vec<StageStats>,
+    /// The baseline's own overlay (cleared with it); others are runs picked in History.
+    pub baseline: bool,
+}
+
 #[derive(Clone, Copy)]
 pub struct AppState {
     pub config: RwSignal<RunConfig>,
@@ -112,6 +135,13 @@ pub struct AppState {
     /// Why the form could not be saved in this browser, if it could not.
     pub save_problem: RwSignal<Option<String>>,
     pub session: StoredValue<Session, LocalStorage>,
+    /// The run compared with, if any ([`AppState::set_baseline`]).
+    pub baseline: RwSignal<Option<BaselineRef>>,
+    pub baseline_run: StoredValue<Option<Baseline>, LocalStorage>,
+    /// The shown run against the baseline, recomputed with every published snapshot.
+    pub comparison: RwSignal<Option<Comparison>>,
+    /// Runs the scaling charts overlay: the baseline first, at most [`MAX_OVERLAYS`].
+    pub overlays: RwSignal<Vec<Overlay>>,
 }
 
 impl Default for AppState {
@@ -139,6 +169,10 @@ impl Default for AppState {
             share_note: RwSignal::new(note),
             save_problem,
             session: StoredValue::new_local(Session::default()),
+            baseline: RwSignal::new(None),
+            baseline_run: StoredValue::new_local(None),
+            comparison: RwSignal::new(None),
+            overlays: RwSignal::new(Vec::new()),
         };
         // Sync with the outside world only: the form goes to storage as it changes.
         Effect::new(move |_| {
@@ -248,6 +282,108 @@ impl AppState {
         self.remember_key.set(false);
         self.share_note.set(None);
         storage::remove(SAVED_FORM_KEY);
+    }
+}
+
+impl AppState {
+    /// Compare the shown run (and every later one) with `report`, named by `info`; it replaces
+    /// any baseline set before. The History panel calls this too.
+    pub fn set_baseline(&self, info: BaselineRef, report: Report) {
+        let agg = report.aggregator();
+        let stats = agg.stats();
+        let overlay = Overlay {
+            label: info.label.clone(),
+            stats: stats.clone(),
+            baseline: true,
+        };
+        self.overlays.update(|o| {
+            o.retain(|x| !x.baseline);
+            o.insert(0, overlay);
+            o.truncate(MAX_OVERLAYS);
+        });
+        self.baseline_run.set_value(Some(Baseline {
+            info: info.clone(),
+            agg,
+            stats,
+            tests: Vec::new(),
+        }));
+        self.baseline.set(Some(info));
+        self.refresh_comparison();
+        self.chart_tick.update(|t| *t += 1);
+    }
+
+    /// "Stop comparing": no baseline, no deltas, no baseline overlay.
+    pub fn clear_baseline(&self) {
+        self.baseline_run.set_value(None);
+        self.baseline.set(None);
+        self.comparison.set(None);
+        self.overlays.update(|o| o.retain(|x| !x.baseline));
+        self.chart_tick.update(|t| *t += 1);
+    }
+
+    /// Compare the published figures with the baseline. While a run goes on (its engine is
+    /// there), the running stage's test waits for its end; finished stages' tests are run once
+    /// and kept.
+    pub fn refresh_comparison(&self) {
+        let stats = self.stats.get_untracked();
+        let result = self
+            .baseline_run
+            .try_update_value(|b| {
+                let Baseline {
+                    agg: base,
+                    stats: base_stats,
+                    tests,
+                    ..
+                } = b.as_mut()?;
+                let base = &*base;
+                Some(self.session.with_value(|s| {
+                    let unfinished = |ci: usize| {
+                        s.engine.is_some() && !s.finished.iter().any(|f| f.stage as usize == ci)
+                    };
+                    let mut test = |bi: usize, bst: &StageStats, ci: usize, cst: &StageStats| {
+                        if unfinished(ci) {
+                            return LatencyTest {
+                                verdict: TestVerdict::Pending,
+                                p_value: None,
+                                u: None,
+                                z: None,
+                                n_baseline: bst.successful,
+                                n_current: cst.successful,
+                                note: Some("the test runs when the stage ends".into()),
+                            };
+                        }
+                        let key = (ci, cst.latency_ms.clone());
+                        if let Some((_, _, t)) =
+                            tests.iter().find(|(i, d, _)| (*i, d.clone()) == key)
+                        {
+                            return t.clone();
+                        }
+                        let t = latency_test(base, bi, bst, &s.agg, ci, cst);
+                        if tests.len() >= KEPT_TESTS {
+                            tests.remove(0);
+                        }
+                        tests.push((key.0, key.1, t.clone()));
+                        t
+                    };
+                    compare(base, base_stats.as_slice(), &s.agg, &stats, &mut test)
+                }))
+            })
+            .flatten();
+        if self.comparison.get_untracked() != result {
+            self.comparison.set(result);
+        }
+    }
+
+    /// `report` with the baseline and the comparison the page shows, for an export.
+    pub fn compared(&self, report: Report) -> Report {
+        let baseline = self.baseline.get_untracked();
+        Report {
+            comparison: baseline
+                .as_ref()
+                .and_then(|_| self.comparison.get_untracked()),
+            baseline,
+            ..report
+        }
     }
 }
 

@@ -83,10 +83,10 @@ test('Stop mid-run aborts in-flight requests and keeps the finished samples; a n
 
     // A file that is not a report: message, and the table stays as it was.
     const before = await tableRows(page);
-    await page.locator('input[type=file]').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a report') });
+    await page.locator('section.export input[type=file]').setInputFiles({ name: 'notes.txt', mimeType: 'text/plain', buffer: Buffer.from('not a report') });
     await page.locator('#import-error').waitFor();
     assert.match(await page.locator('#import-error').innerText(), /Nothing was imported\. notes\.txt: This file is not JSON/);
-    await page.locator('input[type=file]').setInputFiles({ name: 'other.json', mimeType: 'application/json', buffer: Buffer.from('{"tool": {"name": "k6"}}') });
+    await page.locator('section.export input[type=file]').setInputFiles({ name: 'other.json', mimeType: 'application/json', buffer: Buffer.from('{"tool": {"name": "k6"}}') });
     await page.getByText('not a Stampede report').waitFor();
     assert.deepEqual(await tableRows(page), before);
     assert.equal(await page.getByRole('heading', { name: 'Results', exact: true }).count(), 1);

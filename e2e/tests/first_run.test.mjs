@@ -128,7 +128,7 @@ test('an imported report\'s test goes back into the form, redacted values flagge
     // warning shows…
     await page.getByRole('button', { name: 'Reset form' }).click();
     await page.locator('#http1-warning').waitFor();
-    await page.locator('input[type=file]').setInputFiles(file);
+    await page.locator('section.export input[type=file]').setInputFiles(file);
     await page.getByRole('heading', { name: 'Results (imported from first.json)' }).waitFor();
     // …but the imported run asked for 3: the warnings talk about that run only.
     assert.equal(await page.locator('#http1-warning').count(), 0);

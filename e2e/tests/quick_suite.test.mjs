@@ -96,7 +96,7 @@ test('Quick suite: 30 requests in 2 stages, bounded concurrency, honest latency,
   const file = join(dir, 'saved.json');
   writeFileSync(file, text);
   await page.reload();
-  await page.locator('input[type=file]').setInputFiles(file);
+  await page.locator('section.export input[type=file]').setInputFiles(file);
   await page.getByRole('heading', { name: 'Results (imported from saved.json)' }).waitFor();
   assert.deepEqual(await tableRows(page), rows);
   assert.equal(errors.length, 0, errors.join('\n'));

@@ -105,7 +105,7 @@ test('a TTFT p95 threshold passes the light stage, fails the queued one, and re-
 
     // An imported run is judged the same way, from its samples, by the thresholds in the form.
     const fresh = await fx.open();
-    await fresh.page.locator('input[type=file]').setInputFiles({ name: 'run.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(report)) });
+    await fresh.page.locator('section.export input[type=file]').setInputFiles({ name: 'run.json', mimeType: 'application/json', buffer: Buffer.from(JSON.stringify(report)) });
     await fresh.page.locator('#results-table').waitFor();
     await fresh.page.getByLabel('SLO TTFT p95 (ms)').fill(String(THRESHOLD));
     await fresh.page.locator('#slo-run-verdict[data-verdict="fail"]').waitFor({ timeout: 2_000 });

@@ -21,7 +21,8 @@ pub type Area = DrawingArea<CanvasBackend, plotters::coord::Shift>;
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Canvases whose data is coloured by stage: their image carries the stage key too.
-const BY_STAGE: [&str; 6] = [
+const BY_STAGE: [&str; 7] = [
+    "chart-cdf",
     "chart-over-time",
     "chart-histogram",
     "chart-latency",

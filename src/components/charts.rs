@@ -16,9 +16,9 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters_canvas::CanvasBackend;
 use stampede_engine::{
-    activity_over_time, count_axis, errors_over_time, histogram, judge, knee, latency_over_time,
-    nice_max, tokens_over_time, vs_concurrency, Aggregator, CountAxis, LoadUnit, Slo, SloMetric,
-    StageFigure, StageStats, StageVerdict,
+    activity_over_time, count_axis, errors_over_time, histogram, judge, knee, latency_cdf,
+    latency_over_time, nice_max, tokens_over_time, vs_concurrency, Aggregator, CountAxis, LoadUnit,
+    Scaling, Slo, SloMetric, StageFigure, StageStats, StageVerdict,
 };
 use stampede_engine::{ErrorClass, ErrorsOverTime};
 use wasm_bindgen::prelude::*;
@@ -26,7 +26,7 @@ use wasm_bindgen::JsCast;
 
 use super::chart_png::{export_if_asked, ExportPng, Ink, PngExport};
 use crate::browser::env;
-use crate::state::{AppState, Phase, Shown};
+use crate::state::{AppState, Overlay, Phase, Shown};
 
 /// One colour per stage on every chart and in the stage key. Red is left out: on these charts
 /// it means "failed".
@@ -478,7 +478,10 @@ fn draw_tokens_over_time(area: &Area, t: &Theme, agg: &Aggregator) -> DrawResult
     Ok(())
 }
 
-/// One line per series against requested concurrency, one point per stage in its colour.
+/// One line per series against requested concurrency, one point per stage in its colour, and
+/// the overlaid runs' lines.
+// Each argument is a different part of the chart; a struct would only rename them.
+#[allow(clippy::too_many_arguments)]
 fn draw_vs_concurrency(
     area: &Area,
     t: &Theme,
@@ -487,14 +490,20 @@ fn draw_vs_concurrency(
     stats: &[StageStats],
     series: &[Series],
     marks: &SloMarks,
+    overlays: &[Overlay],
 ) -> DrawResult {
     let figures: Vec<StageFigure> = series.iter().map(|s| s.figure).collect();
     let sc = vs_concurrency(stats, &figures);
     if sc.lines.iter().all(Vec::is_empty) {
         return note(area, t, caption, NO_SUCCESS);
     }
+    let others: Vec<Scaling> = overlays
+        .iter()
+        .map(|o| vs_concurrency(&o.stats, &figures))
+        .collect();
     let top = stats
         .iter()
+        .chain(overlays.iter().flat_map(|o| &o.stats))
         .map(|s| s.requested_concurrency)
         .max()
         .unwrap_or(1);
@@ -510,6 +519,7 @@ fn draw_vs_concurrency(
                 .limits
                 .iter()
                 .map(|(v, _)| nice_max(v * 1.1))
+                .chain(others.iter().map(|o| o.y_max))
                 .fold(sc.y_max, f64::max),
             x_desc: "requested concurrency",
             y_desc,
@@ -539,7 +549,198 @@ fn draw_vs_concurrency(
             Circle::new(p, t.px(4.0), c.filled())
         }))?;
     }
+    draw_overlays(&mut chart, t, series, &others)?;
     draw_slo_marks(&mut chart, t, marks, x_axis.max)
+}
+
+/// One colour per overlaid run (the baseline first), apart from the stage colours.
+const OVERLAY_COLORS: [RGBColor; 5] = [
+    RGBColor(0, 150, 150),
+    RGBColor(188, 160, 20),
+    RGBColor(110, 110, 110),
+    RGBColor(60, 60, 170),
+    RGBColor(120, 170, 60),
+];
+
+fn overlay_color(i: usize) -> RGBColor {
+    OVERLAY_COLORS[i % OVERLAY_COLORS.len()]
+}
+
+/// Other runs' lines (the baseline, runs picked in History) over a by-concurrency chart:
+/// dashed in the run's colour, long dashes for a figure the shown run draws solid and short
+/// ones for its dashed figures, with hollow points; the key under the chart names the runs.
+fn draw_overlays(
+    chart: &mut Chart,
+    t: &Theme,
+    series: &[Series],
+    others: &[Scaling],
+) -> DrawResult {
+    for (k, sc) in others.iter().enumerate() {
+        let color = overlay_color(k);
+        for (s, points) in series.iter().zip(&sc.lines) {
+            let (dash, gap) = if s.dashed {
+                (t.px(2.0), t.px(3.0))
+            } else {
+                (t.px(8.0), t.px(4.0))
+            };
+            let style = color.stroke_width(t.px(1.5));
+            chart.draw_series(DashedLineSeries::new(points.clone(), dash, gap, style))?;
+            chart.draw_series(
+                points
+                    .iter()
+                    .map(|&p| Circle::new(p, t.px(3.5), color.stroke_width(t.px(1.5)))),
+            )?;
+        }
+    }
+    Ok(())
+}
+
+/// The key of the overlaid runs, under each by-concurrency chart.
+#[component]
+fn OverlayKey() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    move || {
+        let overlays = state.overlays.get();
+        (!overlays.is_empty()).then(|| {
+            let items = overlays
+                .into_iter()
+                .enumerate()
+                .map(|(k, o)| {
+                    let RGBColor(r, g, b) = overlay_color(k);
+                    let what = if o.baseline { " (baseline)" } else { "" };
+                    view! {
+                        <li><span class="line overlay" style=format!("border-top-color: rgb({r}, {g}, {b})")></span>
+                            {format!("{}{what}", o.label)}</li>
+                    }
+                })
+                .collect_view();
+            view! { <ul class="key overlay-key">{items}</ul> }
+        })
+    }
+}
+
+/// A compared stage's CDFs: (stage, the shown run's points, the baseline's points).
+type CdfLines = (usize, Vec<(f64, f64)>, Vec<(f64, f64)>);
+
+/// Latency CDFs of the compared stages: the shown run solid, the baseline dashed, each in its
+/// stage's colour. `lines`: (stage, shown run's points, baseline's points).
+fn draw_latency_cdf(area: &Area, t: &Theme, lines: &[CdfLines]) -> DrawResult {
+    const CAPTION: &str = "Latency CDF: this run (solid) vs baseline (dashed)";
+    let x_max = lines
+        .iter()
+        .flat_map(|(_, a, b)| a.iter().chain(b))
+        .map(|p| p.0)
+        .fold(0.0, f64::max);
+    if x_max <= 0.0 {
+        return note(
+            area,
+            t,
+            CAPTION,
+            "No matched stage with successful requests",
+        );
+    }
+    let mut chart = frame(
+        area,
+        t,
+        Frame {
+            caption: CAPTION,
+            x: 0.0..nice_max(x_max),
+            y: 0.0..1.0,
+            x_desc: "latency (ms)",
+            y_desc: "share of requests at or below",
+            y_labels: 60.0,
+            x_count: None,
+            y_count: None,
+            right: 0.0,
+        },
+    )?;
+    for (stage, current, baseline) in lines {
+        let color = stage_color(*stage);
+        let style = color.stroke_width(t.px(2.0));
+        chart.draw_series(LineSeries::new(current.clone(), style))?;
+        chart.draw_series(DashedLineSeries::new(
+            baseline.clone(),
+            t.px(6.0),
+            t.px(4.0),
+            style,
+        ))?;
+    }
+    Ok(())
+}
+
+/// The CDF chart, shown while a baseline is set, for every matched stage or the one chosen.
+#[component]
+fn CdfChart() -> impl IntoView {
+    let state = expect_context::<AppState>();
+    let canvas = NodeRef::<Canvas>::new();
+    // `None`: every matched stage.
+    let chosen = RwSignal::new(None::<usize>);
+    let matched = Memo::new(move |_| {
+        state.comparison.with(|c| {
+            c.as_ref().map_or(Vec::new(), |c| {
+                c.stages
+                    .iter()
+                    .filter_map(|s| {
+                        Some((s.stage as usize, s.baseline_stage? as usize, s.name.clone()))
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+    });
+    let failure = RwSignal::new(None::<String>);
+    // Redraw at the new size when the window changes, as the other charts do.
+    let resized = RwSignal::new(0u32);
+    let _ = window_event_listener(leptos::ev::resize, move |_| resized.update(|n| *n += 1));
+    Effect::new(move |_| {
+        state.chart_tick.track();
+        resized.track();
+        let pairs = matched.get();
+        let only = chosen.get();
+        // After the DOM update that shows the figure: a hidden canvas has no size to draw in.
+        request_animation_frame(move || {
+            let t = Theme::current();
+            let lines: Vec<_> = pairs
+                .iter()
+                .filter(|(ci, _, _)| only.is_none_or(|o| o == *ci))
+                .map(|&(ci, bi, _)| {
+                    let current = state.session.with_value(|s| latency_cdf(&s.agg, ci));
+                    let baseline = state
+                        .baseline_run
+                        .with_value(|b| b.as_ref().map_or(Vec::new(), |b| latency_cdf(&b.agg, bi)));
+                    (ci, current, baseline)
+                })
+                .collect();
+            let result = draw_on(canvas, &t, |a| draw_latency_cdf(a, &t, &lines));
+            failure.set(
+                result
+                    .err()
+                    .map(|e| format!("A chart could not be drawn: {e}")),
+            );
+        });
+    });
+    let on_choose = move |ev| {
+        let v = event_target_value(&ev);
+        chosen.set(v.parse::<usize>().ok());
+    };
+    view! {
+        <figure class="chart" id="figure-cdf" class:hidden=move || matched.with(Vec::is_empty)>
+            <label class="cdf-stage">"CDF stage "
+                <select id="cdf-stage" on:change=on_choose>
+                    <option value="all" selected=true>"All compared stages"</option>
+                    {move || matched.get().into_iter().map(|(ci, _, name)| view! {
+                        <option value=ci.to_string()>{format!("{}: {name}", ci + 1)}</option>
+                    }).collect_view()}
+                </select>
+            </label>
+            <canvas node_ref=canvas id="chart-cdf" aria-label="Latency CDF, this run against the baseline"></canvas>
+            <ul class="key">
+                <li><span class="line"></span>"this run"</li>
+                <li><span class="line dashed"></span>{move || state.baseline.with(|b| b.as_ref().map_or(String::new(), |b| format!("baseline: {}", b.label)))}</li>
+            </ul>
+            <ExportPng canvas="chart-cdf" />
+            {move || failure.get().map(|m| view! { <p class="field-error">{m}</p> })}
+        </figure>
+    }
 }
 
 /// Threshold lines (dashed, in the error colour, labelled at the left) and the knee: a
@@ -702,6 +903,7 @@ pub fn Charts() -> impl IntoView {
         }
         let t = Theme::current();
         let stats = state.stats.get_untracked();
+        let overlays = state.overlays.get();
         let marks = |shown: &[SloMetric]| SloMarks::new(&slo, &stats, shown);
         let live = state.phase.get_untracked() == Phase::Running;
         let now_ms = if live {
@@ -789,6 +991,7 @@ pub fn Charts() -> impl IntoView {
                         SloMetric::TpotP50,
                         SloMetric::TpotP95,
                     ]),
+                    &overlays,
                 )
             })?;
             draw_on(lat_c, &t, |a| {
@@ -811,6 +1014,7 @@ pub fn Charts() -> impl IntoView {
                         },
                     ],
                     &marks(&[SloMetric::LatencyP50, SloMetric::LatencyP95]),
+                    &overlays,
                 )
             })?;
             draw_on(rps_c, &t, |a| {
@@ -833,6 +1037,7 @@ pub fn Charts() -> impl IntoView {
                         },
                     ],
                     &marks(&[]),
+                    &overlays,
                 )
             })
         });
@@ -882,17 +1087,20 @@ pub fn Charts() -> impl IntoView {
                 <figure class="chart">
                     <canvas node_ref=lat_c id="chart-latency" aria-label="Latency p50 and p95 by concurrency"></canvas>
                     <Key items=vec![line(false, false, "p50"), line(false, true, "p95")] />
+                    <OverlayKey />
                     <ExportPng canvas="chart-latency" />
                 </figure>
                 <figure class="chart">
                     <canvas node_ref=rps_c id="chart-throughput" aria-label="Requests per second by concurrency"></canvas>
                     <Key items=vec![line(false, false, "successful/s"), line(true, true, "all completed/s")] />
+                    <OverlayKey />
                     <ExportPng canvas="chart-throughput" />
                 </figure>
                 <figure class="chart">
                     <canvas node_ref=tokens_t id="chart-tokens" aria-label="Output tokens per second over time"></canvas>
                     <ExportPng canvas="chart-tokens" />
                 </figure>
+                <CdfChart />
                 <figure class="chart" class:hidden=move || !streamed()>
                     <canvas node_ref=ttft_h id="chart-ttft" aria-label="TTFT histogram"></canvas>
                     <ExportPng canvas="chart-ttft" />
@@ -903,6 +1111,7 @@ pub fn Charts() -> impl IntoView {
                         line(false, false, "TTFT p50"), line(false, true, "TTFT p95"),
                         line(true, false, "TPOT p50"), line(true, true, "TPOT p95"),
                     ] />
+                    <OverlayKey />
                     <ExportPng canvas="chart-ttft-tpot" />
                 </figure>
             </div>

@@ -3,6 +3,8 @@
 pub mod ceiling_note;
 pub mod chart_png;
 pub mod charts;
+pub mod compare_menu;
+pub mod comparison;
 pub mod copy_summary;
 pub mod csv_export;
 pub mod diagnostics;

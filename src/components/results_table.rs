@@ -7,6 +7,7 @@
 use leptos::prelude::*;
 use stampede_engine::{Distribution, ErrorClass, StageStats};
 
+use super::comparison::ComparisonTable;
 use super::run_summary::RunSummary;
 use crate::state::Shown;
 
@@ -204,6 +205,7 @@ pub fn ResultsTable(
                     </tbody>
                 </table>
                 </div>
+                <ComparisonTable />
                 {move || {
                     let list = shortfalls();
                     (!list.is_empty()).then(|| view! {

@@ -762,6 +762,8 @@ struct E2e {
     schema: PathBuf,
     chromium: OsString,
     locust: PathBuf,
+    /// The command line as the native tests built it (debug): browser-vs-native e2e tests.
+    cli: PathBuf,
 }
 
 impl E2e {
@@ -774,7 +776,8 @@ impl E2e {
             .env("STAMPEDE_MOCK_BIN", &self.mock)
             .env("CHROMIUM_PATH", &self.chromium)
             .env("STAMPEDE_SCHEMA", &self.schema)
-            .env("STAMPEDE_LOCUST", &self.locust);
+            .env("STAMPEDE_LOCUST", &self.locust)
+            .env("STAMPEDE_CLI_BIN", &self.cli);
         cmd
     }
 }
@@ -814,6 +817,11 @@ fn test_prepare(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<E2e>
     let tests = e2e_test_files(&ctx.root)?;
     // Setup installed it; the hand-off test runs it as master and workers.
     let locust = locust_path(&ctx.root.join(VENV));
+    // `cargo test -p stampede-cli` above built it for its own tests.
+    let cli = ctx
+        .target_dir()?
+        .join("debug")
+        .join(format!("{CLI_BIN}{}", env::consts::EXE_SUFFIX));
     Ok(E2e {
         tests,
         dist,
@@ -821,6 +829,7 @@ fn test_prepare(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<E2e>
         schema,
         chromium,
         locust,
+        cli,
     })
 }
 

@@ -23,10 +23,12 @@
 //! Modules are layered bottom up; none imports one above it (`tests/layers.rs` checks):
 //! `model` → `http`, `secrets`, `store`, `suite`, `template`, `stream`, `thresholds` → `preset` →
 //! `plan` → `config`, `parse` → `runner`, `stats`, `detect` → `slo` (verdicts, goodput, the
-//! knee) → `report`, `messages`, `table_csv` → `views` (what the page shows, computed),
+//! knee), `compare` (a run against a baseline) → `report`, `messages`, `table_csv` → `views`
+//! (what the page shows, computed),
 //! `handoff` (the test as a Locust file or a k6 script), `share` (share links and the saved
 //! form) → `summary_md` (the run as Markdown to paste).
 
+mod compare;
 mod config;
 mod detect;
 mod handoff;
@@ -51,6 +53,11 @@ mod template;
 mod thresholds;
 mod views;
 
+pub use compare::{
+    cdf, compare, compare_runs, deltas, latency_cdf, latency_test, mann_whitney, match_stage,
+    metric_label, BaselineRef, Better, Change, Comparison, LatencyTest, MetricDelta,
+    StageComparison, TestVerdict, ALPHA, MAX_CDF_POINTS, MAX_OVERLAYS, MIN_TEST_SAMPLES,
+};
 pub use config::{
     parse_headers, parse_rate, parse_threshold, parse_whole, Field, FieldError, RunConfig,
 };

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::compare::{BaselineRef, Comparison};
 use crate::config::RunConfig;
 use crate::model::{Sample, TargetInfo};
 use crate::plan::MAX_STAGES;
@@ -116,6 +117,12 @@ pub struct Report {
     /// from the samples (the thresholds may change after the run).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slo: Option<SloReport>,
+    /// The run this one was compared with, when a baseline was set at export.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineRef>,
+    /// Each stage against the baseline: Δ per figure and the latency test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Comparison>,
     /// Last: `export_parts` streams the samples in before the closing `]}`.
     pub samples: Vec<Sample>,
 }
@@ -170,6 +177,8 @@ impl Report {
             stopped,
             stages,
             slo,
+            baseline: None,
+            comparison: None,
             samples: Vec::new(),
         }
     }
@@ -326,6 +335,13 @@ impl Report {
             {
                 return Err(what("has a token count out of range"));
             }
+        }
+        if self
+            .comparison
+            .as_ref()
+            .is_some_and(|c| c.stages.len() > planned)
+        {
+            return Err(format!("its comparison covers more than {planned} stages"));
         }
         if self.slo.as_ref().is_some_and(|s| s.stages.len() > planned) {
             return Err(format!("its SLO section judges more than {planned} stages"));

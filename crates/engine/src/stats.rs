@@ -807,6 +807,16 @@ impl Aggregator {
         }
     }
 
+    /// Whether the samples come from a native client (the command line).
+    pub fn is_native(&self) -> bool {
+        self.native
+    }
+
+    /// The kept samples of stage `i`, in arrival order.
+    pub fn stage_samples(&self, i: usize) -> impl Iterator<Item = Sample> + Clone + '_ {
+        self.samples.iter_stage(i)
+    }
+
     /// Samples kept, in the order they arrived.
     pub fn len(&self) -> usize {
         self.samples.len()

@@ -551,9 +551,30 @@ pub fn fidelity(env: &Environment, stats: &[StageStats]) -> Vec<FidelityItem> {
         .iter()
         .any(|t| t.protocol == Some(Protocol::Http1));
     let unknown = env.targets.iter().any(|t| t.protocol.is_none());
+    // The command line has none of the browser's limits: say so, and rate only what applies.
+    if env.client.as_ref().is_some_and(|c| c.kind == "native") {
+        items.push(item("Client", Level::Green, format!(
+            "the stampede command line (native): no browser, so no {HTTP1_CONNECTIONS}-connections-per-origin cap, \
+             no browser queue and no tab throttling; each stage sent what it asked for")));
+        items.push(item("Protocol", Level::Green, protocols));
+        items.push(match env.timer_resolution_ms {
+            Some(r) => item(
+                "Timer resolution",
+                Level::Green,
+                format!("{:.3} µs", r * 1000.0),
+            ),
+            None => item("Timer resolution", Level::Amber, "not measured".into()),
+        });
+        items.extend(stats.iter().map(stage_item));
+        for i in &mut items {
+            i.rule = rule(i.name);
+        }
+        return items;
+    }
     items.push(if http1 && top > cap {
         item("Protocol", Level::Red, format!(
-            "{protocols}: HTTP/1.1 carries at most {cap} in flight over {targets} origin(s), stages ask for up to {top}"))
+            "{protocols}: HTTP/1.1 carries at most {cap} in flight over {targets} origin(s), stages ask for up to {top}. \
+             {BROWSER_CAPPED}"))
     } else if unknown {
         item("Protocol", Level::Amber, format!(
             "{protocols}: the server sends no Timing-Allow-Origin, so the browser hides protocol and queue time"))
@@ -655,45 +676,53 @@ pub fn fidelity(env: &Environment, stats: &[StageStats]) -> Vec<FidelityItem> {
         (None, _) => item("Engine worker", Level::Amber, "not recorded".into()),
     });
 
-    for s in stats {
-        let figure = match (s.requested_rate_per_s, s.achieved_rate_per_s) {
-            (Some(r), a) => format!(
-                "{}: rate {r:.1}/s asked, {} achieved",
-                s.name,
-                a.map_or("–".into(), |a| format!("{a:.2}/s"))
-            ),
-            _ => match s.sent_concurrency {
-                Some(sent) => format!(
-                    "{}: {} in flight asked, {sent:.2} sent",
-                    s.name, s.requested_concurrency
-                ),
-                None => format!(
-                    "{}: {} in flight asked, {} (browser queue included)",
-                    s.name,
-                    s.requested_concurrency,
-                    s.busy_concurrency
-                        .or(s.achieved_concurrency)
-                        .map_or("–".into(), |a| format!("{a:.2}"))
-                ),
-            },
-        };
-        let rated = match (&s.shortfall, not_judged(s)) {
-            (Some(why), _) => item("Stage", Level::Red, format!("{figure}. {why}")),
-            (None, Some(why)) => item("Stage", Level::Neutral, format!("{figure}: {why}")),
-            (None, None) => item("Stage", Level::Green, figure),
-        };
-        items.push(rated);
-    }
+    items.extend(stats.iter().map(stage_item));
     for i in &mut items {
         i.rule = rule(i.name);
     }
     items
 }
 
+/// Above the browser's cap: what that does to the figures, and that the CLI is not capped.
+const BROWSER_CAPPED: &str = "Above the cap the browser queues requests, so those stages' \
+     latency, TTFT, requests/s and tokens/s are capped by the browser, not the server; the \
+     stampede command line has no such cap (see the README's \"Browser vs native\")";
+
+/// A stage's line in the fidelity panel.
+fn stage_item(s: &StageStats) -> FidelityItem {
+    let figure = match (s.requested_rate_per_s, s.achieved_rate_per_s) {
+        (Some(r), a) => format!(
+            "{}: rate {r:.1}/s asked, {} achieved",
+            s.name,
+            a.map_or("–".into(), |a| format!("{a:.2}/s"))
+        ),
+        _ => match s.sent_concurrency {
+            Some(sent) => format!(
+                "{}: {} in flight asked, {sent:.2} sent",
+                s.name, s.requested_concurrency
+            ),
+            None => format!(
+                "{}: {} in flight asked, {} (browser queue included)",
+                s.name,
+                s.requested_concurrency,
+                s.busy_concurrency
+                    .or(s.achieved_concurrency)
+                    .map_or("–".into(), |a| format!("{a:.2}"))
+            ),
+        },
+    };
+    match (&s.shortfall, not_judged(s)) {
+        (Some(why), _) => item("Stage", Level::Red, format!("{figure}. {why}")),
+        (None, Some(why)) => item("Stage", Level::Neutral, format!("{figure}: {why}")),
+        (None, None) => item("Stage", Level::Green, figure),
+    }
+}
+
 /// The thresholds behind each rating, stated so a reader can check it.
 fn rule(name: &str) -> String {
     let pct = |share: f64| format!("{:.0} %", share * 100.0);
     match name {
+        "Client" => "green when the command line sent the requests: no browser limits apply".into(),
         "Protocol" => format!(
             "red when HTTP/1.1 ({HTTP1_CONNECTIONS} connections per origin) cannot carry a \
              stage's concurrency; amber when the server hides the protocol"
@@ -1314,8 +1343,10 @@ mod tests {
         assert_eq!(level, Level::Red);
         assert_eq!(
             detail,
-            "h0:8000 http/1.1, h1:8000 http/1.1: HTTP/1.1 carries at most 12 in \
-                            flight over 2 origin(s), stages ask for up to 13"
+            format!(
+                "h0:8000 http/1.1, h1:8000 http/1.1: HTTP/1.1 carries at most 12 in \
+                 flight over 2 origin(s), stages ask for up to 13. {BROWSER_CAPPED}"
+            )
         );
         let items = fidelity(&env(&[h1.clone(), h1.clone()]), &[stats(12)]);
         assert_eq!(rating(&items, "Protocol").0, Level::Green);
@@ -1325,6 +1356,35 @@ mod tests {
             Level::Amber,
             "one target hid its protocol"
         );
+    }
+
+    #[test]
+    fn a_native_report_is_never_rated_for_the_browser() {
+        // The command line at 20 in flight over one HTTP/1.1 origin: in a browser that is red
+        // (6 carried); natively there is no cap, and no browser-only item is listed.
+        let mut e = env(&[Some(Protocol::Http1)]);
+        e.client = Some(crate::report::Client {
+            kind: "native".into(),
+            version: "0.1.0 (linux x86_64)".into(),
+        });
+        let items = fidelity(&e, &[stats(20)]);
+        let names: Vec<&str> = items.iter().map(|i| i.name).collect();
+        assert_eq!(names, ["Client", "Protocol", "Timer resolution", "Stage"]);
+        assert_eq!(
+            rating(&items, "Protocol"),
+            (Level::Green, "h0:8000 http/1.1".into())
+        );
+        assert!(rating(&items, "Client")
+            .1
+            .contains("no 6-connections-per-origin cap"));
+        // The same figures from the page: red, and the wording names the capped figures.
+        let (level, detail) = rating(
+            &fidelity(&env(&[Some(Protocol::Http1)]), &[stats(20)]),
+            "Protocol",
+        );
+        assert_eq!(level, Level::Red);
+        assert!(detail.contains("latency, TTFT, requests/s and tokens/s are capped by the browser"));
+        assert!(detail.contains("the stampede command line has no such cap"));
     }
 
     #[test]

@@ -20,8 +20,9 @@ const LAYERS: &[&[&str]] = &[
     &["plan"],
     &["config", "parse"],
     &["runner", "stats", "detect"],
-    // Judging a run: it reads the statistics; the report carries its verdicts.
-    &["slo"],
+    // Judging a run: it reads the statistics; the report carries its verdicts. Comparing a
+    // run with a baseline: it reads both runs' statistics; the report carries the deltas.
+    &["slo", "compare"],
     &["report", "messages", "table_csv"],
     // What the page shows: it reads the report's environment beside the statistics. The
     // hand-off files: the test written for Locust and k6. How a test leaves the page (share

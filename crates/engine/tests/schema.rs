@@ -151,3 +151,37 @@ fn schema_rejects_damaged_reports() {
         "an api_key in config must not validate"
     );
 }
+
+#[test]
+fn a_compared_report_matches_schema() {
+    let validator = jsonschema::validator_for(&schema()).expect("valid schema");
+    let mut r = report();
+    // The same run as its own baseline: every stage matches; too few samples for a test.
+    let agg = r.aggregator();
+    r.baseline = Some(stampede_engine::BaselineRef {
+        id: "file:last-night.json".into(),
+        label: "last night".into(),
+        created_at: "2026-11-27T22:00:00.000Z".into(),
+    });
+    r.comparison = Some(stampede_engine::compare_runs(&agg, &agg));
+    let doc: Value = serde_json::from_str(&r.to_json()).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "{errors:#?}");
+    assert_eq!(doc["baseline"]["label"], "last night");
+    assert_eq!(
+        doc["comparison"]["stages"][0]["latency_test"]["verdict"],
+        "not-enough-data"
+    );
+    assert_eq!(
+        doc["comparison"]["stages"][0]["metrics"][0]["change"],
+        "same"
+    );
+    let back = Report::from_json(&r.to_json()).unwrap();
+    assert_eq!(back.comparison, r.comparison);
+    let mut bad = doc.clone();
+    bad["comparison"]["stages"][0]["latency_test"]["verdict"] = "probably".into();
+    assert!(!validator.is_valid(&bad));
+    let mut bad = doc;
+    bad["baseline"] = serde_json::json!({"id": "x"});
+    assert!(!validator.is_valid(&bad));
+}
