@@ -4,6 +4,7 @@ use leptos::prelude::*;
 
 use crate::components::ceiling_note::CeilingNote;
 use crate::components::handoff_menu::HandoffMenu;
+use crate::components::history::HistoryPanel;
 use crate::components::request_list::RequestList;
 use crate::components::share_link::ShareLink;
 use crate::components::{
@@ -43,6 +44,7 @@ pub fn App() -> impl IntoView {
             <CsvExport />
             <Charts />
             <RequestList />
+            <HistoryPanel />
         </main>
     }
 }

@@ -234,6 +234,7 @@ impl AppState {
                 });
                 self.publish();
                 self.phase.set(Phase::Finished { stopped });
+                self.keep_run_in_history();
             }
         }
     }

@@ -10,6 +10,7 @@ use stampede_engine::{
 };
 
 use crate::browser::{engine::Engine, env, location, storage};
+use crate::history::HistoryState;
 
 /// Where the form is kept between visits, in `localStorage`.
 const SAVED_FORM_KEY: &str = "stampede.form";
@@ -109,7 +110,20 @@ pub struct AppState {
     pub share_note: RwSignal<Option<Result<String, String>>>,
     /// Why the form could not be saved in this browser, if it could not.
     pub save_problem: RwSignal<Option<String>>,
+    /// The runs kept in this browser (the History panel).
+    pub history: HistoryState,
+    // SHIM until the compare branch merges: it provides the baseline state and `BaselineRef`.
+    pub baseline: RwSignal<Option<BaselineRef>>,
     pub session: StoredValue<Session, LocalStorage>,
+}
+
+// SHIM until the compare branch merges: there `BaselineRef` is the engine's (`compare`) and
+// `set_baseline` compares the shown run with `report`; here it only records which run it is.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BaselineRef {
+    pub id: String,
+    pub label: String,
+    pub created_at: String,
 }
 
 impl Default for AppState {
@@ -136,6 +150,8 @@ impl Default for AppState {
             remember_key,
             share_note: RwSignal::new(note),
             save_problem,
+            history: HistoryState::load(),
+            baseline: RwSignal::new(None),
             session: StoredValue::new_local(Session::default()),
         };
         // Sync with the outside world only: the form goes to storage as it changes.
@@ -184,6 +200,12 @@ fn save(config: &RunConfig, remember_key: bool) -> Result<(), String> {
 }
 
 impl AppState {
+    // SHIM until the compare branch merges (its `set_baseline` has this signature).
+    pub fn set_baseline(&self, info: BaselineRef, report: Report) {
+        let _ = report;
+        self.baseline.set(Some(info));
+    }
+
     /// The message for `field`, if it is invalid.
     pub fn error(&self, field: Field) -> Option<String> {
         self.validation.with(|v| match v {

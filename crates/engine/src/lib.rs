@@ -25,11 +25,12 @@
 //! `plan` → `config`, `parse` → `runner`, `stats`, `detect` → `slo` (verdicts, goodput, the
 //! knee) → `report`, `messages`, `table_csv` → `views` (what the page shows, computed),
 //! `handoff` (the test as a Locust file or a k6 script), `share` (share links and the saved
-//! form).
+//! form), `history` (the runs kept in the browser).
 
 mod config;
 mod detect;
 mod handoff;
+mod history;
 mod http;
 mod messages;
 mod model;
@@ -55,6 +56,10 @@ pub use config::{
 };
 pub use detect::{models_url, parse_models, MAX_MODELS};
 pub use handoff::{k6_script, locustfile};
+pub use history::{
+    dropped_notice, endpoint_host, history_config, history_report, validate_label, HeadlineFigures,
+    History, HistoryEntry, MAX_HISTORY_BYTES, MAX_HISTORY_RUNS, MAX_LABEL_CHARS,
+};
 pub use http::{Chunk, HttpOutcome, HttpRequest, Transport, TransportError};
 pub use messages::{engine_stopped_samples, Batch, ToEngine, ENGINE_STOPPED};
 pub use model::{
