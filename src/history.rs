@@ -7,7 +7,8 @@
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use stampede_engine::{
-    dropped_notice, history_config, history_report, HeadlineFigures, History, Report, RunConfig,
+    dropped_notice, history_config, history_report, too_many_samples_to_keep, HeadlineFigures,
+    History, Report, RunConfig,
 };
 
 use crate::browser::{env, files, history_db};
@@ -197,6 +198,13 @@ impl AppState {
     /// header value outside the allow-list, whatever the export opt-in says.
     pub fn keep_run_in_history(&self) {
         let slo = self.config.with_untracked(|c| c.slo.clone());
+        let too_many = self
+            .session
+            .with_value(|s| too_many_samples_to_keep(s.agg.len()));
+        if let Some(m) = too_many {
+            self.history.problem.set(Some(m));
+            return;
+        }
         let kept = self.session.with_value(|s| {
             s.agg.samples().next()?;
             let config = history_config(&RunConfig {

@@ -19,6 +19,10 @@ pub const MAX_HISTORY_RUNS: usize = 50;
 pub const MAX_HISTORY_BYTES: usize = 50_000_000;
 /// Longest label, in characters: it is a name in a table row, not a note.
 pub const MAX_LABEL_CHARS: usize = 80;
+/// No sample is written in fewer bytes of JSON (`Sample::default()` takes more; a test checks):
+/// a run with more samples than [`MAX_HISTORY_BYTES`] / this cannot fit, and is not serialized
+/// only to find that out.
+pub const MIN_SAMPLE_JSON_BYTES: usize = 50;
 /// The entry format this page writes; an entry of another version is skipped when read.
 const ENTRY_VERSION: u32 = 1;
 
@@ -258,12 +262,7 @@ impl History {
     /// [`MAX_HISTORY_RUNS`] and [`MAX_HISTORY_BYTES`]; a message when it could never fit.
     pub fn room_for(&self, bytes: usize) -> Result<Vec<HistoryEntry>, String> {
         if bytes > MAX_HISTORY_BYTES {
-            return Err(format!(
-                "This report is {:.1} MB; history keeps reports up to {} MB in all, so it was \
-                 not kept. Export it to keep it.",
-                bytes as f64 / 1e6,
-                MAX_HISTORY_BYTES / 1_000_000
-            ));
+            return Err(too_big_to_keep(&format!("{:.1} MB", bytes as f64 / 1e6)));
         }
         let mut count = self.entries.len();
         let mut total = self.total_bytes();
@@ -309,6 +308,25 @@ impl History {
             *e = entry;
         }
     }
+}
+
+fn too_big_to_keep(size: &str) -> String {
+    format!(
+        "This report is {size}; history keeps reports up to {} MB in all, so it was not kept. \
+         Export it to keep it.",
+        MAX_HISTORY_BYTES / 1_000_000
+    )
+}
+
+/// The message when a run of `samples` samples cannot fit in the history whatever its JSON,
+/// so the page need not write that JSON to learn it.
+pub fn too_many_samples_to_keep(samples: usize) -> Option<String> {
+    (samples.saturating_mul(MIN_SAMPLE_JSON_BYTES) > MAX_HISTORY_BYTES).then(|| {
+        too_big_to_keep(&format!(
+            "over {} MB ({samples} requests)",
+            MAX_HISTORY_BYTES / 1_000_000
+        ))
+    })
 }
 
 /// The notice for entries dropped to make room, naming each; `None` when none was.
@@ -504,6 +522,19 @@ mod tests {
         let e = h.room_for(MAX_HISTORY_BYTES + 1).unwrap_err();
         assert!(e.contains("50.0 MB") && e.contains("not kept"), "{e}");
         assert_eq!(h.entries().len(), 3);
+    }
+
+    #[test]
+    fn a_run_with_more_samples_than_can_fit_is_known_before_it_is_written() {
+        let least = serde_json::to_string(&Sample::default()).unwrap().len();
+        assert!(least >= MIN_SAMPLE_JSON_BYTES, "{least}");
+        // 50 MB / 50 bytes = 1,000,000 samples may fit; one more cannot.
+        assert_eq!(too_many_samples_to_keep(1_000_000), None);
+        let m = too_many_samples_to_keep(1_000_001).unwrap();
+        assert!(
+            m.contains("over 50 MB (1000001 requests)") && m.contains("not kept"),
+            "{m}"
+        );
     }
 
     #[test]

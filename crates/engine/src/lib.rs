@@ -57,8 +57,9 @@ pub use config::{
 pub use detect::{models_url, parse_models, MAX_MODELS};
 pub use handoff::{k6_script, locustfile};
 pub use history::{
-    dropped_notice, endpoint_host, history_config, history_report, validate_label, HeadlineFigures,
-    History, HistoryEntry, MAX_HISTORY_BYTES, MAX_HISTORY_RUNS, MAX_LABEL_CHARS,
+    dropped_notice, endpoint_host, history_config, history_report, too_many_samples_to_keep,
+    validate_label, HeadlineFigures, History, HistoryEntry, MAX_HISTORY_BYTES, MAX_HISTORY_RUNS,
+    MAX_LABEL_CHARS, MIN_SAMPLE_JSON_BYTES,
 };
 pub use http::{Chunk, HttpOutcome, HttpRequest, Transport, TransportError};
 pub use messages::{engine_stopped_samples, Batch, ToEngine, ENGINE_STOPPED};
