@@ -3,9 +3,10 @@
 use leptos::prelude::*;
 
 use crate::components::ceiling_note::CeilingNote;
-use crate::components::copy_summary::CopySummary;
 use crate::components::compare_menu::CompareMenu;
+use crate::components::copy_summary::CopySummary;
 use crate::components::handoff_menu::HandoffMenu;
+use crate::components::history::HistoryPanel;
 use crate::components::request_list::RequestList;
 use crate::components::share_link::ShareLink;
 use crate::components::{
@@ -47,6 +48,7 @@ pub fn App() -> impl IntoView {
             <CopySummary />
             <Charts />
             <RequestList />
+            <HistoryPanel />
         </main>
     }
 }

@@ -5,6 +5,7 @@ pub mod app;
 pub mod browser;
 pub mod components;
 pub mod engine_worker;
+pub mod history;
 pub mod session;
 pub mod state;
 

@@ -242,6 +242,7 @@ impl AppState {
                 });
                 self.publish();
                 self.phase.set(Phase::Finished { stopped });
+                self.keep_run_in_history();
             }
         }
     }

@@ -11,6 +11,7 @@ use stampede_engine::{
 };
 
 use crate::browser::{engine::Engine, env, location, storage};
+use crate::history::HistoryState;
 
 /// Where the form is kept between visits, in `localStorage`.
 const SAVED_FORM_KEY: &str = "stampede.form";
@@ -134,6 +135,8 @@ pub struct AppState {
     pub share_note: RwSignal<Option<Result<String, String>>>,
     /// Why the form could not be saved in this browser, if it could not.
     pub save_problem: RwSignal<Option<String>>,
+    /// The runs kept in this browser (the History panel).
+    pub history: HistoryState,
     pub session: StoredValue<Session, LocalStorage>,
     /// The run compared with, if any ([`AppState::set_baseline`]).
     pub baseline: RwSignal<Option<BaselineRef>>,
@@ -168,6 +171,7 @@ impl Default for AppState {
             remember_key,
             share_note: RwSignal::new(note),
             save_problem,
+            history: HistoryState::load(),
             session: StoredValue::new_local(Session::default()),
             baseline: RwSignal::new(None),
             baseline_run: StoredValue::new_local(None),

@@ -3,6 +3,7 @@
 pub mod engine;
 pub mod env;
 pub mod files;
+pub mod history_db;
 pub mod location;
 pub mod storage;
 pub mod transport;

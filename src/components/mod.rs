@@ -11,6 +11,7 @@ pub mod diagnostics;
 pub mod endpoint_form;
 pub mod export_menu;
 pub mod handoff_menu;
+pub mod history;
 pub mod model_detect;
 pub mod request_list;
 pub mod results_table;

@@ -26,12 +26,13 @@
 //! knee), `compare` (a run against a baseline) → `report`, `messages`, `table_csv` → `views`
 //! (what the page shows, computed),
 //! `handoff` (the test as a Locust file or a k6 script), `share` (share links and the saved
-//! form) → `summary_md` (the run as Markdown to paste).
+//! form), `history` (the runs kept in the browser) → `summary_md` (the run as Markdown to paste).
 
 mod compare;
 mod config;
 mod detect;
 mod handoff;
+mod history;
 mod http;
 mod messages;
 mod model;
@@ -63,6 +64,11 @@ pub use config::{
 };
 pub use detect::{models_url, parse_models, MAX_MODELS};
 pub use handoff::{k6_script, locustfile};
+pub use history::{
+    dropped_notice, endpoint_host, history_config, history_report, too_many_samples_to_keep,
+    validate_label, HeadlineFigures, History, HistoryEntry, MAX_HISTORY_BYTES, MAX_HISTORY_RUNS,
+    MAX_LABEL_CHARS, MIN_SAMPLE_JSON_BYTES,
+};
 pub use http::{Chunk, HttpOutcome, HttpRequest, Transport, TransportError};
 pub use messages::{engine_stopped_samples, Batch, ToEngine, ENGINE_STOPPED};
 pub use model::{
