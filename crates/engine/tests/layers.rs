@@ -25,8 +25,9 @@ const LAYERS: &[&[&str]] = &[
     &["report", "messages", "table_csv"],
     // What the page shows: it reads the report's environment beside the statistics. The
     // hand-off files: the test written for Locust and k6. How a test leaves the page (share
-    // link, saved form): it reads the config.
-    &["views", "handoff", "share"],
+    // link, saved form): it reads the config. Hosted reports (`#report=` links): they read
+    // the report.
+    &["views", "handoff", "share", "report_link"],
 ];
 
 fn layer_of(module: &str) -> Option<usize> {
