@@ -3,7 +3,9 @@
 use leptos::prelude::*;
 
 use crate::components::ceiling_note::CeilingNote;
+use crate::components::drop_zone::DropZone;
 use crate::components::handoff_menu::HandoffMenu;
+use crate::components::report_note::ReportNote;
 use crate::components::request_list::RequestList;
 use crate::components::share_link::ShareLink;
 use crate::components::{
@@ -18,6 +20,7 @@ pub fn App() -> impl IntoView {
     let state = AppState::default();
     provide_context(state);
     state.watch_page();
+    state.follow_fragment();
 
     view! {
         <header class="top">
@@ -25,6 +28,7 @@ pub fn App() -> impl IntoView {
             <p class="tagline">"Load testing for model APIs, from your browser."</p>
         </header>
         <main>
+            <ReportNote />
             <section class="setup">
                 <EndpointForm />
                 <SuiteEditor />
@@ -44,5 +48,6 @@ pub fn App() -> impl IntoView {
             <Charts />
             <RequestList />
         </main>
+        <DropZone />
     }
 }

@@ -5,8 +5,8 @@
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use stampede_engine::{
-    decode_link, restore_form, save_form, Aggregator, Environment, Field, FieldError,
-    InFlightRequest, Plan, ProgressFigures, Report, RunConfig, StageStats,
+    decode_link, read_fragment, restore_form, save_form, Aggregator, Environment, Field,
+    FieldError, Fragment, InFlightRequest, Plan, ProgressFigures, Report, RunConfig, StageStats,
 };
 
 use crate::browser::{engine::Engine, env, location, storage};
@@ -109,6 +109,11 @@ pub struct AppState {
     pub share_note: RwSignal<Option<Result<String, String>>>,
     /// Why the form could not be saved in this browser, if it could not.
     pub save_problem: RwSignal<Option<String>>,
+    /// What became of the last report link (`#report=`): `Ok` while it loads and once it is
+    /// shown, or why it could not be opened (then nothing else changed).
+    pub report_note: RwSignal<Option<Result<String, String>>>,
+    /// Why the last file chosen or dropped could not be imported (or exported), if so.
+    pub import_note: RwSignal<Option<String>>,
     pub session: StoredValue<Session, LocalStorage>,
 }
 
@@ -136,6 +141,8 @@ impl Default for AppState {
             remember_key,
             share_note: RwSignal::new(note),
             save_problem,
+            report_note: RwSignal::new(None),
+            import_note: RwSignal::new(None),
             session: StoredValue::new_local(Session::default()),
         };
         // Sync with the outside world only: the form goes to storage as it changes.
@@ -158,7 +165,8 @@ fn opening_form() -> (RunConfig, bool, Option<Result<String, String>>) {
     let (saved, remember) = storage::get(SAVED_FORM_KEY)
         .and_then(|text| restore_form(&text).ok())
         .unwrap_or_else(|| (RunConfig::default(), false));
-    let Some(fragment) = location::share_fragment() else {
+    // A report link (`#report=`) opens a report once the page is up; the form stays as saved.
+    let Fragment::Test(fragment) = read_fragment(&location::fragment()) else {
         return (saved, remember, None);
     };
     match decode_link(&fragment) {
