@@ -5,8 +5,10 @@ use leptos::prelude::*;
 use crate::components::ceiling_note::CeilingNote;
 use crate::components::compare_menu::CompareMenu;
 use crate::components::copy_summary::CopySummary;
+use crate::components::drop_zone::DropZone;
 use crate::components::handoff_menu::HandoffMenu;
 use crate::components::history::HistoryPanel;
+use crate::components::report_note::ReportNote;
 use crate::components::request_list::RequestList;
 use crate::components::share_link::ShareLink;
 use crate::components::{
@@ -21,6 +23,7 @@ pub fn App() -> impl IntoView {
     let state = AppState::default();
     provide_context(state);
     state.watch_page();
+    state.follow_fragment();
 
     view! {
         <header class="top">
@@ -28,6 +31,7 @@ pub fn App() -> impl IntoView {
             <p class="tagline">"Load testing for model APIs, from your browser."</p>
         </header>
         <main>
+            <ReportNote />
             <section class="setup">
                 <EndpointForm />
                 <SuiteEditor />
@@ -50,5 +54,6 @@ pub fn App() -> impl IntoView {
             <RequestList />
             <HistoryPanel />
         </main>
+        <DropZone />
     }
 }

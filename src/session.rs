@@ -4,13 +4,15 @@
 
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
+use leptos::task::spawn_local;
 use stampede_engine::{
-    engine_stopped_samples, Aggregator, Batch, Command, Distribution, Environment, Event, Period,
-    Report, RunConfig,
+    decode_link, engine_stopped_samples, fetch_message, open_fetched, read_fragment, report_link,
+    resolve_report, Aggregator, Batch, Command, Distribution, Environment, Event, Fragment, Period,
+    Report, RunConfig, MAX_REPORT_BYTES,
 };
 
 use crate::browser::engine::{Engine, WorkerFailure};
-use crate::browser::{env, now_ms, time_origin};
+use crate::browser::{env, files, location, now_ms, time_origin};
 use crate::state::{AppState, Kept, Phase, Progress, Session, Shown};
 
 /// Snapshot interval for live figures.
@@ -96,6 +98,7 @@ impl AppState {
             return;
         };
         let previous = self.keep_latest();
+        self.report_link.set(None);
         let config = self.config.get_untracked();
         let state = *self;
         let ticker = Interval::new(PUBLISH_MS, move || state.tick());
@@ -326,6 +329,113 @@ impl AppState {
         self.shown.set(Shown::Imported(name));
         self.phase.set(Phase::Finished { stopped });
         self.publish();
+    }
+
+    /// A chosen or dropped file read as `(name, text)`: show it as a report, or say why not
+    /// where imports are reported (nothing else changes).
+    pub fn import_file(&self, read: Result<(String, String), String>) {
+        if self.running() {
+            self.import_note.set(Some(
+                "Nothing was imported: a run is in progress. Stop it or let it end first.".into(),
+            ));
+            return;
+        }
+        let opened = read.and_then(|(name, text)| {
+            Report::from_json(&text)
+                .map(|r| (name.clone(), r))
+                .map_err(|e| format!("{name}: {e}"))
+        });
+        match opened {
+            Ok((name, report)) => {
+                self.import_note.set(None);
+                self.show_imported(name, report);
+            }
+            Err(e) => self
+                .import_note
+                .set(Some(format!("Nothing was imported. {e}"))),
+        }
+    }
+
+    /// Open what the page's fragment asks for, now and whenever it changes: a report link's
+    /// report (`#report=`); on a change, a share link's test too (at load the opening form has
+    /// already read it).
+    pub fn follow_fragment(&self) {
+        let state = *self;
+        state.open_fragment(false);
+        // Lives as long as the page: the handle is never removed.
+        let _ = window_event_listener(leptos::ev::hashchange, move |_| state.open_fragment(true));
+    }
+
+    fn open_fragment(&self, changed: bool) {
+        match read_fragment(&location::fragment()) {
+            Fragment::Empty => {}
+            Fragment::Report(link) => self.open_report_link(&link),
+            Fragment::BadReport(message) => self.report_note.set(Some(Err(message))),
+            Fragment::Test(fragment) if changed => self.open_share_link(&fragment),
+            Fragment::Test(_) => {}
+        }
+    }
+
+    /// A share link pasted into the address bar of the open page: its test in the form (the
+    /// key typed here stays, a link never carries one), or why not, changing nothing.
+    fn open_share_link(&self, fragment: &str) {
+        if self.running() {
+            return;
+        }
+        match decode_link(fragment) {
+            Ok(shared) => {
+                location::clear_fragment();
+                let api_key = self.config.with_untracked(|c| c.api_key.clone());
+                self.set_form(RunConfig { api_key, ..shared });
+                self.share_note.set(Some(Ok("Loaded a shared test".into())));
+            }
+            Err(message) => self.share_note.set(Some(Err(message))),
+        }
+    }
+
+    /// Fetch the report a `#report=` link names (relative to the page, or absolute with CORS)
+    /// and show it as an import does; on any failure only [`AppState::report_note`] changes.
+    fn open_report_link(&self, link: &str) {
+        let note = self.report_note;
+        let source = match resolve_report(&location::page_url(), link) {
+            Ok(s) => s,
+            Err(message) => return note.set(Some(Err(message))),
+        };
+        if self.running() {
+            return note.set(Some(Err(format!(
+                "A run is in progress: open the report link ({}) again once it has ended. \
+                 Nothing was opened.",
+                source.url
+            ))));
+        }
+        note.set(Some(Ok(format!("Opening the report at {}…", source.url))));
+        let state = *self;
+        let cited = report_link(&location::page_url(), link);
+        spawn_local(async move {
+            let opened = match files::fetch_text(&source.url, MAX_REPORT_BYTES).await {
+                Ok(text) => open_fetched(&source, &text),
+                Err(failure) => Err(fetch_message(&source, &failure)),
+            };
+            match opened {
+                // A run started while the report loaded: it keeps the results area.
+                Ok(_) if state.running() => note.set(Some(Err(format!(
+                    "A run started while the report at {} loaded: open the link again once \
+                     it has ended. Nothing was opened.",
+                    source.url
+                )))),
+                Ok(report) => {
+                    note.set(Some(Ok(format!(
+                        "Opened the report {} from {}.",
+                        source.name, source.url
+                    ))));
+                    state.show_imported(source.name, report);
+                    state
+                        .report_link
+                        .set(Some((state.shown.get_untracked(), cited)));
+                }
+                Err(message) => note.set(Some(Err(message))),
+            }
+        });
     }
 
     /// The latest run shown (live or imported), taken out of the session to keep as the

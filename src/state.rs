@@ -5,9 +5,10 @@
 use gloo_timers::callback::Interval;
 use leptos::prelude::*;
 use stampede_engine::{
-    compare, decode_link, latency_test, restore_form, save_form, Aggregator, BaselineRef,
-    Comparison, Distribution, Environment, Field, FieldError, InFlightRequest, LatencyTest, Plan,
-    ProgressFigures, Report, RunConfig, StageStats, TestVerdict, MAX_OVERLAYS,
+    compare, decode_link, latency_test, read_fragment, restore_form, save_form, Aggregator,
+    BaselineRef, Comparison, Distribution, Environment, Field, FieldError, Fragment,
+    InFlightRequest, LatencyTest, Plan, ProgressFigures, Report, RunConfig, StageStats,
+    TestVerdict, MAX_OVERLAYS,
 };
 
 use crate::browser::{engine::Engine, env, location, storage};
@@ -137,6 +138,14 @@ pub struct AppState {
     pub save_problem: RwSignal<Option<String>>,
     /// The runs kept in this browser (the History panel).
     pub history: HistoryState,
+    /// What became of the last report link (`#report=`): `Ok` while it loads and once it is
+    /// shown, or why it could not be opened (then nothing else changed).
+    pub report_note: RwSignal<Option<Result<String, String>>>,
+    /// Why the last file chosen or dropped could not be imported (or exported), if so.
+    pub import_note: RwSignal<Option<String>>,
+    /// The `#report=` link that opens the shown report, once it has one (after its export, or
+    /// when it was opened from a link), with what was shown then: "Copy summary" cites it.
+    pub report_link: RwSignal<Option<(Shown, String)>>,
     pub session: StoredValue<Session, LocalStorage>,
     /// The run compared with, if any ([`AppState::set_baseline`]).
     pub baseline: RwSignal<Option<BaselineRef>>,
@@ -172,6 +181,9 @@ impl Default for AppState {
             share_note: RwSignal::new(note),
             save_problem,
             history: HistoryState::load(),
+            report_note: RwSignal::new(None),
+            import_note: RwSignal::new(None),
+            report_link: RwSignal::new(None),
             session: StoredValue::new_local(Session::default()),
             baseline: RwSignal::new(None),
             baseline_run: StoredValue::new_local(None),
@@ -198,7 +210,8 @@ fn opening_form() -> (RunConfig, bool, Option<Result<String, String>>) {
     let (saved, remember) = storage::get(SAVED_FORM_KEY)
         .and_then(|text| restore_form(&text).ok())
         .unwrap_or_else(|| (RunConfig::default(), false));
-    let Some(fragment) = location::share_fragment() else {
+    // A report link (`#report=`) opens a report once the page is up; the form stays as saved.
+    let Fragment::Test(fragment) = read_fragment(&location::fragment()) else {
         return (saved, remember, None);
     };
     match decode_link(&fragment) {
@@ -224,6 +237,15 @@ fn save(config: &RunConfig, remember_key: bool) -> Result<(), String> {
 }
 
 impl AppState {
+    /// The report link of what is shown now, if it has one.
+    pub fn shown_report_link(&self) -> Option<String> {
+        let shown = self.shown.get_untracked();
+        self.report_link
+            .get_untracked()
+            .filter(|(s, _)| *s == shown)
+            .map(|(_, link)| link)
+    }
+
     /// The message for `field`, if it is invalid.
     pub fn error(&self, field: Field) -> Option<String> {
         self.validation.with(|v| match v {

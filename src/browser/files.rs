@@ -1,5 +1,7 @@
-//! Saving a report to a file and reading one back.
+//! Saving a report to a file and reading one back: chosen, dropped on the page, or fetched
+//! from a report link.
 
+use stampede_engine::FetchFailure;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
@@ -63,6 +65,15 @@ pub async fn read_chosen(
         .files()
         .and_then(|f| f.get(0))
         .ok_or("no file was chosen")?;
+    read_file(&file, max_bytes, too_big).await
+}
+
+/// The text of `file` (chosen or dropped), with its name; refused over `max_bytes` unread.
+pub async fn read_file(
+    file: &web_sys::File,
+    max_bytes: usize,
+    too_big: fn(usize) -> String,
+) -> Result<(String, String), String> {
     if file.size() > max_bytes as f64 {
         return Err(format!(
             "{}: {}",
@@ -77,4 +88,39 @@ pub async fn read_chosen(
         .as_string()
         .ok_or_else(|| format!("{} is not a text file", file.name()))?;
     Ok((file.name(), text))
+}
+
+/// Whether a drag carries files (`types` lists "Files"), not text or a link from the page.
+pub fn dragged_files(ev: &web_sys::DragEvent) -> bool {
+    ev.data_transfer()
+        .is_some_and(|dt| dt.types().includes(&"Files".into(), 0))
+}
+
+/// The first file dropped.
+pub fn dropped_file(ev: &web_sys::DragEvent) -> Option<web_sys::File> {
+    ev.data_transfer()?.files()?.get(0)
+}
+
+/// GET `url` as text (a linked report): what failed, for the engine to word. A body announced
+/// or read over `max_bytes` is refused.
+pub async fn fetch_text(url: &str, max_bytes: usize) -> Result<String, FetchFailure> {
+    let resp = gloo_net::http::Request::get(url)
+        .send()
+        .await
+        .map_err(|_| FetchFailure::Network)?;
+    if !resp.ok() {
+        return Err(FetchFailure::Status(resp.status(), resp.status_text()));
+    }
+    let announced = resp
+        .headers()
+        .get("content-length")
+        .and_then(|n| n.trim().parse::<usize>().ok());
+    if let Some(n) = announced.filter(|&n| n > max_bytes) {
+        return Err(FetchFailure::TooBig(n));
+    }
+    let text = resp.text().await.map_err(|_| FetchFailure::Unreadable)?;
+    if text.len() > max_bytes {
+        return Err(FetchFailure::TooBig(text.len()));
+    }
+    Ok(text)
 }

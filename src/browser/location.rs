@@ -1,5 +1,5 @@
-//! The page's own URL: where a share link points, the fragment it arrived with, and the
-//! clipboard a link is copied to.
+//! The page's own URL: where a share or report link points, the fragment it arrived with (a
+//! test or a report to open), and the clipboard a link is copied to.
 
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
@@ -23,12 +23,12 @@ pub fn page_url() -> String {
     )
 }
 
-/// The fragment the page was opened with, without the `#`, when it may be a share link: not
-/// empty, and not a `#report=` link (a report to open, not a test).
-pub fn share_fragment() -> Option<String> {
-    let hash = location()?.hash().ok()?;
-    let fragment = hash.trim_start_matches('#');
-    (!fragment.is_empty() && !fragment.starts_with("report=")).then(|| fragment.to_string())
+/// The page's fragment (`location.hash`), without the `#`; empty when there is none.
+pub fn fragment() -> String {
+    location()
+        .and_then(|l| l.hash().ok())
+        .map(|h| h.trim_start_matches('#').to_string())
+        .unwrap_or_default()
 }
 
 /// Drop the fragment from the address bar (no reload, no history entry) once its test is in

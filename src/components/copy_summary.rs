@@ -19,6 +19,7 @@ pub fn CopySummary() -> impl IntoView {
         let env = state.environment.get_untracked();
         // Judged by the thresholds in the form, as the SLO verdict on the page is.
         let slo = state.config.with_untracked(|c| c.slo.clone());
+        let link = state.shown_report_link();
         let text = state.session.with_value(|s| {
             let judged = assess(&slo, &stats, s.agg.samples());
             summary_markdown(&SummaryInput {
@@ -26,8 +27,8 @@ pub fn CopySummary() -> impl IntoView {
                 env: &env,
                 stats: &stats,
                 slo: judged.as_ref(),
-                // The page keeps no report link yet; a hosted report's link goes here.
-                report_link: None,
+                // After an export, or for a report opened from a `#report=` link.
+                report_link: link.as_deref(),
             })
         });
         spawn_local(async move {

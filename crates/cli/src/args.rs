@@ -4,10 +4,10 @@
 use std::fmt;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use stampede_engine::{
-    default_stage_name, parse_headers, Field, FieldError, Preset, RateSpec, Report, RunConfig,
-    SloMetric, StageSpec, Suite, REDACTED,
+    decode_link, default_stage_name, parse_headers, Field, FieldError, Preset, RateSpec, Report,
+    RunConfig, SloMetric, StageSpec, Suite, REDACTED,
 };
 
 const STAGES_HELP: &str = "\
@@ -97,12 +97,74 @@ pub struct Cli {
     /// Trust this PEM certificate too (e.g. stampede-mock --tls --cert-out FILE)
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<PathBuf>,
-    /// Write the report here (the page's schema: the page imports it)
+    /// Write the report here (the page's schema: the page imports it); with `export`, the
+    /// Locust file or k6 script
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
     /// Write the per-stage summary here as CSV
     #[arg(long, value_name = "FILE")]
     pub csv: Option<PathBuf>,
+    /// Start from the test in this share link (the page's "Copy share link"); flags given
+    /// beside it override it. It never carries the API key: give --api-key
+    #[arg(long, value_name = "URL", conflicts_with = "config")]
+    pub share_link: Option<String>,
+    #[command(subcommand)]
+    pub action: Option<Action>,
+}
+
+/// What to do instead of a run.
+#[derive(clap::Subcommand, Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Write the test for a distributed engine, as the page's "Export Locust file" and "Export
+    /// k6 script" do: to --output, else stdout. Takes the same test flags as a run; secrets
+    /// become environment variables the file reads, never text in it
+    Export {
+        /// locust: a locustfile.py with a LoadTestShape; k6: a k6 script (SSE streams need
+        /// k6 built with xk6-sse)
+        #[arg(value_enum)]
+        engine: Handoff,
+    },
+}
+
+/// The distributed engines a test can be handed to.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq)]
+pub enum Handoff {
+    Locust,
+    K6,
+}
+
+impl Cli {
+    /// The command line, with every flag also accepted after `export ENGINE` (clap passes the
+    /// values back up), so `stampede export locust --url …` reads like a run.
+    pub fn command_line() -> clap::Command {
+        Cli::command().mut_args(|a| a.global(true))
+    }
+
+    /// Parse `args` (the program name first) as [`Cli::command_line`] does.
+    pub fn parse_from_args<I, T>(args: I) -> Result<Cli, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let matches = Cli::command_line().try_get_matches_from(args)?;
+        Cli::from_arg_matches(&matches)
+    }
+
+    /// The config the flags apply to: a --share-link's test, else a --config file's, else the
+    /// defaults. Flags override it (see [`Cli::apply`]).
+    pub fn base_config(&self) -> Result<RunConfig, Usage> {
+        if let Some(link) = &self.share_link {
+            // The whole link as copied, or only its `#` part.
+            let fragment = link.split_once('#').map_or(link.as_str(), |(_, f)| f);
+            return decode_link(fragment).map_err(|m| usage("--share-link", m));
+        }
+        let Some(path) = &self.config else {
+            return Ok(RunConfig::default());
+        };
+        let fail = |e: String| Usage(format!("--config {}: {e}", path.display()));
+        let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
+        config_from_json(&text).map_err(fail)
+    }
 }
 
 /// A problem with the command line or config, naming the flag to fix.
@@ -395,7 +457,7 @@ mod tests {
     use super::*;
 
     fn cli(args: &[&str]) -> Cli {
-        Cli::try_parse_from(std::iter::once("stampede").chain(args.iter().copied())).unwrap()
+        Cli::parse_from_args(std::iter::once("stampede").chain(args.iter().copied())).unwrap()
     }
 
     #[test]
@@ -533,5 +595,116 @@ mod tests {
         );
         assert!(config_from_json("[1]").unwrap_err().contains("neither"));
         assert!(config_from_json("{").unwrap_err().contains("not JSON"));
+    }
+
+    #[test]
+    fn export_takes_the_run_flags_after_it() {
+        let c = cli(&["export", "k6", "--url", "http://h:1", "--stages", "2x10"]);
+        assert_eq!(
+            c.action,
+            Some(Action::Export {
+                engine: Handoff::K6
+            })
+        );
+        assert_eq!(c.url.as_deref(), Some("http://h:1"));
+        let c = cli(&[
+            "--url",
+            "http://h:2",
+            "export",
+            "locust",
+            "--output",
+            "f.py",
+        ]);
+        assert_eq!(
+            c.action,
+            Some(Action::Export {
+                engine: Handoff::Locust
+            })
+        );
+        assert_eq!(
+            (c.url.as_deref(), c.output),
+            (Some("http://h:2"), Some(PathBuf::from("f.py")))
+        );
+        assert_eq!(cli(&["--url", "http://h:3"]).action, None);
+        assert!(Cli::parse_from_args(["stampede", "export", "jmeter"]).is_err());
+    }
+
+    #[test]
+    fn flags_override_the_share_link() {
+        let shared = RunConfig {
+            endpoint: "http://shared:8000".into(),
+            suite: Suite::Custom,
+            custom_stages: vec![
+                parse_stage("3x6", 0).unwrap(),
+                parse_stage("4x8", 1).unwrap(),
+            ],
+            timeout_s: 45,
+            max_tokens: 64,
+            headers: "Accept: application/json\nUser-Agent: shared".into(),
+            ..RunConfig::default()
+        };
+        let link = format!(
+            "https://tools.example.com/stampede/#{}",
+            stampede_engine::encode_link(&shared)
+        );
+        // Only the link: its test exactly.
+        let base = cli(&["--share-link", &link]).base_config().unwrap();
+        assert_eq!(base, shared);
+        // Flags given override the link; what they do not name stays as the link has it.
+        let c = cli(&[
+            "--share-link",
+            &link,
+            "--timeout",
+            "7",
+            "--header",
+            "user-agent: cli",
+            "--api-key",
+            "sk-x",
+        ]);
+        let (config, warnings) = c.apply(c.base_config().unwrap()).unwrap();
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(config.timeout_s, 7);
+        assert_eq!(config.api_key, "sk-x");
+        assert_eq!(config.headers, "Accept: application/json\nuser-agent: cli");
+        assert_eq!(
+            (config.endpoint.as_str(), config.max_tokens),
+            ("http://shared:8000", 64)
+        );
+        assert_eq!(config.custom_stages, shared.custom_stages);
+        let c = cli(&[
+            "--share-link",
+            &link,
+            "--stages",
+            "1x2",
+            "--url",
+            "http://h:1",
+        ]);
+        let (config, _) = c.apply(c.base_config().unwrap()).unwrap();
+        assert_eq!(config.stages().len(), 1);
+        assert_eq!(config.endpoint, "http://h:1");
+        // The fragment alone reads too.
+        let fragment = link.split_once('#').unwrap().1;
+        assert_eq!(
+            cli(&["--share-link", fragment]).base_config().unwrap(),
+            shared
+        );
+    }
+
+    #[test]
+    fn a_bad_share_link_names_the_flag() {
+        for bad in [
+            "https://h/stampede/",
+            "https://h/#t1.AAAA",
+            "#t9.x",
+            "#report=r.json",
+        ] {
+            let e = cli(&["--share-link", bad]).base_config().unwrap_err();
+            assert!(e.0.starts_with("--share-link: "), "{bad}: {e}");
+        }
+        // --config and --share-link both make the base: clap refuses the pair.
+        assert!(
+            Cli::parse_from_args(["stampede", "--share-link", "#t1.x", "--config", "c.json"])
+                .is_err()
+        );
     }
 }

@@ -7,6 +7,9 @@
 //!   ──▶ per-stage summary (stdout), --csv, --output (the page's report schema)
 //! ```
 //!
+//! `stampede export locust|k6` writes the same test for a distributed engine through the
+//! engine's `handoff` (what the page's export buttons write) instead of running it.
+//!
 //! Exit codes: 0 the run finished, 2 bad usage or config (the message names the flag), 130
 //! stopped by Ctrl-C. 1 is kept for SLO failures once Stampede has SLOs.
 
@@ -23,13 +26,12 @@ use std::process::ExitCode;
 use std::rc::Rc;
 use std::time::{Instant, SystemTime};
 
-use clap::Parser;
 use futures::channel::mpsc;
 use stampede_engine::{
     Aggregator, Client, Command, Environment, Event, Gauges, Plan, Report, Verdict,
 };
 
-use args::{Cli, Usage};
+use args::{Action, Cli, Handoff, Usage};
 use progress::Progress;
 use transport::NativeTransport;
 
@@ -54,8 +56,12 @@ fn plan_length(stages: &[stampede_engine::StageSpec]) -> String {
 
 fn main() -> ExitCode {
     // clap prints its own usage errors and exits 2; --help and --version exit 0.
-    let cli = Cli::parse();
-    match run(&cli) {
+    let cli = Cli::parse_from_args(std::env::args_os()).unwrap_or_else(|e| e.exit());
+    let done = match cli.action {
+        Some(Action::Export { engine }) => export(&cli, engine),
+        None => run(&cli),
+    };
+    match done {
         Ok(code) => code,
         Err(Usage(message)) => {
             for line in message.lines() {
@@ -71,16 +77,54 @@ fn create(flag: &str, path: &Path) -> Result<File, Usage> {
     File::create(path).map_err(|e| Usage(format!("{flag} {}: {e}", path.display())))
 }
 
-fn run(cli: &Cli) -> Result<ExitCode, Usage> {
-    let base = match &cli.config {
-        None => stampede_engine::RunConfig::default(),
-        Some(path) => {
-            let fail = |e: String| Usage(format!("--config {}: {e}", path.display()));
-            let text = std::fs::read_to_string(path).map_err(|e| fail(e.to_string()))?;
-            args::config_from_json(&text).map_err(fail)?
+/// `stampede export ENGINE`: the test as the page's hand-off button writes it, to --output or
+/// stdout. The API key and secret header values stay in the config only so the file names the
+/// environment variables it reads; the engine never writes them into the text.
+fn export(cli: &Cli, engine: Handoff) -> Result<ExitCode, Usage> {
+    for (flag, given) in [
+        ("--csv", cli.csv.is_some()),
+        ("--cacert", cli.cacert.is_some()),
+    ] {
+        if given {
+            return Err(Usage(format!(
+                "{flag}: only for a run, not for `export` (the exported file runs elsewhere)"
+            )));
         }
-    };
-    let (config, warnings) = cli.apply(base)?;
+    }
+    let (config, warnings) = cli.apply(cli.base_config()?)?;
+    for w in warnings {
+        eprintln!("stampede: warning: {w}");
+    }
+    let text = match engine {
+        Handoff::Locust => stampede_engine::locustfile(&config),
+        Handoff::K6 => stampede_engine::k6_script(&config),
+    }
+    .map_err(|e| args::describe(&e))?;
+    match &cli.output {
+        Some(path) => {
+            std::fs::write(path, &text)
+                .map_err(|e| Usage(format!("--output {}: {e}", path.display())))?;
+            eprintln!(
+                "{} written to {}",
+                match engine {
+                    Handoff::Locust => "Locust file",
+                    Handoff::K6 => "k6 script",
+                },
+                path.display()
+            );
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            out.write_all(text.as_bytes())
+                .and_then(|()| out.flush())
+                .map_err(|e| Usage(format!("cannot write to stdout: {e}")))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn run(cli: &Cli) -> Result<ExitCode, Usage> {
+    let (config, warnings) = cli.apply(cli.base_config()?)?;
     for w in warnings {
         eprintln!("stampede: warning: {w}");
     }

@@ -26,7 +26,8 @@
 //! knee), `compare` (a run against a baseline) → `report`, `messages`, `table_csv` → `views`
 //! (what the page shows, computed),
 //! `handoff` (the test as a Locust file or a k6 script), `share` (share links and the saved
-//! form), `history` (the runs kept in the browser) → `summary_md` (the run as Markdown to paste).
+//! form), `history` (the runs kept in the browser), `report_link` (hosted reports: `#report=`
+//! links and why a fetch failed) → `summary_md` (the run as Markdown to paste).
 
 mod compare;
 mod config;
@@ -40,6 +41,7 @@ mod parse;
 mod plan;
 mod preset;
 mod report;
+mod report_link;
 mod runner;
 mod secrets;
 mod share;
@@ -82,6 +84,10 @@ pub use preset::{Framing, Preset, RequestShape};
 pub use report::{
     too_big, Client, Environment, Period, Report, Tool, MAX_IMPORT_SAMPLES, MAX_REPORT_BYTES,
     SCHEMA_VERSION,
+};
+pub use report_link::{
+    fetch_message, open_fetched, read_fragment, report_link, resolve_report, FetchFailure,
+    Fragment, ReportSource,
 };
 pub use runner::{run, to_sample, Command, Event, Gauges, InFlightRequest};
 pub use secrets::{is_harmless_header, HARMLESS_HEADERS, REDACTED};

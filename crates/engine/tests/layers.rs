@@ -26,8 +26,9 @@ const LAYERS: &[&[&str]] = &[
     &["report", "messages", "table_csv"],
     // What the page shows: it reads the report's environment beside the statistics. The
     // hand-off files: the test written for Locust and k6. How a test leaves the page (share
-    // link, saved form): it reads the config. The run history: it lists reports.
-    &["views", "handoff", "share", "history"],
+    // link, saved form): it reads the config. The run history: it lists reports. Hosted
+    // reports (`#report=` links): they read the report.
+    &["views", "handoff", "share", "history", "report_link"],
     // The run as Markdown: the stage figures, verdicts and the fidelity warnings of `views`.
     &["summary_md"],
 ];
