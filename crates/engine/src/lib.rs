@@ -77,7 +77,7 @@ pub use slo::{
     RequestLimits, SloReport, StageJudgement, StageVerdict, Verdict,
 };
 pub use stats::{
-    browser_cap, shortfall, shortfall_under, stage_stats, Aggregator, BrowserCap, Distribution,
+    benchmark_stage, browser_cap, shortfall, shortfall_under, stage_stats, Aggregator, BrowserCap, Distribution,
     ErrorSummary, StageStats, TokenSourceCount, APPROXIMATE, LATE_MS, MAX_KEPT_SAMPLES, SHORTFALL,
 };
 pub use store::{RESPONSES_PER_STAGE, RESPONSE_CHARS};

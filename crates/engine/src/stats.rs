@@ -693,6 +693,40 @@ pub struct Aggregator {
     native: bool,
 }
 
+/// The statistics benchmark's stage: `n` successful non-streamed samples with deterministic
+/// pseudo-random latencies (xorshift; 50–1050 ms), so the native run (`cargo bench`) and the
+/// page's wasm (`?bench=stats`) time exactly the same work.
+pub fn benchmark_stage(n: u32) -> Aggregator {
+    let spec = StageSpec {
+        name: "bench".into(),
+        concurrency: 100,
+        requests: n,
+        rate: None,
+    };
+    let mut agg = Aggregator::new(vec![spec]);
+    let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
+    for i in 0..u64::from(n) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        let latency = 50.0 + (x % 10_000) as f64 / 10.0;
+        let start = i as f64 * 0.5;
+        agg.push(Sample {
+            stage: 0,
+            index: i,
+            start_ms: start,
+            headers_ms: Some(start + latency / 3.0),
+            end_ms: start + latency,
+            status: Some(200),
+            output_tokens: Some(50),
+            token_source: Some(TokenSource::Usage),
+            server_tokens_per_s: Some(100.0),
+            ..Sample::default()
+        });
+    }
+    agg
+}
+
 impl Aggregator {
     pub fn new(stages: Vec<StageSpec>) -> Aggregator {
         Aggregator::with_targets(stages, Vec::new())
