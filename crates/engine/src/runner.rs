@@ -236,52 +236,74 @@ pub async fn run(
                 let t0 = *stage_start.get_or_insert_with(|| transport.now_ms());
                 t0 + next_arrival.unwrap_or(0.0)
             });
-            let mut timer = match due {
-                Some(at) => transport.sleep_until(at).fuse(),
-                None => futures::future::pending().boxed_local().fuse(),
-            };
-            futures::select_biased! {
-                cmd = commands.next() => {
-                    if let Some(cmd) = cmd {
-                        halted = true;
-                        stopped |= cmd == Command::Stop;
-                        transport.abort_all();
-                    }
-                }
-                done = in_flight.select_next_some() => {
-                    let (meta, out) = done;
-                    slots.give_back(meta.target);
-                    gauges.requests.borrow_mut().remove(&meta.index);
-                    if let (Some(seen), Some(p)) = (protocols.get_mut(meta.target), &out.protocol) {
-                        if !*seen {
-                            *seen = true;
-                            emit(Event::Protocol { stage: stage_no, target: meta.target as u32, protocol: p.clone() });
+            // An arrival already due (it came due while a response was handled) goes out now,
+            // not after one more timer.
+            let mut fire = due.is_some_and(|at| at <= transport.now_ms());
+            if !fire {
+                let mut timer = match due {
+                    Some(at) => transport.sleep_until(at).fuse(),
+                    None => futures::future::pending().boxed_local().fuse(),
+                };
+                futures::select_biased! {
+                    cmd = commands.next() => {
+                        if let Some(cmd) = cmd {
+                            halted = true;
+                            stopped |= cmd == Command::Stop;
+                            transport.abort_all();
                         }
                     }
-                    let mut sample = to_sample(plan, stage_no, meta.index, &out, run_start);
-                    sample.target = meta.target as u32;
-                    sample.warmup = meta.warmup;
-                    sample.intended_ms = meta.intended.map(rel);
-                    if sample.response_text.is_some() {
-                        if texts < RESPONSES_PER_STAGE {
-                            texts += 1;
-                        } else {
-                            sample.response_text = None;
+                    done = in_flight.select_next_some() => {
+                        let (meta, out) = done;
+                        slots.give_back(meta.target);
+                        gauges.requests.borrow_mut().remove(&meta.index);
+                        if let (Some(seen), Some(p)) = (protocols.get_mut(meta.target), &out.protocol) {
+                            if !*seen {
+                                *seen = true;
+                                emit(Event::Protocol { stage: stage_no, target: meta.target as u32, protocol: p.clone() });
+                            }
                         }
+                        let mut sample = to_sample(plan, stage_no, meta.index, &out, run_start);
+                        sample.target = meta.target as u32;
+                        sample.warmup = meta.warmup;
+                        sample.intended_ms = meta.intended.map(rel);
+                        if sample.response_text.is_some() {
+                            if texts < RESPONSES_PER_STAGE {
+                                texts += 1;
+                            } else {
+                                sample.response_text = None;
+                            }
+                        }
+                        emit(Event::Sample(Box::new(sample)));
                     }
-                    emit(Event::Sample(Box::new(sample)));
+                    _ = timer => fire = true,
                 }
-                _ = timer => {
-                    let intended = due.unwrap_or(0.0);
+            }
+            if fire {
+                // Timers fire late (browsers clamp chained timers to >= 4 ms): release every
+                // arrival due by now, each with its own intended time, so the rate holds and
+                // the schedule lag stays measured per request.
+                let t0 = stage_start.unwrap_or(0.0);
+                let now = transport.now_ms();
+                let mut intended = due.unwrap_or(0.0);
+                loop {
                     if in_flight.len() >= cap {
                         dropped += 1;
                     } else {
-                        let meta = Meta { index: next_index, target: slots.take(), warmup: false, intended: Some(intended) };
+                        let meta = Meta {
+                            index: next_index,
+                            target: slots.take(),
+                            warmup: false,
+                            intended: Some(intended),
+                        };
                         next_index += 1;
                         in_flight.push(start(meta));
                     }
                     sent += 1;
                     next_arrival = arrivals.as_mut().map(|a| a.advance());
+                    match next_arrival.map(|offset| t0 + offset) {
+                        Some(at) if sent < total && at <= now => intended = at,
+                        _ => break,
+                    }
                 }
             }
         }
@@ -372,6 +394,8 @@ mod tests {
         polled: Rc<Cell<usize>>,
         /// At each `abort_all`: requests sent whose futures had never been polled.
         unpolled_at_abort: RefCell<Vec<usize>>,
+        /// Timers fire this much after their time (a browser clamps chained timers to 4 ms).
+        timer_late_ms: f64,
     }
 
     impl Fake {
@@ -476,11 +500,15 @@ mod tests {
             }
         }
         fn sleep_until(&self, at_ms: f64) -> LocalBoxFuture<'static, ()> {
-            if at_ms <= self.now.get() {
+            // A late clock is a browser's: even a timer already due waits its clamp.
+            let late = self.timer_late_ms;
+            if at_ms <= self.now.get() && late == 0.0 {
                 return Box::pin(async {});
             }
             let (tx, rx) = oneshot::channel();
-            self.pending.borrow_mut().push((at_ms, Wake::Timer(tx)));
+            self.pending
+                .borrow_mut()
+                .push((at_ms.max(self.now.get()) + late, Wake::Timer(tx)));
             Box::pin(async move {
                 let _ = rx.await;
             })
@@ -844,6 +872,40 @@ mod tests {
             5,
             "250 ms latency / 50 ms spacing"
         );
+    }
+
+    #[test]
+    fn late_timers_release_every_due_arrival_with_its_own_intended_time() {
+        let fake = Rc::new(Fake {
+            delay_ms: 5.0,
+            timer_late_ms: 4.0,
+            ..Fake::default()
+        });
+        let mut h = start(
+            config(rate_stage(1000.0, false, 400, 100))
+                .validate()
+                .unwrap(),
+            fake.clone(),
+        );
+        h.finish(&fake, |_, _| {});
+        let s = h.samples();
+        assert_eq!(
+            s.len(),
+            400,
+            "none dropped: 5 ms latency at 1/ms is 5 in flight"
+        );
+        for x in &s {
+            let k = x.index as f64;
+            assert_eq!(x.intended_ms, Some(k), "arrival k is due at k ms");
+            let lag = x.start_ms - k;
+            assert!((0.0..=4.0).contains(&lag), "request {k} lagged {lag} ms");
+        }
+        // Arrival 0 is due at once and goes out at 0; the timer for arrival 1 fires at 1 + 4 ms
+        // and releases 1..=5, the next (due at 6) fires at 10 and releases 6..=10, and so on:
+        // by 100 ms, arrivals 0..=100 have started. One request per firing, every 4 ms, would
+        // have started 25.
+        let by_100 = s.iter().filter(|x| x.start_ms <= 100.0).count();
+        assert_eq!(by_100, 101);
     }
 
     #[test]
