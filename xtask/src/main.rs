@@ -1435,7 +1435,60 @@ fn cli_vs_oha(ctx: &Ctx, mock: &Path, cli: &Path, oha: &Path) -> Result<Vec<Figu
 }
 #[cfg(test)]
 mod tests {
-    use super::DEMO_MOCK_ARGS;
+    use super::{figure_lines, gzip_len, Figure, DEMO_MOCK_ARGS};
+
+    #[test]
+    fn bench_figures_are_judged_from_their_target() {
+        let lines = "stats over 5 rounds\n\
+            figure: statistics, native; target: (info: wasm); measured: 106.2 ms (median of 5)\n\
+            figure: bytes per kept sample; target: <= 64; measured: 41.2 (a plain Sample is 200)\n\
+            figure: 1,000,000-request export; measured: 100.1 MB in 3 parts\n";
+        let f = figure_lines(lines);
+        let got: Vec<(&str, &str, &str, Option<bool>)> = f
+            .iter()
+            .map(|f| {
+                (
+                    f.name.as_str(),
+                    f.target.as_str(),
+                    f.measured.as_str(),
+                    f.pass,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "statistics, native",
+                    "(info: wasm)",
+                    "106.2 ms (median of 5)",
+                    None
+                ),
+                (
+                    "bytes per kept sample",
+                    "<= 64",
+                    "41.2 (a plain Sample is 200)",
+                    Some(true)
+                ),
+                (
+                    "1,000,000-request export",
+                    "(info)",
+                    "100.1 MB in 3 parts",
+                    None
+                ),
+            ]
+        );
+        assert_eq!(
+            Figure::judged("r", ">= 0.95", "0.94 (median)").pass,
+            Some(false)
+        );
+        assert_eq!(
+            Figure::judged("b", "<= 350.0 KB", "1,200.5 KB").pass,
+            Some(false)
+        );
+        // An empty input still has gzip's 18 bytes of header and trailer around its deflate.
+        assert!(gzip_len(b"") > 18);
+    }
 
     /// The e2e test of the demo's first run must run against the mock the demo starts.
     #[test]
