@@ -266,7 +266,7 @@ test('an engine worker that cannot load, before any request: the run goes on in 
   const mock = await startMock(['--latency-ms', '20', '--error-rate', '0.2']);
   try {
     const { page, errors } = await openApp(browser, app.appUrl);
-    await page.context().route('**/worker_loader.js', (route) => route.abort());
+    await page.context().route('**/engine_worker.js', (route) => route.abort());
     await setUp(page, mock.url, { stages: [{ concurrency: 4, requests: 40 }] });
     await runToEnd(page, 30_000);
     const report = await exported(page);

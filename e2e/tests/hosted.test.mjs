@@ -97,7 +97,7 @@ test('the site runs a suite under a nested sub-path and offers a report link aft
   assert.ok(fx.site.asked.length >= 4, fx.site.asked.join('\n'));
   for (const path of fx.site.asked.filter((p) => p !== '/favicon.ico')) assert.ok(path.startsWith(PREFIX), path);
   assert.ok(fx.site.asked.some((p) => p.endsWith('.wasm')), fx.site.asked.join('\n'));
-  assert.ok(fx.site.asked.some((p) => p.endsWith('worker_loader.js')), 'the worker ran from the sub-path');
+  assert.ok(fx.site.asked.some((p) => p.endsWith('engine_worker.js')), 'the worker ran from the sub-path');
 
   assert.equal(await page.locator('#copy-report-link').count(), 0, 'no report link before an export');
   const { report, text, name } = await exportReport(page);

@@ -9,13 +9,14 @@ use gloo_timers::callback::Interval;
 use stampede_engine::{Batch, Command, Event, Gauges, Plan, ToEngine};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
-use web_sys::{Event as DomEvent, MessageEvent, Worker};
+use web_sys::{Event as DomEvent, MessageEvent, Worker, WorkerOptions, WorkerType};
 
 use super::now_ms;
 use super::transport::FetchTransport;
 
-/// Trunk's loader for `src/bin/worker.rs`; relative, so the site works under any sub-path.
-const WORKER_URL: &str = "./worker_loader.js";
+/// The worker's module script (`src/engine_worker.js`, copied by Trunk); relative, so the site
+/// works under any sub-path.
+const WORKER_URL: &str = "./engine_worker.js";
 
 /// A running worker that sends no batch for this long is taken for dead (it sends one every
 /// 200 ms, even with nothing new).
@@ -68,7 +69,14 @@ impl Engine {
         on_batch: impl Fn(Batch) + 'static,
         on_failure: impl Fn(WorkerFailure) + 'static,
     ) -> Result<Engine, String> {
-        let worker = Worker::new(WORKER_URL).map_err(|e| format!("{e:?}"))?;
+        let options = WorkerOptions::new();
+        options.set_type(WorkerType::Module);
+        let worker =
+            Worker::new_with_options(WORKER_URL, &options).map_err(|e| format!("{e:?}"))?;
+        // The page's own compiled wasm: the worker starts it as the engine.
+        worker
+            .post_message(&wasm_bindgen::module())
+            .map_err(|e| format!("{e:?}"))?;
         let start = ToEngine::Start(Box::new(plan.clone())).to_json();
         let live = Rc::new(Liveness::default());
         live.last_heard_ms.set(now_ms());

@@ -1,4 +1,4 @@
-//! The engine's `Transport` over the browser's fetch (gloo-net).
+//! The engine's `Transport` over the browser's fetch (web-sys directly).
 //!
 //! Each request gets its own `AbortController`: its timeout aborts it, and Stop aborts all of
 //! them (a dropped Rust future would not cancel the fetch). Timing uses `performance.now()`.
@@ -92,9 +92,8 @@ impl FetchTransport {
 
 #[wasm_bindgen]
 extern "C" {
-    /// The global `fetch(url, init)`, in a window and in a worker alike. gloo-net's builder
-    /// parses the URL and builds a `Request` object for every call; on the hot path of a load
-    /// test that is work the client should not add. Its `Response` wrapper is still used.
+    /// The global `fetch(url, init)`, in a window and in a worker alike: no `Request` object
+    /// built per call, which on the hot path of a load test is work the client should not add.
     #[wasm_bindgen(js_name = fetch, catch)]
     fn fetch_with_init(url: &str, init: &RequestInit) -> Result<js_sys::Promise, JsValue>;
 }
@@ -163,11 +162,39 @@ fn resource_timing(url: &str, start: f64, end: f64) -> (Option<Protocol>, Option
     (protocol, queue)
 }
 
+/// The whole body as bytes.
+async fn read_bytes(resp: &web_sys::Response) -> Result<Vec<u8>, String> {
+    let promise = resp.array_buffer().map_err(|e| js_error_text(&e))?;
+    let buffer = JsFuture::from(promise)
+        .await
+        .map_err(|e| js_error_text(&e))?;
+    Ok(js_sys::Uint8Array::new(&buffer).to_vec())
+}
+
+/// `GET url` with `headers`: the status and the body as text. For small side requests (the
+/// model list), not the load itself.
+pub async fn get_text(url: &str, headers: &[(String, String)]) -> Result<(u16, String), String> {
+    let req = HttpRequest {
+        method: "GET".into(),
+        url: url.into(),
+        headers: headers.to_vec(),
+        body: None,
+        timeout_ms: 0.0,
+        streaming: false,
+    };
+    let init = request_init(&req, None)?;
+    let promise = fetch_with_init(url, &init).map_err(|e| js_error_text(&e))?;
+    let resp: web_sys::Response = JsFuture::from(promise)
+        .await
+        .map_err(|e| js_error_text(&e))?
+        .dyn_into()
+        .map_err(|_| "fetch resolved to something other than a Response".to_string())?;
+    let bytes = read_bytes(&resp).await?;
+    Ok((resp.status(), String::from_utf8_lossy(&bytes).into_owned()))
+}
+
 /// Read a streamed body chunk by chunk, stamping each with its arrival time.
-async fn read_chunks(
-    resp: &gloo_net::http::Response,
-    chunks: &mut Vec<Chunk>,
-) -> Result<(), String> {
+async fn read_chunks(resp: &web_sys::Response, chunks: &mut Vec<Chunk>) -> Result<(), String> {
     let Some(body) = resp.body() else {
         return Ok(());
     };
@@ -200,13 +227,6 @@ fn js_error_text(e: &wasm_bindgen::JsValue) -> String {
             .unwrap_or_default()
     };
     format!("{}: {}", get("name"), get("message"))
-}
-
-fn error_text(e: &gloo_net::Error) -> String {
-    match e {
-        gloo_net::Error::JsError(js) => format!("{}: {}", js.name, js.message),
-        other => other.to_string(),
-    }
 }
 
 impl Transport for FetchTransport {
@@ -261,21 +281,17 @@ impl Transport for FetchTransport {
             let result = match sent {
                 Err(e) => Err(e),
                 Ok(resp) => {
-                    let resp = gloo_net::http::Response::from(resp);
                     out.headers_ms = Some(now_ms());
                     out.status = Some(resp.status());
                     if req.streaming {
                         read_chunks(&resp, &mut out.chunks).await
                     } else {
-                        resp.binary()
-                            .await
-                            .map_err(|e| error_text(&e))
-                            .map(|bytes| {
-                                out.chunks.push(Chunk {
-                                    at_ms: now_ms(),
-                                    bytes,
-                                });
-                            })
+                        read_bytes(&resp).await.map(|bytes| {
+                            out.chunks.push(Chunk {
+                                at_ms: now_ms(),
+                                bytes,
+                            });
+                        })
                     }
                 }
             };

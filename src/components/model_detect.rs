@@ -6,25 +6,23 @@ use leptos::prelude::*;
 use leptos::task::spawn_local;
 use stampede_engine::{models_url, parse_models};
 
+use crate::browser::transport::get_text;
 use crate::state::AppState;
 
 /// Fetch `url` and read its model names; every failure is a sentence for the user.
 async fn fetch_models(url: String, api_key: String) -> Result<Vec<String>, String> {
-    let mut req = gloo_net::http::Request::get(&url);
     let key = api_key.trim();
-    if !key.is_empty() {
-        req = req.header("Authorization", &format!("Bearer {key}"));
-    }
-    let resp = req.send().await.map_err(|_| {
+    let headers: Vec<(String, String)> = if key.is_empty() {
+        Vec::new()
+    } else {
+        vec![("Authorization".into(), format!("Bearer {key}"))]
+    };
+    let (status, body) = get_text(&url, &headers).await.map_err(|_| {
         format!("could not reach {url}: the server is down, or it does not allow this page (CORS)")
     })?;
-    if !resp.ok() {
-        return Err(format!("the server answered {} at {url}", resp.status()));
+    if !(200..300).contains(&status) {
+        return Err(format!("the server answered {status} at {url}"));
     }
-    let body = resp
-        .text()
-        .await
-        .map_err(|_| format!("the answer from {url} could not be read"))?;
     parse_models(&body)
 }
 

@@ -52,11 +52,15 @@ commands:
   test                   setup, native tests, build the mock and the app, browser e2e tests
   demo [--port-api N] [--port-app N]
                          build the app and serve it with the mock API (defaults 8000 and 8080)
-  site                   build the static site into dist/
+  site                   build the static site into dist/; print what the page loads, raw and
+                         gzipped, against the 350 KB target
   bench [cli]            engine statistics benchmark; the CLI vs oha on a zero-delay mock
                          (installs oha with cargo install if missing); then (setup, build the
-                         mock and the app) the browser client-overhead benchmark: Stampede vs
-                         a plain fetch loop. `bench cli`: only the CLI vs oha
+                         mock and the app) the bundle size and the browser benchmarks
+                         (e2e/bench/browser.mjs: first paint, Stampede vs a bare fetch loop,
+                         timing bias, rate ceiling, statistics in wasm, long tasks); ends with
+                         one table: figure, target, pass/miss, measured. `bench cli`: only the
+                         CLI vs oha
   fuzz [N]               N mutated reports, configs, plans, share links (default 1,000,000) through
                          import and validation, in release; prints the count and the panics (0)
 ";
@@ -99,7 +103,7 @@ fn run(args: &[String]) -> Result<()> {
                 let mut timings = Vec::new();
                 let result = bench_cli(&ctx, &mut timings);
                 print_timings(&timings);
-                result
+                result.map(|_| ())
             }
             _ => Err(format!("unexpected arguments for bench: {rest:?}\n{USAGE}")),
         },
@@ -982,6 +986,8 @@ fn site(ctx: &Ctx) -> Result<()> {
         "build the app (trunk build --release)",
         || build_app(ctx),
     )?;
+    let assets = bundle_sizes(&dist)?;
+    print_size_report(&assets);
     println!();
     println!("Static site built in {}", dist.display());
     println!(
@@ -989,6 +995,80 @@ fn site(ctx: &Ctx) -> Result<()> {
          (Trunk.toml sets public_url = \"./\", so every asset URL is relative)."
     );
     Ok(())
+}
+
+/// The bundle target: what the page loads (both wasm files and the JS), gzipped. KB = 1,000 bytes.
+const BUNDLE_TARGET_BYTES: u64 = 350_000;
+
+/// One file the page loads, raw and gzipped.
+struct Asset {
+    name: String,
+    raw: u64,
+    gzip: u64,
+}
+
+/// Gzip size at level 9 (as a static host precompresses): the deflate stream plus gzip's
+/// 10-byte header and 8-byte trailer.
+fn gzip_len(bytes: &[u8]) -> u64 {
+    miniz_oxide::deflate::compress_to_vec(bytes, 9).len() as u64 + 18
+}
+
+/// Every `.wasm` and `.js` file in `dist` (the page's and the worker's), by name.
+fn bundle_sizes(dist: &Path) -> Result<Vec<Asset>> {
+    let entries = fs::read_dir(dist).map_err(|e| format!("cannot read {}: {e}", dist.display()))?;
+    let mut assets = Vec::new();
+    for entry in entries {
+        let path = entry
+            .map_err(|e| format!("cannot read {}: {e}", dist.display()))?
+            .path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !(name.ends_with(".wasm") || name.ends_with(".js")) {
+            continue;
+        }
+        let bytes = fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        assets.push(Asset {
+            name,
+            raw: bytes.len() as u64,
+            gzip: gzip_len(&bytes),
+        });
+    }
+    if assets.is_empty() {
+        return Err(format!("no .wasm or .js files in {}", dist.display()));
+    }
+    assets.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(assets)
+}
+
+fn kb(bytes: u64) -> String {
+    format!("{:.1} KB", bytes as f64 / 1000.0)
+}
+
+/// Each file raw and gzipped, the total, the target and pass/miss.
+fn print_size_report(assets: &[Asset]) {
+    let gzip: u64 = assets.iter().map(|a| a.gzip).sum();
+    let raw: u64 = assets.iter().map(|a| a.raw).sum();
+    println!("\nWhat the page loads (KB = 1,000 bytes; gzip level 9):");
+    println!("  {:<24} {:>12} {:>12}", "file", "raw", "gzipped");
+    for a in assets {
+        println!("  {:<24} {:>12} {:>12}", a.name, kb(a.raw), kb(a.gzip));
+    }
+    println!("  {:<24} {:>12} {:>12}", "total", kb(raw), kb(gzip));
+    println!(
+        "  target: <= {} gzipped: {}",
+        kb(BUNDLE_TARGET_BYTES),
+        verdict(gzip <= BUNDLE_TARGET_BYTES)
+    );
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "pass"
+    } else {
+        "miss"
+    }
 }
 
 /// The engine's fuzz test with a larger count, optimised (the default test run does 5,000).
@@ -1008,31 +1088,168 @@ fn fuzz(ctx: &Ctx, n: u64) -> Result<()> {
     )
 }
 
+/// One row of the bench table. `pass` is `None` for a figure without a target.
+struct Figure {
+    name: String,
+    target: String,
+    measured: String,
+    pass: Option<bool>,
+}
+
+impl Figure {
+    /// Judged from the target's `<= N` / `>= N` against the first number in `measured`.
+    fn judged(name: &str, target: &str, measured: &str) -> Figure {
+        let number = |s: &str| -> Option<f64> {
+            let start = s.find(|c: char| c.is_ascii_digit() || c == '-' || c == '+')?;
+            let rest = &s[start..];
+            let end = rest
+                .find(|c: char| !(c.is_ascii_digit() || matches!(c, '.' | '-' | '+' | ',')))
+                .unwrap_or(rest.len());
+            rest[..end].replace(',', "").parse().ok()
+        };
+        let t = target.trim();
+        let pass = match (t.get(..2), number(t), number(measured)) {
+            (Some("<="), Some(limit), Some(m)) => Some(m <= limit),
+            (Some(">="), Some(limit), Some(m)) => Some(m >= limit),
+            _ => None,
+        };
+        Figure {
+            name: name.into(),
+            target: target.into(),
+            measured: measured.into(),
+            pass,
+        }
+    }
+}
+
+/// `figure: NAME; target: T; measured: M` lines (the engine benchmark prints them; the target
+/// may be missing).
+fn figure_lines(out: &str) -> Vec<Figure> {
+    out.lines()
+        .filter_map(|line| {
+            let rest = line.trim().strip_prefix("figure: ")?;
+            let (head, measured) = rest.split_once("; measured: ").unwrap_or((rest, ""));
+            let (name, target) = head.split_once("; target: ").unwrap_or((head, "(info)"));
+            Some(Figure::judged(name, target, measured))
+        })
+        .collect()
+}
+
+/// The browser benchmark's JSON: `[{ figure, target, measured, pass }]`.
+fn browser_figures(text: &str) -> Result<Vec<Figure>> {
+    let v: serde_json::Value = serde_json::from_str(text)
+        .map_err(|e| format!("the browser benchmark wrote no JSON: {e}"))?;
+    let rows = v
+        .as_array()
+        .ok_or("the browser benchmark's JSON is not a list")?;
+    let text = |r: &serde_json::Value, k: &str| r[k].as_str().unwrap_or("").to_string();
+    Ok(rows
+        .iter()
+        .map(|r| Figure {
+            name: text(r, "figure"),
+            target: text(r, "target"),
+            measured: text(r, "measured"),
+            pass: r["pass"].as_bool(),
+        })
+        .collect())
+}
+
+fn print_figures(figures: &[Figure]) {
+    let w = |f: fn(&Figure) -> usize| figures.iter().map(f).max().unwrap_or(0);
+    let (wn, wt) = (
+        w(|f| f.name.chars().count()).max(6),
+        w(|f| f.target.chars().count()).max(6),
+    );
+    let pad = |s: &str, n: usize| format!("{s}{}", " ".repeat(n.saturating_sub(s.chars().count())));
+    println!(
+        "\n{}  {}  {:<9}  measured",
+        pad("figure", wn),
+        pad("target", wt),
+        "pass/miss"
+    );
+    println!("{}", "-".repeat(wn + wt + 24));
+    for f in figures {
+        let verdict = match f.pass {
+            Some(true) => "pass",
+            Some(false) => "MISS",
+            None => "-",
+        };
+        println!(
+            "{}  {}  {verdict:<9}  {}",
+            pad(&f.name, wn),
+            pad(&f.target, wt),
+            f.measured
+        );
+    }
+    let missed = figures.iter().filter(|f| f.pass == Some(false)).count();
+    let judged = figures.iter().filter(|f| f.pass.is_some()).count();
+    println!("{} of {judged} figures with a target met", judged - missed);
+}
+
+/// Machine load as the benchmark starts and ends: its figures are only as quiet as the machine.
+fn load_average() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
 fn bench(ctx: &Ctx) -> Result<()> {
     let mut timings = Vec::new();
-    step(
+    let mut figures = Vec::new();
+    let load_before = load_average();
+    let native = step(
         &mut timings,
         "engine benchmarks (cargo bench -p stampede-engine)",
-        || run_cmd(ctx.cargo().args(["bench", "-p", "stampede-engine"])),
+        || {
+            let out = capture(ctx.cargo().args(["bench", "-p", "stampede-engine"]))?;
+            print!("{out}");
+            Ok(out)
+        },
     )?;
-    bench_cli(ctx, &mut timings)?;
-    // The browser client-overhead benchmark needs what the e2e tests need (not the native tests).
+    figures.extend(figure_lines(&native));
+    figures.extend(bench_cli(ctx, &mut timings)?);
+    // The browser benchmarks need what the e2e tests need (not the native tests).
     let prepared = bench_prepare(ctx, &mut timings);
     print_timings(&timings);
     let (mock, dist) = prepared?;
+    let assets = bundle_sizes(&dist)?;
+    print_size_report(&assets);
+    let gzip: u64 = assets.iter().map(|a| a.gzip).sum();
+    figures.push(Figure {
+        name: format!(
+            "bundle: the page's wasm + JS, gzipped ({} files)",
+            assets.len()
+        ),
+        target: format!("<= {}", kb(BUNDLE_TARGET_BYTES)),
+        measured: kb(gzip),
+        pass: Some(gzip <= BUNDLE_TARGET_BYTES),
+    });
     let chromium = env::var_os("CHROMIUM_PATH").unwrap_or_else(|| CHROMIUM.into());
-    println!("\n==> browser client-overhead benchmark (node e2e/bench/overhead.mjs)");
+    let out = env::temp_dir().join(format!("stampede-bench-{}.json", std::process::id()));
+    println!("\n==> browser benchmarks (node e2e/bench/browser.mjs)");
     run_cmd(
         ctx.cmd("node")
-            .arg(Path::new("e2e").join("bench").join("overhead.mjs"))
+            .arg(Path::new("e2e").join("bench").join("browser.mjs"))
             .env("STAMPEDE_DIST", &dist)
             .env("STAMPEDE_MOCK_BIN", &mock)
-            .env("CHROMIUM_PATH", &chromium),
-    )
+            .env("CHROMIUM_PATH", &chromium)
+            .env("STAMPEDE_BENCH_OUT", &out),
+    )?;
+    let text =
+        fs::read_to_string(&out).map_err(|e| format!("cannot read {}: {e}", out.display()))?;
+    let _ = fs::remove_file(&out);
+    figures.extend(browser_figures(&text)?);
+    println!(
+        "\nall figures (machine load average {load_before} at the start, {} at the end; \
+         2 cores):",
+        load_average()
+    );
+    print_figures(&figures);
+    Ok(())
 }
 
 /// The CLI against oha (`bench cli` runs only this): oha, both release builds, the rounds.
-fn bench_cli(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<()> {
+fn bench_cli(ctx: &Ctx, timings: &mut Vec<(String, Duration)>) -> Result<Vec<Figure>> {
     let oha = step(
         timings,
         "oha (cargo install oha --locked, if missing)",
@@ -1158,7 +1375,7 @@ fn run_cli(ctx: &Ctx, cli: &Path, base: &str, report: &Path) -> Result<Round> {
 }
 
 /// The same requests (the seed body to `/generate`) from both clients to one zero-delay mock.
-fn cli_vs_oha(ctx: &Ctx, mock: &Path, cli: &Path, oha: &Path) -> Result<()> {
+fn cli_vs_oha(ctx: &Ctx, mock: &Path, cli: &Path, oha: &Path) -> Result<Vec<Figure>> {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map_err(|e| format!("no free loopback port: {e}"))?
@@ -1204,31 +1421,83 @@ fn cli_vs_oha(ctx: &Ctx, mock: &Path, cli: &Path, oha: &Path) -> Result<()> {
     let n = rounds.len() as f64;
     let ratio = rounds.iter().map(|(c, o)| c.per_s / o.per_s).sum::<f64>() / n;
     let diff = rounds.iter().map(|(c, o)| c.p50_ms - o.p50_ms).sum::<f64>() / n;
-    let verdict = |ok: bool| if ok { "met" } else { "NOT met" };
+    let figures = vec![
+        Figure {
+            name: format!("CLI / oha requests/s, c={VS_OHA_CONCURRENCY}, zero-delay mock"),
+            target: format!(">= {VS_OHA_RATIO_TARGET:.2}"),
+            measured: format!("{ratio:.2} (mean of {VS_OHA_ROUNDS} alternating rounds)"),
+            pass: Some(ratio >= VS_OHA_RATIO_TARGET),
+        },
+        Figure {
+            name: "CLI - oha median latency".into(),
+            target: format!("<= {VS_OHA_MEDIAN_TARGET_MS:.1} ms"),
+            measured: format!("{diff:+.3} ms"),
+            pass: Some(diff <= VS_OHA_MEDIAN_TARGET_MS),
+        },
+    ];
     println!(
         "\nCLI vs oha, {VS_OHA_REQUESTS} requests at concurrency {VS_OHA_CONCURRENCY}, \
          zero-delay mock, mean of {VS_OHA_ROUNDS} alternating rounds:"
     );
-    println!("  {:<34} {:>10} {:>10}", "figure", "target", "measured");
-    println!(
-        "  {:<34} {:>10} {:>10.2}  {}",
-        "requests/s, CLI / oha",
-        format!(">= {VS_OHA_RATIO_TARGET:.2}"),
-        ratio,
-        verdict(ratio >= VS_OHA_RATIO_TARGET)
-    );
-    println!(
-        "  {:<34} {:>10} {:>+10.3}  {}",
-        "median latency, CLI - oha (ms)",
-        format!("<= {VS_OHA_MEDIAN_TARGET_MS:.1}"),
-        diff,
-        verdict(diff <= VS_OHA_MEDIAN_TARGET_MS)
-    );
-    Ok(())
+    print_figures(&figures);
+    Ok(figures)
 }
 #[cfg(test)]
 mod tests {
-    use super::DEMO_MOCK_ARGS;
+    use super::{figure_lines, gzip_len, Figure, DEMO_MOCK_ARGS};
+
+    #[test]
+    fn bench_figures_are_judged_from_their_target() {
+        let lines = "stats over 5 rounds\n\
+            figure: statistics, native; target: (info: wasm); measured: 106.2 ms (median of 5)\n\
+            figure: bytes per kept sample; target: <= 64; measured: 41.2 (a plain Sample is 200)\n\
+            figure: 1,000,000-request export; measured: 100.1 MB in 3 parts\n";
+        let f = figure_lines(lines);
+        let got: Vec<(&str, &str, &str, Option<bool>)> = f
+            .iter()
+            .map(|f| {
+                (
+                    f.name.as_str(),
+                    f.target.as_str(),
+                    f.measured.as_str(),
+                    f.pass,
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                (
+                    "statistics, native",
+                    "(info: wasm)",
+                    "106.2 ms (median of 5)",
+                    None
+                ),
+                (
+                    "bytes per kept sample",
+                    "<= 64",
+                    "41.2 (a plain Sample is 200)",
+                    Some(true)
+                ),
+                (
+                    "1,000,000-request export",
+                    "(info)",
+                    "100.1 MB in 3 parts",
+                    None
+                ),
+            ]
+        );
+        assert_eq!(
+            Figure::judged("r", ">= 0.95", "0.94 (median)").pass,
+            Some(false)
+        );
+        assert_eq!(
+            Figure::judged("b", "<= 350.0 KB", "1,200.5 KB").pass,
+            Some(false)
+        );
+        // An empty input still has gzip's 18 bytes of header and trailer around its deflate.
+        assert!(gzip_len(b"") > 18);
+    }
 
     /// The e2e test of the demo's first run must run against the mock the demo starts.
     #[test]

@@ -601,6 +601,8 @@ mod tests {
                 poisson: false,
                 seed: 0,
             }),
+            duration_s: None,
+            ramp_from: None,
         }
     }
 

@@ -97,8 +97,9 @@ pub use slo::{
     RequestLimits, SloReport, StageJudgement, StageVerdict, Verdict,
 };
 pub use stats::{
-    browser_cap, shortfall, shortfall_under, stage_stats, Aggregator, BrowserCap, Distribution,
-    ErrorSummary, StageStats, TokenSourceCount, APPROXIMATE, LATE_MS, MAX_KEPT_SAMPLES, SHORTFALL,
+    benchmark_stage, browser_cap, shortfall, shortfall_under, stage_stats, Aggregator, BrowserCap,
+    Distribution, ErrorSummary, StageStats, TokenSourceCount, APPROXIMATE, LATE_MS,
+    MAX_KEPT_SAMPLES, SHORTFALL,
 };
 pub use store::{RESPONSES_PER_STAGE, RESPONSE_CHARS};
 pub use stream::{NdjsonParser, SseEvent, SseParser};
@@ -107,9 +108,10 @@ pub use summary_md::{summary_markdown, SummaryInput};
 pub use table_csv::{requests_csv, stages_csv, REQUEST_COLUMNS, STAGE_COLUMNS};
 pub use thresholds::{Slo, SloMetric};
 pub use views::{
-    activity_over_time, ceiling_note, count_axis, fidelity, fix_fields, headline, histogram,
-    latency_over_time, nice_max, not_judged, over_http1_cap, progress, tokens_over_time,
-    vs_concurrency, Activity, CountAxis, FidelityItem, Histogram, Level, ProgressFigures, Scaling,
-    Scatter, StageFigure, StagePoints, TokenRate, HISTOGRAM_BINS, MAX_BUCKETS, MAX_POINTS,
+    activity_over_time, ceiling_note, client_top_rate, count_axis, fidelity, fix_fields, headline,
+    histogram, latency_over_time, nice_max, not_judged, over_http1_cap, progress, tokens_over_time,
+    top_rate_note, vs_concurrency, Activity, CountAxis, FidelityItem, Histogram, Level,
+    ProgressFigures, Scaling, Scatter, StageFigure, StagePoints, TokenRate, TopRate,
+    HISTOGRAM_BINS, MAX_BUCKETS, MAX_POINTS,
 };
 pub use views::{errors_over_time, ErrorsOverTime, FAILURE_CLASSES};

@@ -254,8 +254,14 @@ pub fn check_url(url: &str) -> Result<(), String> {
     if url.trim().is_empty() {
         return Err("enter the endpoint URL, e.g. http://127.0.0.1:8000".into());
     }
-    let parsed = url::Url::parse(url.trim())
-        .map_err(|e| format!("not an absolute URL ({e}); e.g. http://127.0.0.1:8000"))?;
+    let parsed = url::Url::parse(url.trim()).map_err(|e| match e {
+        // The build carries no Unicode tables for international domain names (idna_adapter
+        // 1.0, to keep the page small): the ASCII form works everywhere.
+        url::ParseError::IdnaError => "a host name with non-ASCII letters: type its ASCII \
+             (xn--…) form, e.g. xn--bcher-kva.example for bücher.example"
+            .to_string(),
+        e => format!("not an absolute URL ({e}); e.g. http://127.0.0.1:8000"),
+    })?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(format!(
             "the URL must start with http:// or https://, not {}:",
@@ -463,6 +469,13 @@ mod tests {
         );
         // The fixed part of a templated secret is still scrubbed from echoes.
         assert!(plan.secrets().contains(&"sk-fixed-".to_string()));
+    }
+
+    #[test]
+    fn international_host_names_ask_for_their_ascii_form() {
+        let e = check_url("http://bücher.example/v1").unwrap_err();
+        assert!(e.contains("xn--"), "{e}");
+        assert_eq!(check_url("http://xn--bcher-kva.example/v1"), Ok(()));
     }
 
     #[test]

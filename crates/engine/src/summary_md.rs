@@ -257,6 +257,8 @@ mod tests {
             concurrency,
             requests: 4,
             rate: None,
+            duration_s: None,
+            ramp_from: None,
         }
     }
 

@@ -676,6 +676,7 @@ pub fn fidelity(env: &Environment, stats: &[StageStats]) -> Vec<FidelityItem> {
         (None, _) => item("Engine worker", Level::Amber, "not recorded".into()),
     });
 
+    items.extend(top_rate_item(stats));
     items.extend(stats.iter().map(stage_item));
     for i in &mut items {
         i.rule = rule(i.name);
@@ -751,6 +752,12 @@ fn rule(name: &str) -> String {
         "Engine worker" => format!(
             "event-loop lag p95: amber at {WORKER_LAG_AMBER_MS} ms or more, red at \
              {WORKER_LAG_RED_MS} ms or more; amber when the engine ran on the page"
+        ),
+        "Client rate" => format!(
+            "the fastest sending rate of any stage of at least {MIN_JUDGED_REQUESTS} requests \
+             (closed loop: requests/s; rate stage: achieved arrival rate); amber when a rate \
+             stage asks more than {} above it",
+            pct(TOP_RATE_TOLERANCE)
         ),
         "Stage" => format!(
             "red when less than {} of the requested concurrency (or rate) reached the server, \
@@ -1827,6 +1834,114 @@ mod tests {
     }
 }
 
+/// A rate stage may ask this much above the client's top rate before it is flagged: the
+/// tolerance a constant-rate stage is held to.
+const TOP_RATE_TOLERANCE: f64 = 0.02;
+
+/// The most requests per second this browser sent in a run: the fastest stage's sending rate
+/// (a closed stage's requests/s, a rate stage's achieved arrival rate), over stages of at least
+/// [`MIN_JUDGED_REQUESTS`] requests. A lower bound of what the client can do against this
+/// server (a slow server lowers it too), measured where the run ran.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TopRate {
+    pub per_s: f64,
+    /// The stage that reached it.
+    pub stage: String,
+}
+
+/// The run's [`TopRate`]; `None` when no stage is long enough.
+pub fn client_top_rate(stats: &[StageStats]) -> Option<TopRate> {
+    stats
+        .iter()
+        .filter(|s| s.completed >= MIN_JUDGED_REQUESTS)
+        .filter_map(|s| {
+            let rate = match s.requested_rate_per_s {
+                Some(_) => s.achieved_rate_per_s,
+                None => s.requests_per_s,
+            }?;
+            (rate.is_finite() && rate > 0.0).then(|| TopRate {
+                per_s: rate,
+                stage: s.name.clone(),
+            })
+        })
+        .max_by(|a, b| a.per_s.total_cmp(&b.per_s))
+}
+
+/// Rate stages (name, requested rate) that ask for more than `top` allows, tolerance included.
+pub fn above_top_rate<'a>(
+    stages: impl IntoIterator<Item = (&'a str, Option<f64>)>,
+    top: &TopRate,
+) -> Vec<(&'a str, f64)> {
+    stages
+        .into_iter()
+        .filter_map(|(name, rate)| Some((name, rate?)))
+        .filter(|&(_, rate)| rate > top.per_s * (1.0 + TOP_RATE_TOLERANCE))
+        .collect()
+}
+
+/// What the form says before Run when a rate stage asks for more than this browser sent in the
+/// previous run on this page; `None` when none does (or nothing was measured).
+pub fn top_rate_note(plan: &Plan, top: Option<&TopRate>) -> Option<String> {
+    let top = top?;
+    let stages = plan
+        .stages()
+        .iter()
+        .map(|s| (s.name.as_str(), s.rate.as_ref().map(|r| r.per_s)));
+    let above = above_top_rate(stages, top);
+    (!above.is_empty()).then(|| {
+        let list: Vec<String> = above
+            .iter()
+            .map(|(name, rate)| format!("{name} ({})", per_s(*rate)))
+            .collect();
+        format!(
+            "The last run here sent at most {} ({}): {} asks for more, and this browser may not \
+             start requests that fast (the fidelity panel will show what it achieved).",
+            per_s(top.per_s),
+            top.stage,
+            list.join(", ")
+        )
+    })
+}
+
+/// "496 req/s", "12.5 req/s".
+fn per_s(rate: f64) -> String {
+    if rate >= 100.0 {
+        format!("{rate:.0} req/s")
+    } else {
+        format!("{rate:.1} req/s")
+    }
+}
+
+/// The fidelity line for the client's top rate (see [`client_top_rate`]).
+fn top_rate_item(stats: &[StageStats]) -> Option<FidelityItem> {
+    let top = client_top_rate(stats)?;
+    let stages = stats
+        .iter()
+        .map(|s| (s.name.as_str(), s.requested_rate_per_s));
+    let above = above_top_rate(stages, &top);
+    let figure = format!(
+        "this browser sent at most {} here ({})",
+        per_s(top.per_s),
+        top.stage
+    );
+    Some(if above.is_empty() {
+        item("Client rate", Level::Neutral, figure)
+    } else {
+        let list: Vec<String> = above
+            .iter()
+            .map(|(name, rate)| format!("{name} asked {}", per_s(*rate)))
+            .collect();
+        item(
+            "Client rate",
+            Level::Amber,
+            format!(
+                "{figure}; {}: above it, so the client, not the server, may have set the pace",
+                list.join(", ")
+            ),
+        )
+    })
+}
+
 /// What the form says before Run when a plan sends more requests (warm-ups included) than a
 /// run keeps samples for; `None` when every sample is kept.
 pub fn ceiling_note(plan: &Plan) -> Option<String> {
@@ -1857,6 +1972,114 @@ fn thousands(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+#[cfg(test)]
+mod top_rate_tests {
+    use super::*;
+    use crate::config::RunConfig;
+    use crate::suite::{RateSpec, StageSpec, Suite};
+
+    /// A finished stage: closed (`rate` None, `per_s` its requests/s) or a rate stage (`per_s`
+    /// its achieved arrival rate).
+    fn stage(name: &str, completed: u64, rate: Option<f64>, per_s: f64) -> StageStats {
+        let spec = StageSpec {
+            name: name.into(),
+            concurrency: 6,
+            requests: completed as u32,
+            rate: None,
+            duration_s: None,
+            ramp_from: None,
+        };
+        StageStats {
+            completed,
+            requests_per_s: Some(per_s),
+            requested_rate_per_s: rate,
+            achieved_rate_per_s: rate.map(|_| per_s),
+            ..crate::stats::stage_stats(0, &spec, std::iter::empty::<Sample>())
+        }
+    }
+
+    #[test]
+    fn the_top_rate_is_the_fastest_stage_long_enough_to_judge() {
+        // The closed loop's 550/s beats the rate stage's 496/s; the 900/s stage has only 19
+        // requests (< 20) and does not count.
+        let stats = [
+            stage("closed", 600, None, 550.0),
+            stage("rate", 2000, Some(1000.0), 496.0),
+            stage("short", 19, None, 900.0),
+        ];
+        let top = client_top_rate(&stats).unwrap();
+        assert_eq!((top.per_s, top.stage.as_str()), (550.0, "closed"));
+        assert_eq!(client_top_rate(&[stage("short", 19, None, 900.0)]), None);
+        assert_eq!(client_top_rate(&[]), None);
+    }
+
+    #[test]
+    fn a_rate_stage_above_the_top_rate_is_flagged_after_the_run() {
+        let stats = [
+            stage("closed", 600, None, 550.0),
+            stage("rate", 2000, Some(1000.0), 496.0),
+        ];
+        let items = fidelity(&Environment::default(), &stats);
+        let it = items.iter().find(|i| i.name == "Client rate").unwrap();
+        assert_eq!(it.level, Level::Amber);
+        assert_eq!(
+            it.detail,
+            "this browser sent at most 550 req/s here (closed); rate asked 1000 req/s: above it, \
+             so the client, not the server, may have set the pace"
+        );
+        assert!(it.rule.contains("2 %"), "{}", it.rule);
+        // 100/s asked, 99.5/s achieved: within 2 % of its own rate, not flagged.
+        let met = [stage("rate", 400, Some(100.0), 99.5)];
+        let items = fidelity(&Environment::default(), &met);
+        let it = items.iter().find(|i| i.name == "Client rate").unwrap();
+        assert_eq!(it.level, Level::Neutral);
+        assert_eq!(
+            it.detail,
+            "this browser sent at most 99.5 req/s here (rate)"
+        );
+    }
+
+    #[test]
+    fn the_form_warns_before_a_stage_asks_above_the_last_runs_top_rate() {
+        let rate_stage = |name: &str, per_s: f64| StageSpec {
+            name: name.into(),
+            concurrency: 6,
+            requests: 100,
+            rate: Some(RateSpec {
+                per_s,
+                poisson: false,
+                seed: 0,
+            }),
+            duration_s: None,
+            ramp_from: None,
+        };
+        let plan = RunConfig {
+            suite: Suite::Custom,
+            custom_stages: vec![rate_stage("slow", 200.0), rate_stage("fast", 800.0)],
+            ..RunConfig::default()
+        }
+        .validate()
+        .unwrap();
+        let top = TopRate {
+            per_s: 550.0,
+            stage: "Stage 1".into(),
+        };
+        assert_eq!(
+            top_rate_note(&plan, Some(&top)).unwrap(),
+            "The last run here sent at most 550 req/s (Stage 1): fast (800 req/s) asks for more, \
+             and this browser may not start requests that fast (the fidelity panel will show \
+             what it achieved)."
+        );
+        assert_eq!(top_rate_note(&plan, None), None);
+        // 800 asked against 800 / 1.02 sent: at the tolerance, not above it.
+        let top = TopRate {
+            per_s: 800.0 / 1.02,
+            stage: "Stage 1".into(),
+        };
+        assert_eq!(top_rate_note(&plan, Some(&top)), None);
+    }
 }
 
 #[cfg(test)]
@@ -1916,6 +2139,8 @@ mod errors_tests {
             concurrency: 2,
             requests: 10,
             rate: None,
+            duration_s: None,
+            ramp_from: None,
         }
     }
 
