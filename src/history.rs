@@ -107,6 +107,26 @@ impl HistoryState {
         });
     }
 
+    /// Draw entry `id` on the scaling charts beside the baseline, or stop drawing it.
+    pub fn toggle_overlay(self, state: AppState, id: String) {
+        let Some(e) = self.list.with_untracked(|l| l.get(&id).cloned()) else {
+            return;
+        };
+        if state.overlaid(&id) {
+            self.problem
+                .set(state.toggle_overlay(&id, &e.label, None).err());
+            return;
+        }
+        spawn_local(async move {
+            match HistoryState::report(&id).await {
+                Ok(report) => self
+                    .problem
+                    .set(state.toggle_overlay(&id, &e.label, Some(report)).err()),
+                Err(m) => self.problem.set(Some(m)),
+            }
+        });
+    }
+
     /// Download entry `id`'s stored report, byte for byte.
     pub fn export(self, id: String) {
         let Some(created_at) = self

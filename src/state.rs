@@ -106,6 +106,8 @@ const KEPT_TESTS: usize = 64;
 /// A run the scaling charts overlay on the shown one (dashed, labelled).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Overlay {
+    /// The History entry it came from (the baseline's id, for the baseline).
+    pub id: String,
     pub label: String,
     pub stats: Vec<StageStats>,
     /// The baseline's own overlay (cleared with it); others are runs picked in History.
@@ -318,6 +320,7 @@ impl AppState {
         let agg = report.aggregator();
         let stats = agg.stats();
         let overlay = Overlay {
+            id: info.id.clone(),
             label: info.label.clone(),
             stats: stats.clone(),
             baseline: true,
@@ -336,6 +339,46 @@ impl AppState {
         self.baseline.set(Some(info));
         self.refresh_comparison();
         self.chart_tick.update(|t| *t += 1);
+    }
+
+    /// Draw (or stop drawing) run `id` on the scaling charts beside the baseline: "Overlay" in
+    /// History. At most [`MAX_OVERLAYS`] runs in all; a message when that many are drawn.
+    pub fn toggle_overlay(
+        &self,
+        id: &str,
+        label: &str,
+        report: Option<Report>,
+    ) -> Result<(), String> {
+        let drawn = self
+            .overlays
+            .with_untracked(|o| o.iter().any(|x| !x.baseline && x.id == id));
+        if drawn {
+            self.overlays
+                .update(|o| o.retain(|x| x.baseline || x.id != id));
+        } else if let Some(report) = report {
+            if self.overlays.with_untracked(Vec::len) >= MAX_OVERLAYS {
+                return Err(format!(
+                    "The charts already draw {MAX_OVERLAYS} runs: remove one from the overlay first."
+                ));
+            }
+            let stats = report.aggregator().stats();
+            self.overlays.update(|o| {
+                o.push(Overlay {
+                    id: id.to_string(),
+                    label: label.to_string(),
+                    stats,
+                    baseline: false,
+                })
+            });
+        }
+        self.chart_tick.update(|t| *t += 1);
+        Ok(())
+    }
+
+    /// Whether run `id` is drawn on the charts as an extra overlay.
+    pub fn overlaid(&self, id: &str) -> bool {
+        self.overlays
+            .with(|o| o.iter().any(|x| !x.baseline && x.id == id))
     }
 
     /// "Stop comparing": no baseline, no deltas, no baseline overlay.

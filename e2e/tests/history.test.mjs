@@ -135,9 +135,31 @@ test('runs are kept newest first with their figures, survive a reload, and hold 
   assert.deepEqual(await tableRows(page), firstTable);
   assert.equal(await page.getByRole('button', { name: 'Keep in history' }).count(), 0, 'it is in the history already');
 
-  // Set as baseline records it (the comparison itself is the compare branch's).
+  // Set as baseline: the shown run (the same one, opened) is compared with it, stage by stage:
+  // every Δ is 0, and 6 requests are too few for the significance test (compare.test.mjs
+  // checks "significant" and "within noise" on real differences).
   await row(page, first.id).getByRole('button', { name: 'Set as baseline' }).click();
   await page.locator('#history-baseline').filter({ hasText: 'Baseline: staging, build 42' }).waitFor();
+  await page.locator('#compared-with').filter({ hasText: 'Compared with staging, build 42' }).waitFor();
+  const p50 = page.locator('#comparison-table tbody[data-stage="0"] tr[data-metric="latency_p50_ms"]');
+  assert.equal(await p50.getAttribute('data-change'), 'same');
+  assert.equal(
+    await p50.locator('[data-col="baseline"]').innerText(),
+    await p50.locator('[data-col="current"]').innerText(),
+  );
+  const verdict = page.locator('#comparison-table tbody[data-stage="0"] [data-col="verdict"]');
+  assert.equal(await verdict.getAttribute('data-verdict'), 'not-enough-data');
+
+  // Overlay draws another run on the scaling charts beside the baseline, and takes it off.
+  const overlay = row(page, second.id).getByRole('button', { name: 'Overlay' });
+  await overlay.click();
+  await row(page, second.id).getByRole('button', { name: 'Remove overlay' }).waitFor();
+  const key = page.locator('#chart-latency ~ .overlay-key li');
+  await key.filter({ hasText: 'staging, build 42 (baseline)' }).waitFor();
+  await key.filter({ hasText: /^Custom run$/ }).waitFor();
+  await row(page, second.id).getByRole('button', { name: 'Remove overlay' }).click();
+  await row(page, second.id).getByRole('button', { name: 'Overlay' }).waitFor();
+  assert.equal(await key.filter({ hasText: /^Custom run$/ }).count(), 0);
 
   // Export downloads exactly the stored report.
   const [download] = await Promise.all([
@@ -176,7 +198,7 @@ test('kept imports count against the limit: the 51st drops the oldest, with a no
   for (let i = 1; i <= 51; i += 1) {
     const file = join(dir, `${name(i)}.json`);
     writeFileSync(file, JSON.stringify({ ...report, created_at: `2026-01-01T00:00:${String(i).padStart(2, '0')}.000Z` }));
-    await page.locator('input[type=file]').setInputFiles(file);
+    await page.locator('section.export input[type=file]').setInputFiles(file);
     await page.getByRole('heading', { name: `Results (imported from ${name(i)}.json)` }).waitFor();
     await page.getByRole('button', { name: 'Keep in history' }).click();
     await page.waitForFunction((n) => document.querySelector('#history-table tbody tr input')?.value === n, name(i));

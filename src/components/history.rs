@@ -1,5 +1,5 @@
 //! The History panel: the runs kept in this browser, newest first, each with its headline
-//! figures, an editable label, and Open, Set as baseline, Export and Delete.
+//! figures, an editable label, and Open, Set as baseline, Overlay, Export and Delete.
 
 use leptos::prelude::*;
 use stampede_engine::{HistoryEntry, MAX_HISTORY_BYTES, MAX_HISTORY_RUNS, MAX_LABEL_CHARS};
@@ -134,6 +134,8 @@ fn HistoryRow(id: String) -> impl IntoView {
         }
     };
     let (open_id, base_id, export_id, delete_id) = (id.clone(), id.clone(), id.clone(), id.clone());
+    let (overlay_id, drawn_id) = (id.clone(), id.clone());
+    let drawn = Memo::new(move |_| state.overlaid(&drawn_id));
     let note = match (stopped, imported) {
         (true, true) => " (stopped; imported)",
         (true, false) => " (stopped)",
@@ -164,6 +166,10 @@ fn HistoryRow(id: String) -> impl IntoView {
                     on:click=move |_| history.open(state, open_id.clone())>"Open"</button>
                 " "<button type="button" class="secondary"
                     on:click=move |_| history.set_baseline(state, base_id.clone())>"Set as baseline"</button>
+                " "<button type="button" class="secondary" aria-pressed=move || drawn.get().to_string()
+                    title="Draw this run on the scaling charts beside the baseline (up to 5 runs in all)"
+                    on:click=move |_| history.toggle_overlay(state, overlay_id.clone())>
+                    {move || if drawn.get() { "Remove overlay" } else { "Overlay" }}</button>
                 " "<button type="button" class="secondary"
                     on:click=move |_| history.export(export_id.clone())>"Export"</button>
                 " "<button type="button" class="secondary"
