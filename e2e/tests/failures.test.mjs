@@ -79,7 +79,11 @@ test('Stop mid-run aborts in-flight requests and keeps the finished samples; a n
     assert.ok(report.samples.every((s) => s.stage <= stopStage), 'no later stage started');
     assert.equal(ok.length + aborted.length, report.samples.length);
     assert.ok(report.samples.length < 170);
-    assert.equal((await mock.stats()).requests, report.samples.length, 'nothing started after Stop');
+    // Nothing started after Stop: the server saw no request the report does not hold. A request
+    // aborted a moment after its fetch began may never reach the server (seen once: 9 at the
+    // mock, 10 samples, one of them aborted), so the count lies between the finished and all.
+    const seen = (await mock.stats()).requests;
+    assert.ok(seen <= report.samples.length && seen >= ok.length, `mock saw ${seen}; ${ok.length} finished, ${report.samples.length} in the report`);
 
     // A file that is not a report: message, and the table stays as it was.
     const before = await tableRows(page);
