@@ -54,14 +54,7 @@ fn view_of(r: SloReport, stats: &[StageStats]) -> impl IntoView {
         .iter()
         .map(|j| {
             let v = j.verdict.verdict;
-            let why = j
-                .verdict
-                .failing
-                .iter()
-                .chain(&j.verdict.insufficient)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join("; ");
+            let why = j.verdict.reasons();
             let g = j.goodput.clone().unwrap_or_default();
             let past_ceiling = j.goodput.is_none();
             view! {

@@ -177,12 +177,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Usage> {
         println!("SLO: {}", slo.verdict.label());
         for st in &slo.stages {
             let v = &st.verdict;
-            let why = v
-                .failing
-                .iter()
-                .chain(&v.insufficient)
-                .cloned()
-                .collect::<Vec<_>>();
+            let why = v.reasons();
             println!(
                 "  stage {}: {}{}",
                 st.stage + 1,
@@ -190,7 +185,7 @@ fn run(cli: &Cli) -> Result<ExitCode, Usage> {
                 if why.is_empty() {
                     String::new()
                 } else {
-                    format!(" ({})", why.join("; "))
+                    format!(" ({why})")
                 }
             );
         }

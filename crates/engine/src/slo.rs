@@ -59,6 +59,19 @@ pub struct StageVerdict {
     pub insufficient: Vec<String>,
 }
 
+impl StageVerdict {
+    /// Why the stage did not pass, as the page, the Markdown summary and the CLI print it: the
+    /// failing figures, then what could not be judged, "; " between them ("" on a pass).
+    pub fn reasons(&self) -> String {
+        self.failing
+            .iter()
+            .chain(&self.insufficient)
+            .cloned()
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
 /// Samples a percentile needs before its nearest-rank value means anything: ⌈100 ÷ (100 − p)⌉.
 pub fn min_samples(percentile: u32) -> u64 {
     let tail = u64::from(100u32.saturating_sub(percentile).max(1));

@@ -108,14 +108,7 @@ fn slo_cells(r: &SloReport, stage: u32) -> Vec<String> {
     let Some(j) = r.stages.iter().find(|j| j.stage == stage) else {
         return vec!["–".into(); SLO_HEAD.len()];
     };
-    let why = j
-        .verdict
-        .failing
-        .iter()
-        .chain(&j.verdict.insufficient)
-        .cloned()
-        .collect::<Vec<_>>()
-        .join("; ");
+    let why = j.verdict.reasons();
     let g = j.goodput.clone().unwrap_or_default();
     vec![
         j.verdict.verdict.label().to_string(),

@@ -260,6 +260,21 @@ impl Activity {
     }
 }
 
+/// How long the time charts span, ms: up to the last end of any sample (non-finite ends
+/// ignored) or `now_ms`, whichever is later; `None` before anything happened.
+fn run_span_ms<S: Borrow<Sample>>(
+    samples: impl IntoIterator<Item = S>,
+    now_ms: f64,
+) -> Option<f64> {
+    let last_end = samples
+        .into_iter()
+        .map(|s| s.borrow().end_ms)
+        .filter(|t| t.is_finite())
+        .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
+    let now = if now_ms.is_finite() { now_ms } else { 0.0 };
+    last_end.map(|e| e.max(now)).filter(|&e| e > 0.0)
+}
+
 /// Requests per bucket from `samples` (warm-ups included: the server saw them), over the run
 /// up to `now_ms` or the last end, whichever is later. Times outside the run are clamped to
 /// its first or last bucket; non-finite ones are ignored.
@@ -267,14 +282,7 @@ pub fn activity_over_time<S: Borrow<Sample>>(
     samples: impl IntoIterator<Item = S> + Clone,
     now_ms: f64,
 ) -> Activity {
-    let last_end = samples
-        .clone()
-        .into_iter()
-        .map(|s| s.borrow().end_ms)
-        .filter(|t| t.is_finite())
-        .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
-    let now = if now_ms.is_finite() { now_ms } else { 0.0 };
-    let Some(span_ms) = last_end.map(|e| e.max(now)).filter(|&e| e > 0.0) else {
+    let Some(span_ms) = run_span_ms(samples.clone(), now_ms) else {
         return Activity {
             bucket_s: BUCKET_STEPS_S[0],
             ok_per_s: Vec::new(),
@@ -380,15 +388,8 @@ pub fn errors_over_time<S: Borrow<Sample>>(
     stats: &[StageStats],
     now_ms: f64,
 ) -> ErrorsOverTime {
-    // The span as `activity_over_time` takes it: the last end (every sample) or now.
-    let last_end = samples
-        .clone()
-        .into_iter()
-        .map(|s| s.borrow().end_ms)
-        .filter(|t| t.is_finite())
-        .fold(None, |m: Option<f64>, t| Some(m.map_or(t, |m| m.max(t))));
-    let now = if now_ms.is_finite() { now_ms } else { 0.0 };
-    let (bucket_s, n) = match last_end.map(|e| e.max(now)).filter(|&e| e > 0.0) {
+    // The span as `activity_over_time` takes it, so the two charts' buckets line up.
+    let (bucket_s, n) = match run_span_ms(samples.clone(), now_ms) {
         Some(span_ms) => buckets(span_ms),
         None => (BUCKET_STEPS_S[0], 0),
     };
