@@ -1,5 +1,6 @@
 //! Thin browser glue: everything here talks to web-sys; nothing here decides anything.
 
+pub mod canvas;
 pub mod engine;
 pub mod env;
 pub mod files;

@@ -11,13 +11,13 @@ use std::cell::RefCell;
 use leptos::prelude::*;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters_canvas::CanvasBackend;
 use wasm_bindgen::JsCast;
 
+use crate::browser::canvas::Canvas2d;
 use crate::browser::{env, files, time_origin};
 use crate::state::AppState;
 
-pub type Area = DrawingArea<CanvasBackend, plotters::coord::Shift>;
+pub type Area = DrawingArea<Canvas2d, plotters::coord::Shift>;
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
 /// Canvases whose data is coloured by stage: their image carries the stage key too.
@@ -297,7 +297,7 @@ pub fn export_if_asked(
         .ok_or("the browser could not make a canvas")?;
     image.set_width(w);
     image.set_height(h);
-    let area = CanvasBackend::with_canvas_object(image.clone())
+    let area = Canvas2d::new(image.clone())
         .ok_or("the browser gave no 2D canvas")?
         .into_drawing_area();
     area.fill(&ink.bg)?;

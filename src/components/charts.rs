@@ -14,7 +14,6 @@ use leptos::prelude::*;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
-use plotters_canvas::CanvasBackend;
 use stampede_engine::{
     activity_over_time, count_axis, errors_over_time, histogram, judge, knee, latency_cdf,
     latency_over_time, nice_max, tokens_over_time, vs_concurrency, Aggregator, CountAxis, LoadUnit,
@@ -25,6 +24,7 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 use super::chart_png::{export_if_asked, ExportPng, Ink, PngExport};
+use crate::browser::canvas::Canvas2d;
 use crate::browser::env;
 use crate::state::{AppState, Overlay, Phase, Shown};
 
@@ -112,11 +112,11 @@ impl SloMarks {
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 
-type Area = DrawingArea<CanvasBackend, plotters::coord::Shift>;
-type Chart<'a> = ChartContext<'a, CanvasBackend, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+type Area = DrawingArea<Canvas2d, plotters::coord::Shift>;
+type Chart<'a> = ChartContext<'a, Canvas2d, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
 
 /// Size the canvas to its CSS box in device pixels and hand back a backend for it.
-fn backend(canvas: &web_sys::HtmlCanvasElement, scale: f64) -> Option<CanvasBackend> {
+fn backend(canvas: &web_sys::HtmlCanvasElement, scale: f64) -> Option<Canvas2d> {
     let w = (f64::from(canvas.client_width()) * scale).round() as u32;
     let h = (f64::from(canvas.client_height()) * scale).round() as u32;
     if w == 0 || h == 0 {
@@ -126,7 +126,7 @@ fn backend(canvas: &web_sys::HtmlCanvasElement, scale: f64) -> Option<CanvasBack
         canvas.set_width(w);
         canvas.set_height(h);
     }
-    CanvasBackend::with_canvas_object(canvas.clone())
+    Canvas2d::new(canvas.clone())
 }
 
 /// Draw on `canvas` when it is in the page and has a size (a hidden canvas has none).
