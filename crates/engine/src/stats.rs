@@ -33,7 +33,7 @@ fn nearest_rank(n: usize, p: f64) -> usize {
 
 impl Distribution {
     /// `None` for no values. Reorders `values` in place: the percentiles are found by selection
-    /// (`select_nth_unstable`, linear time) from the highest down, each within the part below
+    /// (`select_nth_unstable`, linear time) from the median up, each within the part above
     /// the one before, which gives the same nearest-rank values as a full sort in a fraction of
     /// its time (1,000,000 samples: the statistics benchmark).
     pub fn of(values: &mut [f64]) -> Option<Distribution> {
@@ -57,19 +57,25 @@ impl Distribution {
         } else {
             0.0
         };
-        let mut upto = n;
+        // `values[from..]` holds only values at or above the last one found (its rank is
+        // `from - 1`): each selection runs over what lies above the one before, about
+        // 1.65 n comparisons for the four instead of 3.8 n from the top down.
+        let mut from = 0;
+        let mut last = min;
         let mut at = |p: f64| {
             let rank = nearest_rank(n, p);
-            let part = &mut values[..upto];
-            let (_, v, _) = part.select_nth_unstable_by(rank, f64::total_cmp);
-            let v = *v;
-            upto = rank + 1;
-            v
+            if rank >= from {
+                let part = &mut values[from..];
+                let (_, v, _) = part.select_nth_unstable_by(rank - from, f64::total_cmp);
+                last = *v;
+                from = rank + 1;
+            }
+            last
         };
-        let p99 = at(99.0);
-        let p95 = at(95.0);
-        let p90 = at(90.0);
         let p50 = at(50.0);
+        let p90 = at(90.0);
+        let p95 = at(95.0);
+        let p99 = at(99.0);
         Some(Distribution {
             count: n as u64,
             mean,
