@@ -716,34 +716,28 @@ fn build_app(ctx: &Ctx) -> Result<PathBuf> {
 /// Always an optimised build: a debug mock spends several times the CPU per request, and on a
 /// small machine that CPU is taken from the browser whose timing the tests and benchmark judge.
 fn build_mock(ctx: &Ctx) -> Result<PathBuf> {
-    run_cmd(ctx.cargo().args(["build", "--release", "-p", MOCK_PACKAGE]))?;
-    let bin = ctx
-        .target_dir()?
-        .join("release")
-        .join(format!("{MOCK_BIN}{}", env::consts::EXE_SUFFIX));
-    if !is_executable(&bin) {
-        return Err(format!(
-            "built {MOCK_PACKAGE} but {} is not there",
-            bin.display()
-        ));
-    }
-    Ok(bin)
+    build_release_bin(ctx, MOCK_PACKAGE, MOCK_BIN)
 }
 
 /// Optimised, like the mock: the benchmark measures the client's own cost per request.
 fn build_cli(ctx: &Ctx) -> Result<PathBuf> {
-    run_cmd(ctx.cargo().args(["build", "--release", "-p", CLI_PACKAGE]))?;
-    let bin = ctx
+    build_release_bin(ctx, CLI_PACKAGE, CLI_BIN)
+}
+
+/// `cargo build --release -p package`, and the path of its binary `bin`.
+fn build_release_bin(ctx: &Ctx, package: &str, bin: &str) -> Result<PathBuf> {
+    run_cmd(ctx.cargo().args(["build", "--release", "-p", package]))?;
+    let path = ctx
         .target_dir()?
         .join("release")
-        .join(format!("{CLI_BIN}{}", env::consts::EXE_SUFFIX));
-    if !is_executable(&bin) {
+        .join(format!("{bin}{}", env::consts::EXE_SUFFIX));
+    if !is_executable(&path) {
         return Err(format!(
-            "built {CLI_PACKAGE} but {} is not there",
-            bin.display()
+            "built {package} but {} is not there",
+            path.display()
         ));
     }
-    Ok(bin)
+    Ok(path)
 }
 
 // ---------------------------------------------------------------------------------------------
